@@ -1,0 +1,32 @@
+# Everything runs from a local virtualenv that these targets create from nothing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the TUI on a fresh demo data set (temp dir, local receiver, sample macros).
+demo: $(STAMP)
+	$(BIN)/cctui demo
+
+## Run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+## Run the benchmarks (each prints ratios against a baseline measured in the same run).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/dispatch.py
+	$(BIN)/python benchmarks/tui.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

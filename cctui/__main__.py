@@ -1,0 +1,3 @@
+from cctui.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The command line: a thin face on the core.
+
+Each area registers its commands from its own module (``records``, ``macros``,
+``delivery``, ``automation``, ``tui``) so that no module grows into a second app.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cctui import __version__
+from cctui.cli.context import Context
+from cctui.errors import CctuiError
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Data directory (default: $CCTUI_DATA_DIR, else the user data dir).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--theme", help="Theme for the TUI (remembered in the config).")
+@click.version_option(__version__, prog_name="cctui")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, debug: bool, theme: str | None) -> None:
+    """Triage product feedback and push it anywhere with webhook macros.
+
+    Without a command, opens the TUI on the data directory.
+    """
+    ctx.obj = Context(data_dir_option=data_dir, debug=debug, theme=theme)
+    if ctx.invoked_subcommand is None:
+        from cctui.cli.tui import open_tui
+
+        open_tui(ctx.obj)
+
+
+def _register() -> None:
+    from cctui.cli import automation, delivery, macros, records, tui
+
+    for module in (records, macros, delivery, automation, tui):
+        module.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result = cli.main(args=argv, prog_name="cctui", standalone_mode=False)
+    except CctuiError as exc:
+        if debug:
+            raise
+        click.echo(f"cctui: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,11 @@
+"""Commands of this area (placeholder until the area lands)."""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    """Add this area's commands to the root group."""
+
+
+def open_tui(ctx) -> None:
+    raise click.ClickException("The TUI is not built yet.")

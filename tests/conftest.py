@@ -1,0 +1,59 @@
+"""Fixtures shared by every area: temp data dirs, an isolated config, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user's config or data."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CCTUI_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("CCTUI_DATA_DIR", str(home / "data"))
+    monkeypatch.delenv("CCTUI_NOW", raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli(data_dir):
+    """Invoke the real CLI in-process: ``cli("feedback", "list", "--json")``."""
+    from cctui.cli import cli as root
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict | None = None):
+        return runner.invoke(root, ["--data-dir", str(data_dir), *args], input=input, env=env)
+
+    return invoke
+
+
+@pytest.fixture
+def cctui_proc(data_dir):
+    """Run ``cctui`` as a real subprocess: ``cctui_proc("seed", "--count", "10")``."""
+
+    def run(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None):
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "cctui", "--data-dir", str(data_dir), *args],
+            capture_output=True, text=True, timeout=timeout, env=full_env, input=input,
+        )
+
+    return run
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
