@@ -1,7 +1,115 @@
-"""Commands of this area (placeholder until the area lands)."""
+"""``cctui run-due`` (schedules, for cron or a systemd timer) and ``cctui listen`` (inbound)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
 
 import click
+
+from cctui.cli.context import Context, describe_run, run_failed
+from cctui.core.clock import iso
+from cctui.errors import InputError
 
 
 def register(cli: click.Group) -> None:
     """Add this area's commands to the root group."""
+    cli.add_command(run_due_command)
+    cli.add_command(listen_command)
+
+
+def _summary_fields(summary: Any) -> dict[str, Any]:
+    if isinstance(summary, Exception):
+        return {"error": str(summary)}
+    return {key: getattr(summary, key, 0) for key in ("sent", "delivered", "failed", "skipped")}
+
+
+@click.command("run-due")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per schedule that ran.")
+@click.pass_obj
+def run_due_command(obj: Context, as_json: bool) -> None:
+    """Run the schedules that are due: each macro at most once per period.
+
+    Safe to call every minute from cron or a systemd timer, and from two hosts at once:
+    a period is recorded before its run starts. CCTUI_NOW overrides the clock.
+    """
+    from cctui.automation.schedules import run_due
+
+    store = obj.store
+    assert obj.runner is not None
+    started = run_due(store, obj.runner, schema=obj.schema,
+                      warn=lambda m: click.echo(f"cctui: {m}", err=True))
+    results = obj.runner.drain()
+    scheduled = {name: summary for name, trigger, summary in results if trigger == "schedule"}
+    failed = False
+    for due in started:
+        summary = scheduled.get(due.macro)
+        failed = failed or (summary is not None and run_failed(summary))
+        if as_json:
+            row = {"macro": due.macro, "period": iso(due.period), "count": due.count}
+            row.update(_summary_fields(summary) if summary is not None else {})
+            click.echo(json.dumps(row))
+        elif summary is None:
+            click.echo(f"{due.macro}: period {iso(due.period)}, no matching records")
+        else:
+            click.echo(f"{due.macro}: period {iso(due.period)}, {due.count} records; "
+                       + describe_run(due.macro, "schedule", summary).split(": ", 1)[-1])
+    for name, trigger, summary in results:
+        if trigger != "schedule":  # runs that the scheduled runs' updates triggered
+            click.echo(f"cctui: {describe_run(name, trigger, summary)}", err=True)
+            failed = failed or run_failed(summary)
+    if not started and not as_json:
+        click.echo("nothing due")
+    if failed:
+        click.get_current_context().exit(1)
+
+
+@click.command("listen")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8766, show_default=True, type=int, help="Port to bind.")
+@click.pass_obj
+def listen_command(obj: Context, host: str, port: int) -> None:
+    """Let external systems update feedback over HTTP (needs CCTUI_LISTEN_TOKEN).
+
+    POST /records/{id} sets fields; POST /hooks/jira follows Jira status changes.
+    Plain HTTP: put it behind a TLS reverse proxy before exposing it beyond loopback.
+    """
+    from aiohttp import web
+
+    from cctui.automation.listener import make_listener_app
+    from cctui.automation.triggers import LoopRunner
+
+    token = os.environ.get("CCTUI_LISTEN_TOKEN", "").strip()
+    if not token:
+        raise InputError(
+            "CCTUI_LISTEN_TOKEN is not set: cctui listen refuses to start without a bearer token."
+        )
+    settings = dict(obj.config.raw.get("listener") or {})
+    options: dict[str, Any] = {}
+    for key in ("max_body", "rate_limit"):
+        if key in settings:
+            try:
+                options[key] = float(settings[key]) if key == "rate_limit" else int(settings[key])
+            except (TypeError, ValueError):
+                raise InputError(f"config [listener] {key}: expected a number.") from None
+    store = obj.store
+    app = make_listener_app(
+        store, token, schema=obj.schema, jira_status_map=settings.get("jira_status_map"),
+        echo=lambda line: click.echo(line), **options,
+    )
+
+    async def _use_loop_runner(_app: web.Application) -> None:
+        # Triggers fired by listener updates run on this loop, not at exit.
+        import asyncio
+
+        def done(name: str, trigger: str, summary: Any) -> None:
+            click.echo(describe_run(name, trigger, summary))
+
+        assert obj.triggers is not None
+        obj.triggers.runner = LoopRunner(obj.engine(), asyncio.get_running_loop(), on_done=done)
+
+    app.on_startup.append(_use_loop_runner)
+    click.echo(f"cctui listen: http://{host}:{port} (POST /records/{{id}}, POST /hooks/jira); "
+               "ctrl+c stops")
+    web.run_app(app, host=host, port=port, print=None, handle_signals=True)

@@ -1,17 +1,34 @@
-"""What every command shares: the data directory, config, schema and store, opened lazily."""
+"""What every command shares: the data directory, config, schema and store, opened lazily.
+
+Opening the store also attaches automation triggers (``cctui.automation.triggers``): a
+command that submits or modifies records (``feedback add/set``, ``import``, ``send``
+with ``on_success``) queues the triggered runs, and they run with the delivery engine
+when the command finishes, before the process exits. A face with its own event loop (the
+TUI, ``cctui listen``) swaps the runner: ``context.triggers.runner = LoopRunner(...)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from cctui.config import Config, load_config, resolve_data_dir
 from cctui.core.records import Schema
+from cctui.errors import CctuiError
 
 if TYPE_CHECKING:
+    from cctui.automation.triggers import QueuedRunner, Triggers
     from cctui.store import Store
+
+
+class TriggeredRunsFailed(CctuiError):
+    """The command's own work was saved, but a run it triggered had failures."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -20,6 +37,10 @@ class Context:
     debug: bool = False
     theme: str | None = None
     _store: "Store | None" = field(default=None, repr=False)
+    #: the store subscriber that fires triggers (None until the store is opened)
+    triggers: "Triggers | None" = field(default=None, repr=False)
+    #: the CLI's runner: triggered runs wait here until the command finishes
+    runner: "QueuedRunner | None" = field(default=None, repr=False)
 
     @cached_property
     def data_dir(self) -> Path:
@@ -39,4 +60,57 @@ class Context:
             from cctui.store import open_store
 
             self._store = open_store(self.data_dir, schema=self.schema)
+            self._attach_triggers(self._store)
         return self._store
+
+    def engine(self) -> Any:
+        """A delivery engine on this context's store and config."""
+        from cctui.delivery import Engine
+
+        return Engine(self.store, config=self.config)
+
+    def _attach_triggers(self, store: "Store") -> None:
+        from cctui.automation.triggers import QueuedRunner, attach
+
+        self.runner = QueuedRunner(self.engine)
+        self.triggers = attach(store, self.runner, schema=self.schema, warn=_warn)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.find_root().call_on_close(self.finish_triggered_runs)
+
+    def finish_triggered_runs(self) -> None:
+        """Run every queued triggered run now; report each on stderr.
+
+        Raises TriggeredRunsFailed (exit 1) when some delivery of those runs failed.
+        """
+        if self.runner is None or not self.runner.pending:
+            return
+        failures = []
+        for name, trigger, summary in self.runner.drain():
+            line = describe_run(name, trigger, summary)
+            click.echo(f"cctui: {line}", err=True)
+            if run_failed(summary):
+                failures.append(name)
+        if failures:
+            names = ", ".join(sorted(set(failures)))
+            raise TriggeredRunsFailed(
+                f"triggered runs of {names} had failed deliveries (see `cctui logs --macro NAME`)."
+            )
+
+
+def describe_run(name: str, trigger: str, summary: Any) -> str:
+    """``trigger submit ran slack-bugs: 3 sent, 3 delivered, 0 failed, 0 skipped``."""
+    if isinstance(summary, Exception):
+        return f"{trigger} run of {name} did not start: {summary}"
+    counts = ", ".join(
+        f"{getattr(summary, key, 0)} {key}" for key in ("sent", "delivered", "failed", "skipped")
+    )
+    return f"{trigger} run of {name}: {counts}"
+
+
+def run_failed(summary: Any) -> bool:
+    return isinstance(summary, Exception) or bool(getattr(summary, "failed", 0))
+
+
+def _warn(message: str) -> None:
+    click.echo(f"cctui: {message}", err=True)
