@@ -1,7 +1,222 @@
-"""Commands of this area (placeholder until the area lands)."""
+"""Record commands: ``seed``, ``import``, ``export``, ``feedback list|add|set``, ``users list``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from typing import Any, Iterable
 
 import click
+
+from cctui.cli.context import Context
+from cctui.core.query import compile_query, fields_in
+from cctui.core.records import FEEDBACK_FIELDS, USER_FIELDS, coerce_cli_value
+from cctui.errors import InputError
+
+_FORMAT = click.Choice(["csv", "json", "jsonl"])
 
 
 def register(cli: click.Group) -> None:
     """Add this area's commands to the root group."""
+    for command in (seed, import_, export, feedback, users):
+        cli.add_command(command)
+
+
+def _ctx() -> Context:
+    return click.get_current_context().find_root().obj
+
+
+def _filtered(records: list[dict], query: str | None) -> list[dict]:
+    """Apply ``--filter``: fields must be core fields or appear somewhere in the data."""
+    if not query:
+        return records
+    ctx = _ctx()
+    return compile_query(query, ctx.schema, known_fields=fields_in(records)).filter(records)
+
+
+def _pairs(pairs: Iterable[str], where: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{where}: {pair!r} is not a field=value pair.")
+        fields[key.strip()] = coerce_cli_value(value)
+    return fields
+
+
+def _json_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+def _ordered(record: dict, core: tuple[str, ...]) -> dict:
+    """Core fields first (always present, ``""`` when missing), then the rest."""
+    out = {name: record.get(name, "") for name in core}
+    out.update((k, v) for k, v in record.items() if k not in out)
+    return out
+
+
+# -- seed / import / export -----------------------------------------------------------------
+
+
+@click.command()
+@click.option("--count", "-n", type=click.IntRange(0, 10_000_000), default=100, show_default=True,
+              help="How many feedback items to add.")
+@click.option("--seed", "seed_value", type=int, default=0, show_default=True,
+              help="Random seed: the same seed gives the same data.")
+def seed(count: int, seed_value: int) -> None:
+    """Add COUNT realistic feedback items, their users and the sample macros."""
+    from cctui.core.seed import seed_store
+
+    summary = seed_store(_ctx().store, count, seed_value)
+    kinds = ", ".join(f"{n:,} {name}" for name, n in sorted(summary["by_type"].items()))
+    click.echo(
+        f"Added {summary['feedback']:,} feedback items ({kinds or 'none'}), "
+        f"{summary['users']:,} users and {summary['macros']} sample macros."
+    )
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--type", "default_type", help="Feedback type for rows that do not name one.")
+def import_(path: str, default_type: str | None) -> None:
+    """Import feedback from PATH (.csv with a header row, .json list, or .jsonl).
+
+    All or nothing: any bad row stops the import with its line number, and nothing is
+    written.
+    """
+    from cctui.core.importer import import_file
+
+    ctx = _ctx()
+    added = import_file(ctx.store, path, ctx.schema, default_type=default_type)
+    first = f" ({added[0]['id']} to {added[-1]['id']})" if added else ""
+    click.echo(f"Imported {len(added):,} feedback items{first}.")
+
+
+@click.command()
+@click.argument("what", type=click.Choice(["feedback", "logs"]))
+@click.option("--format", "fmt", type=_FORMAT, default="jsonl", show_default=True)
+@click.option("--filter", "query", help="Filter query (feedback only), e.g. 'status:new type:bug'.")
+@click.option("--macro", help="Logs only: entries of this macro.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
+def export(what: str, fmt: str, query: str | None, macro: str | None, output: str | None) -> None:
+    """Export feedback (optionally filtered) or the delivery log."""
+    from cctui.core.exporter import atomic_output, export_feedback, export_logs
+
+    store = _ctx().store
+    if what == "feedback":
+        records = _filtered(store.feedback_all(), query)
+        write = lambda out: export_feedback(records, fmt, out)  # noqa: E731
+    else:
+        entries = store.log_iter(macro=macro)
+        if query:
+            # The filter language works on log entries too (macro:, status_code:>=400, ok:false).
+            test = compile_query(query, _ctx().schema)
+            entries = (entry for entry in entries if test(entry))
+        write = lambda out: export_logs(entries, fmt, out)  # noqa: E731
+    if output:
+        with atomic_output(output) as out:
+            count = write(out)
+        click.echo(f"Exported {count:,} {'items' if what == 'feedback' else 'log entries'} to {output}.", err=True)
+    else:
+        write(sys.stdout)
+
+
+# -- feedback ---------------------------------------------------------------------------------
+
+
+@click.group()
+def feedback() -> None:
+    """List, add and change feedback items."""
+
+
+@feedback.command("list")
+@click.option("--filter", "query", help="Filter query, e.g. 'status:new severity:high,critical'.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def feedback_list(query: str | None, as_json: bool) -> None:
+    """List feedback items (all, or those matching --filter)."""
+    everything = _ctx().store.feedback_all()
+    records = _filtered(everything, query)
+    if as_json:
+        write = sys.stdout.write
+        for record in records:
+            write(_json_line(_ordered(record, FEEDBACK_FIELDS)) + "\n")
+        return
+    _table(records, len(everything))
+
+
+def _table(records: list[dict], total: int) -> None:
+    width = max(60, shutil.get_terminal_size((120, 24)).columns)
+    columns = (("ID", "id", 11), ("TYPE", "type", 15), ("STATUS", "status", 11),
+               ("SEVERITY", "severity", 8), ("VOTES", "votes", 5))
+    fixed = sum(w + 2 for _, _, w in columns)
+    title_width = max(10, width - fixed)
+
+    def row(cells: list[str]) -> str:
+        parts = [f"{c[:w]:<{w}}" if name != "VOTES" else f"{c:>{w}}"
+                 for c, (name, _, w) in zip(cells, columns)]
+        return "  ".join(parts) + "  " + _truncate(cells[-1], title_width)
+
+    lines = [row([name for name, _, _ in columns] + ["TITLE"])]
+    for record in records:
+        cells = [str(record.get(key, "")) for _, key, _ in columns]
+        lines.append(row(cells + [str(record.get("title", ""))]))
+    lines.append(f"{len(records):,} of {total:,}")
+    click.echo("\n".join(lines))
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())  # newlines and tabs would break the table
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@feedback.command("add")
+@click.option("--type", "type_", required=True, help="Feedback type, e.g. bug, idea, 'Bug Report'.")
+@click.option("--title", required=True, help="The title.")
+@click.option("--field", "-f", "fields", multiple=True, metavar="K=V",
+              help="Another field, e.g. --field severity=high --field jira_key=PRJ-12 (repeatable).")
+def feedback_add(type_: str, title: str, fields: tuple[str, ...]) -> None:
+    """Create a feedback item (a *submit*) and print its id."""
+    ctx = _ctx()
+    raw = {**_pairs(fields, "--field"), "type": type_, "title": title}
+    item = ctx.schema.feedback(raw, where="feedback add")
+    added = ctx.store.feedback_add([item], origin="cli")
+    click.echo(added[0]["id"])
+
+
+@feedback.command("set")
+@click.argument("record_id", metavar="ID")
+@click.argument("pairs", nargs=-1, required=True, metavar="K=V...")
+def feedback_set(record_id: str, pairs: tuple[str, ...]) -> None:
+    """Change fields of item ID (a *modify*): cctui feedback set BUG-0042 status=closed."""
+    ctx = _ctx()
+    changes = ctx.schema.feedback_changes(_pairs(pairs, "feedback set"), where="feedback set")
+    updated = ctx.store.feedback_update([record_id.strip().upper()], changes, origin="cli")
+    click.echo(f"Updated {updated[0]['id'] if updated else record_id}: {', '.join(changes)}.")
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@click.group()
+def users() -> None:
+    """List users (testers)."""
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def users_list(as_json: bool) -> None:
+    """List users."""
+    everyone = _ctx().store.users_all()
+    if as_json:
+        for user in everyone:
+            sys.stdout.write(_json_line(_ordered(user, USER_FIELDS)) + "\n")
+        return
+    lines = [f"{'ID':<10}  {'NAME':<24}  {'EMAIL':<32}  {'ROLE':<16}  COMPANY"]
+    for user in everyone:
+        lines.append(
+            f"{user.get('id', ''):<10}  {_truncate(str(user.get('name', '')), 24):<24}  "
+            f"{_truncate(str(user.get('email', '')), 32):<32}  {str(user.get('role', '')):<16}  "
+            f"{user.get('company', '')}"
+        )
+    click.echo("\n".join(lines))

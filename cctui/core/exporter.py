@@ -1,0 +1,130 @@
+"""Export feedback and the delivery log as CSV, JSON (one array) or JSON Lines.
+
+Output goes to a stream (stdout) or to a file written atomically (temp file, fsync,
+``os.replace``), so a reader never sees half an export. Log entries are masked by the
+delivery engine already; credential-like headers are masked again here as defence in depth.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+from cctui.core.records import FEEDBACK_FIELDS
+from cctui.errors import InputError
+from cctui.macros.secrets import mask_header_value, mask_url
+
+FORMATS = ("csv", "json", "jsonl")
+
+#: Columns of a log export, in the contract's order; extra keys follow.
+LOG_FIELDS = (
+    "id", "delivery_id", "run_id", "macro", "record_id", "trigger", "attempt", "method", "url",
+    "status_code", "ok", "error", "duration_ms", "started_at", "request_headers",
+    "response_body",
+)
+_HEADER_KEYS = ("request_headers", "response_headers")
+
+
+def write_records(
+    records: Iterable[dict[str, Any]], fmt: str, out: IO[str], *, columns: Iterable[str] = ()
+) -> int:
+    """Write ``records`` to the text stream ``out``; returns how many were written.
+
+    ``columns`` orders the CSV header; fields not named there follow, sorted.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"--format: unknown format {fmt!r} (use csv, json or jsonl).")
+    if fmt == "csv":
+        return _write_csv(list(records), out, tuple(columns))
+    count = 0
+    if fmt == "json":
+        out.write("[")
+        for count, record in enumerate(records, 1):
+            out.write(("\n" if count == 1 else ",\n") + _json(record))
+        out.write("\n]\n" if count else "]\n")
+        return count
+    for count, record in enumerate(records, 1):
+        out.write(_json(record) + "\n")
+    return count
+
+
+def export_feedback(records: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
+    """Feedback items, core fields first."""
+    return write_records(records, fmt, out, columns=FEEDBACK_FIELDS)
+
+
+def export_logs(entries: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
+    """Delivery log entries (newest first, as the store yields them), masked again."""
+    return write_records((mask_entry(e) for e in entries), fmt, out, columns=LOG_FIELDS)
+
+
+def mask_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a log entry with credential headers and URL credentials masked."""
+    masked = dict(entry)
+    for key in _HEADER_KEYS:
+        headers = masked.get(key)
+        if isinstance(headers, dict):
+            masked[key] = {k: mask_header_value(k, str(v)) for k, v in headers.items()}
+        elif isinstance(headers, list):
+            masked[key] = [
+                [pair[0], mask_header_value(str(pair[0]), str(pair[1]))]
+                if isinstance(pair, (list, tuple)) and len(pair) == 2 else pair
+                for pair in headers
+            ]
+    if isinstance(masked.get("url"), str):
+        masked["url"] = mask_url(masked["url"])
+    return masked
+
+
+@contextmanager
+def atomic_output(path: Path | str) -> Iterator[IO[str]]:
+    """A text stream whose content replaces ``path`` only when the block succeeds."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(f"-o {path}: the directory {directory} does not exist.")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _json(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _write_csv(records: list[dict[str, Any]], out: IO[str], columns: tuple[str, ...]) -> int:
+    present: set[str] = set()
+    for record in records:
+        present.update(record)
+    # The named columns always appear (a stable shape for spreadsheets); extras follow.
+    header = list(columns) + sorted(present - set(columns))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for record in records:
+        writer.writerow([_cell(record.get(name)) for name in header])
+    return len(records)
