@@ -1,0 +1,33 @@
+"""What the store tells its subscribers after a successful commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """Records that were added (``submit``) or changed (``modify``) in one commit.
+
+    ``records[i]`` is the record after the change, ``before[i]`` before it (None for a
+    submit) and ``changed[i]`` the names of the fields whose value changed (for a submit:
+    every field; ``modified`` is never listed on its own account). ``target`` says which
+    table: ``"feedback"`` or ``"users"``.
+    """
+
+    kind: Literal["submit", "modify"]
+    records: list[dict]
+    before: list[dict | None]
+    changed: list[set[str]]
+    origin: str = "cli"
+    by_macro: str | None = None
+    target: str = "feedback"
+    ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            object.__setattr__(self, "ids", [r.get("id", "") for r in self.records])
+
+
+Subscriber = Callable[[ChangeEvent], None]

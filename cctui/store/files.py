@@ -1,0 +1,73 @@
+"""Low-level file operations the store relies on for crash safety."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: (inode, size, mtime_ns) of a file, or None when it does not exist.
+Signature = tuple[int, int, int] | None
+
+
+def signature(path: Path) -> Signature:
+    """What we compare to notice that another process changed ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` survive a power loss."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some platforms cannot open directories; nothing more we can do
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers and crashes see old or new, never half.
+
+    Write a temp file in the same directory, fsync it, ``os.replace`` it over the target,
+    then fsync the directory so the rename itself is durable.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete temp files left by a writer that was killed mid-write (call under the lock)."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+
+
+def append_durably(path: Path, data: bytes, *, valid_length: int) -> int:
+    """Append ``data`` after the first ``valid_length`` bytes of ``path``; return the new size.
+
+    Anything past ``valid_length`` is a torn tail from a writer that died mid-append; it is
+    cut off first so the new line does not get glued onto garbage.
+    """
+    created = not path.exists()
+    with open(path, "ab") as handle:
+        if handle.tell() != valid_length:
+            handle.truncate(valid_length)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+        size = handle.tell()
+    if created:
+        fsync_dir(path.parent)
+    return size

@@ -1,0 +1,238 @@
+"""A TinyDB storage that keeps every table in memory and persists it as snapshot + journal.
+
+On disk a database is two files:
+
+* ``NAME.json``, the *snapshot*: TinyDB's usual ``{table: {doc_id: doc}}`` layout plus a
+  ``"_cctui": {"seq": N}`` entry saying which journal entries it already contains. It is
+  only ever replaced atomically (temp file, fsync, ``os.replace``, fsync the directory).
+* ``NAME.journal``: one JSON line per commit, ``{"seq": N, "ops": [[table, {id: doc},
+  [removed ids]], ...]}``. Ops carry whole documents, so replaying a line twice is
+  harmless; replay skips ``seq`` at or below the snapshot's, and stops at the first line
+  that is incomplete or unparsable (a writer killed mid-append).
+
+A small write is one appended line + fsync, whatever the size of the snapshot. When the
+journal outgrows a quarter of the snapshot (or a commit is that big on its own, like a bulk
+import) the commit is written as a fresh snapshot instead and the journal is emptied.
+
+The storage does no locking: :class:`cctui.store.store.Store` holds the data-dir lock
+around :meth:`refresh` + changes + :meth:`commit`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb.storages import Storage
+
+from cctui.errors import CctuiError, InputError
+from cctui.store.files import (
+    Signature, append_durably, atomic_write, remove_stale_temps, signature,
+)
+
+META_KEY = "_cctui"
+FORMAT = 1
+#: A journal is folded into the snapshot once it is this fraction of the snapshot's size ...
+COMPACT_RATIO = 0.25
+#: ... but small databases are not rewritten more often than every this many bytes.
+COMPACT_MIN_BYTES = 256 * 1024
+
+Tables = dict[str, dict[str, dict[str, Any]]]
+
+
+class StoreCorrupt(CctuiError):
+    """A data file that is not what cctui wrote (edited by hand, or another program)."""
+
+    exit_code = 1
+
+
+class JournaledStorage(Storage):
+    """TinyDB :class:`~tinydb.storages.Storage` over an in-memory cache, snapshot and journal."""
+
+    def __init__(self, snapshot_path: str | os.PathLike, journal_path: str | os.PathLike | None = None):
+        self.snapshot_path = Path(snapshot_path)
+        self.journal_path = Path(journal_path) if journal_path else self.snapshot_path.with_suffix(".journal")
+        self.tables: Tables = {}
+        #: Highest seq applied to ``tables`` and the seq the snapshot on disk contains.
+        self.seq = 0
+        self.snapshot_seq = 0
+        #: Bytes of the journal that hold complete, applied lines.
+        self.journal_valid = 0
+        #: Grows every time the cache changes from disk (not from our own commits).
+        self.generation = 0
+        self._snapshot_sig: Signature = None
+        self._journal_sig: Signature = None
+        self._pending: dict[str, tuple[dict[str, Any], set[str]]] = {}
+        self._full_rewrite = False
+        self.load()
+
+    # -- TinyDB's Storage interface ------------------------------------------------
+    def read(self) -> Tables:
+        """The live in-memory tables (TinyDB reads through this; never copied)."""
+        return self.tables
+
+    def write(self, data: Tables) -> None:
+        """TinyDB's whole-database write (``drop_tables`` and friends): staged as a rewrite."""
+        self.tables = {name: dict(docs) for name, docs in data.items()}
+        self._pending.clear()
+        self._full_rewrite = True
+
+    def close(self) -> None:
+        pass
+
+    # -- staging and committing ----------------------------------------------------
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        """The live dict of one table, created empty if missing."""
+        return self.tables.setdefault(name, {})
+
+    def stage(self, table: str, puts: dict[str, Any], removed: set[str]) -> None:
+        """Remember documents written or removed since the last commit."""
+        if not puts and not removed:
+            return
+        staged_puts, staged_removed = self._pending.setdefault(table, ({}, set()))
+        for doc_id in removed:
+            staged_puts.pop(doc_id, None)
+            staged_removed.add(doc_id)
+        for doc_id, doc in puts.items():
+            staged_removed.discard(doc_id)
+            staged_puts[doc_id] = doc
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending) or self._full_rewrite
+
+    def commit(self) -> bool:
+        """Persist staged changes durably (call under the lock). True if anything was written."""
+        if not self.dirty:
+            return False
+        seq = self.seq + 1
+        ops = [[name, puts, sorted(removed)] for name, (puts, removed) in self._pending.items()]
+        try:
+            line = orjson.dumps({"seq": seq, "ops": ops}) + b"\n"
+        except TypeError as exc:
+            self.discard()
+            raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
+        self.seq = seq
+        snapshot_size = self._snapshot_sig[1] if self._snapshot_sig else 0
+        limit = max(COMPACT_MIN_BYTES, snapshot_size * COMPACT_RATIO)
+        if self._full_rewrite or self.journal_valid + len(line) > limit:
+            self.compact()
+        else:
+            self.journal_valid = append_durably(self.journal_path, line, valid_length=self.journal_valid)
+            self._journal_sig = signature(self.journal_path)
+        self._pending.clear()
+        self._full_rewrite = False
+        return True
+
+    def discard(self) -> None:
+        """Forget staged changes; the cache was already modified, so reload it from disk."""
+        self._pending.clear()
+        self._full_rewrite = False
+        self.load()
+
+    def compact(self) -> None:
+        """Write everything as a fresh snapshot, then empty the journal.
+
+        Crash-safe in this order: until ``os.replace`` the old snapshot + journal are
+        intact; after it, the new snapshot's seq makes the old journal lines no-ops.
+        """
+        remove_stale_temps(self.snapshot_path)
+        payload = {META_KEY: {"seq": self.seq, "format": FORMAT}}
+        payload.update(self.tables)
+        atomic_write(self.snapshot_path, orjson.dumps(payload))
+        self.snapshot_seq = self.seq
+        self._snapshot_sig = signature(self.snapshot_path)
+        if self.journal_path.exists():
+            with open(self.journal_path, "r+b") as handle:
+                handle.truncate(0)
+                os.fsync(handle.fileno())
+        self.journal_valid = 0
+        self._journal_sig = signature(self.journal_path)
+
+    # -- noticing other processes ----------------------------------------------------
+    def stale(self) -> bool:
+        """Has another process committed since we last looked? (two ``stat`` calls)"""
+        return (
+            signature(self.snapshot_path) != self._snapshot_sig
+            or signature(self.journal_path) != self._journal_sig
+        )
+
+    def refresh(self) -> bool:
+        """Bring the cache up to date with disk; True if anything changed."""
+        if not self.stale():
+            return False
+        journal = signature(self.journal_path)
+        tail_only = (
+            signature(self.snapshot_path) == self._snapshot_sig
+            and journal is not None and self._journal_sig is not None
+            and journal[0] == self._journal_sig[0] and journal[1] >= self.journal_valid
+        )
+        if not tail_only:
+            self.load()  # compacted or replaced by someone else: start over
+            return True
+        before = self.seq
+        self._replay_journal()
+        if self.seq == before:
+            return False
+        self.generation += 1
+        return True
+
+    def load(self) -> None:
+        """Read the snapshot and replay the journal from scratch."""
+        self.generation += 1
+        try:
+            with open(self.snapshot_path, "rb") as handle:
+                raw = handle.read()
+                st = os.fstat(handle.fileno())
+            self._snapshot_sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            raw, self._snapshot_sig = b"", None
+        try:
+            data = orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError as exc:
+            raise StoreCorrupt(
+                f"{self.snapshot_path}: the file is not valid JSON ({exc}); restore it from a backup."
+            ) from None
+        if not isinstance(data, dict):
+            raise StoreCorrupt(f"{self.snapshot_path}: expected a JSON object of tables.")
+        meta = data.pop(META_KEY, None) or {}
+        self.tables = data
+        self.seq = self.snapshot_seq = int(meta.get("seq", 0))
+        self.journal_valid = 0
+        self._journal_sig = None
+        self._replay_journal()
+
+    def _replay_journal(self) -> None:
+        """Apply complete journal lines past ``journal_valid`` whose seq is new to us."""
+        try:
+            with open(self.journal_path, "rb") as handle:
+                handle.seek(self.journal_valid)
+                tail = handle.read()
+                st = os.fstat(handle.fileno())
+        except FileNotFoundError:
+            self.journal_valid = 0
+            self._journal_sig = None
+            return
+        self._journal_sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+        position = 0
+        while True:
+            end = tail.find(b"\n", position)
+            if end < 0:
+                break  # incomplete last line: a torn append, or one still being written
+            try:
+                entry = orjson.loads(tail[position:end])
+                seq = int(entry["seq"])
+                ops = entry["ops"]
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                break  # torn or foreign: everything from here on is ignored (and cut by the next writer)
+            if seq > self.seq:
+                for name, puts, removed in ops:
+                    docs = self.tables.setdefault(name, {})
+                    for doc_id in removed:
+                        docs.pop(doc_id, None)
+                    docs.update(puts)
+                self.seq = seq
+            position = end + 1
+        self.journal_valid += position

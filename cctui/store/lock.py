@@ -1,0 +1,64 @@
+"""One writer per data directory: a lock file for other processes, a mutex for threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from cctui.errors import StoreBusy
+
+#: Seconds to wait for another cctui process before giving up (``CCTUI_LOCK_TIMEOUT``).
+DEFAULT_TIMEOUT = 15.0
+
+
+def default_timeout() -> float:
+    raw = os.environ.get("CCTUI_LOCK_TIMEOUT")
+    try:
+        return float(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+class DataDirLock:
+    """Re-entrant: the outermost ``with`` takes ``.lock``, inner ones only count.
+
+    The OS drops the lock when its process dies (even by SIGKILL), so a crashed writer
+    never leaves the directory locked.
+    """
+
+    def __init__(self, data_dir: Path, timeout: float | None = None):
+        self.path = data_dir / ".lock"
+        self.timeout = default_timeout() if timeout is None else timeout
+        self.mutex = threading.RLock()
+        # thread_local=False: our mutex already serialises threads of this process
+        self._file = FileLock(str(self.path), timeout=self.timeout, thread_local=False)
+        self._depth = 0
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    def __enter__(self) -> "DataDirLock":
+        self.mutex.acquire()
+        if self._depth == 0:
+            try:
+                self._file.acquire(poll_interval=0.01)
+            except Timeout:
+                self.mutex.release()
+                raise StoreBusy(
+                    f"{self.path.parent}: another cctui process has held the data directory's "
+                    f"lock ({self.path.name}) for over {self.timeout:g} s; try again when it finishes."
+                ) from None
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._file.release()
+        finally:
+            self.mutex.release()

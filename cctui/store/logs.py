@@ -1,0 +1,171 @@
+"""The delivery log: one JSON line per webhook attempt, in small segment files.
+
+``logs/seg-000001.jsonl``, ``seg-000002.jsonl``, ... each hold up to
+``SEGMENT_ENTRIES`` lines, so appending touches only the newest segment (O(1) per entry,
+however long the log) and reading newest-first opens older segments only when the reader
+keeps asking. A line torn by a crash is skipped when reading and cut by the next append.
+Callers hold the data-dir lock around :meth:`DeliveryLog.append`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from cctui.core.clock import iso, parse_iso
+from cctui.errors import InputError
+from cctui.store.files import append_durably, fsync_dir
+
+SEGMENT_ENTRIES = 5000
+SEGMENT = re.compile(r"^seg-(\d{6,})\.jsonl$")
+STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+class DeliveryLog:
+    """Append-many, read-newest-first access to the ``logs/`` segments."""
+
+    def __init__(self, directory: Path, segment_entries: int = SEGMENT_ENTRIES):
+        self.directory = directory
+        self.segment_entries = segment_entries
+        #: segment path -> (size, complete lines, valid bytes) when we last counted it
+        self._counts: dict[Path, tuple[int, int, int]] = {}
+
+    def segments(self) -> list[Path]:
+        """Segment files, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := SEGMENT.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def _segment_path(self, number: int) -> Path:
+        return self.directory / f"seg-{number:06d}.jsonl"
+
+    def _count(self, path: Path) -> tuple[int, int]:
+        """(complete lines, bytes they take) of a segment; cached while its size holds."""
+        size = path.stat().st_size
+        cached = self._counts.get(path)
+        if cached and cached[0] == size:
+            return cached[1], cached[2]
+        data = path.read_bytes()
+        valid = data.rfind(b"\n") + 1
+        lines = data.count(b"\n", 0, valid)
+        self._counts[path] = (size, lines, valid)
+        return lines, valid
+
+    # -- writing ---------------------------------------------------------------------
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        """Append ``entries`` durably: one write + fsync per segment touched."""
+        if not entries:
+            return
+        if not self.directory.is_dir():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fsync_dir(self.directory.parent)
+        segments = self.segments()
+        if segments:
+            number = int(SEGMENT.match(segments[-1].name).group(1))  # type: ignore[union-attr]
+            lines, valid = self._count(segments[-1])
+        else:
+            number, lines, valid = 1, 0, 0
+        # every older segment is full, so an entry's position gives it a unique id
+        total = (number - 1) * self.segment_entries + lines
+        pending = list(entries)
+        while pending:
+            if lines >= self.segment_entries:
+                number, lines, valid = number + 1, 0, 0
+            room = self.segment_entries - lines
+            chunk, pending = pending[:room], pending[room:]
+            encoded = []
+            for entry in chunk:
+                total += 1
+                if not entry.get("id"):
+                    entry["id"] = f"att-{total:08d}"
+                try:
+                    encoded.append(orjson.dumps(entry))
+                except TypeError as exc:
+                    raise InputError(f"log entry {entry.get('id')}: a value cannot be stored as JSON ({exc}).") from None
+            data = b"\n".join(encoded) + b"\n"
+            path = self._segment_path(number)
+            size = append_durably(path, data, valid_length=valid)
+            lines += len(chunk)
+            valid = size
+            self._counts[path] = (size, lines, size)
+
+    # -- reading ---------------------------------------------------------------------
+    def count(self) -> int:
+        """How many entries the log holds (cached per segment; full segments never change)."""
+        return sum(self._count(p)[0] for p in self.segments())
+
+    def iter_newest_first(
+        self, *, macro: str | None = None, record_id: str | None = None,
+        delivery_id: str | None = None, run_id: str | None = None, status: str | int | None = None,
+        trigger: str | None = None, since: str | None = None, until: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Entries newest first, filtered; segments are read one at a time, lazily."""
+        exact = {k: v for k, v in (("macro", macro), ("record_id", record_id),
+                                   ("delivery_id", delivery_id), ("run_id", run_id),
+                                   ("trigger", trigger)) if v is not None}
+        # cheap byte pre-check: an exact-match value must appear in the raw line
+        needles = [orjson.dumps(v) for v in exact.values()]
+        status_test = _status_test(status)
+        since_at = _bound(since, "since")
+        until_at = _bound(until, "until")
+        for path in reversed(self.segments()):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            for line in reversed(data.split(b"\n")):
+                if not line or any(n not in line for n in needles):
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # torn by a crash mid-append
+                if any(entry.get(k) != v for k, v in exact.items()):
+                    continue
+                if status_test and not status_test(entry):
+                    continue
+                if since_at or until_at:
+                    started = _normal_time(entry.get("started_at"))
+                    if started is None or (since_at and started < since_at) or (until_at and started > until_at):
+                        continue
+                yield entry
+
+
+def _status_test(status: str | int | None):
+    """``"404"``, ``"4xx"``, ``"ok"``, ``"failed"`` (or None) as a predicate on an entry."""
+    if status is None or status == "":
+        return None
+    text = str(status).strip().lower()
+    if text == "ok":
+        return lambda e: bool(e.get("ok"))
+    if text == "failed":
+        return lambda e: not e.get("ok")
+    if text.isdigit():
+        code = int(text)
+        return lambda e: e.get("status_code") == code
+    match = STATUS_CLASS.match(text)
+    if match:
+        low = int(match.group(1)) * 100
+        return lambda e: isinstance(e.get("status_code"), int) and low <= e["status_code"] < low + 100
+    raise InputError(f"status {status!r}: expected a code (404), a class (4xx), 'ok' or 'failed'.")
+
+
+def _bound(value: str | None, where: str) -> str | None:
+    return iso(parse_iso(value, where=where)) if value else None
+
+
+def _normal_time(value: Any) -> str | None:
+    """Timestamps as ``YYYY-MM-DDTHH:MM:SSZ`` so that string order is time order."""
+    if not isinstance(value, str):
+        return None
+    if len(value) == 20 and value.endswith("Z"):
+        return value
+    try:
+        return iso(parse_iso(value))
+    except InputError:
+        return None

@@ -1,0 +1,96 @@
+"""Macros, runs and automation state: the small ``meta.json`` database.
+
+A mixin of :class:`cctui.store.store.Store`; it relies on the store's ``_writing()``
+transaction and ``_reading()`` guard and on the tables opened in ``Store.__init__``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tinydb.table import Document
+
+from cctui.core.clock import iso, now
+from cctui.errors import NotFound
+from cctui.store.tables import RecordTable
+
+
+class MetaTables:
+    _macros: RecordTable
+    _runs: RecordTable
+    _state: RecordTable
+
+    # -- macros ------------------------------------------------------------------------
+    def macros_all(self) -> list[dict]:
+        """Every macro (as ``Macro.to_dict()`` stored it), in the order they were added."""
+        with self._reading():
+            return self._macros.documents()
+
+    def macro_get(self, name: str) -> dict | None:
+        with self._reading():
+            return self._macros.raw(name)
+
+    def macro_put(self, macro: dict) -> None:
+        """Add ``macro``, or replace the macro of the same ``name`` (keeping its place)."""
+        name = macro["name"]
+        doc = dict(macro)
+        with self._writing():
+            if self._macros.raw(name) is None:
+                self._macros.insert(Document(doc, name))
+            else:
+                self._macros.update(lambda stored: (stored.clear(), stored.update(doc)), doc_ids=[name])
+
+    def macro_remove(self, name: str) -> bool:
+        """Remove a macro; False if there was none by that name."""
+        with self._writing():
+            return bool(self._macros.remove(doc_ids=[name]))
+
+    def macro_update(self, name: str, fields: dict) -> dict:
+        """Set some fields of a stored macro; NotFound if there is no such macro."""
+        with self._writing():
+            if self._macros.raw(name) is None:
+                raise NotFound(f"macro {name!r}: no macro by that name (see `cctui macro list`).")
+            self._macros.update(dict(fields), doc_ids=[name])
+            return self._macros.raw(name)  # type: ignore[return-value]
+
+    # -- runs ----------------------------------------------------------------------------
+    def run_create(self, run: dict) -> str:
+        """Persist a new run; returns its id (``run-20261128-221500-ab12`` unless given)."""
+        with self._writing():
+            run_id = run.get("id") or ""
+            while not run_id or self._runs.raw(run_id) is not None:
+                run_id = f"run-{now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+            doc = {"id": run_id, **{k: v for k, v in run.items() if k != "id"}}
+            doc.setdefault("created_at", iso())
+            self._runs.insert(Document(doc, run_id))
+            return run_id
+
+    def run_update(self, run_id: str, fields: dict) -> None:
+        with self._writing():
+            if self._runs.raw(run_id) is None:
+                raise NotFound(f"run {run_id!r}: no run by that id.")
+            self._runs.update(dict(fields), doc_ids=[run_id])
+
+    def run_get(self, run_id: str) -> dict | None:
+        with self._reading():
+            return self._runs.raw(run_id)
+
+    def runs_all(self) -> list[dict]:
+        """Every run, oldest first."""
+        with self._reading():
+            return self._runs.documents()
+
+    # -- automation state -------------------------------------------------------------------
+    def state_get(self, key: str, default: Any = None) -> Any:
+        """A value saved with :meth:`state_set` (e.g. a schedule's last run), else ``default``."""
+        with self._reading():
+            doc = self._state.raw(key)
+            return default if doc is None else doc.get("value")
+
+    def state_set(self, key: str, value: Any) -> None:
+        with self._writing():
+            if self._state.raw(key) is None:
+                self._state.insert(Document({"value": value}, key))
+            else:
+                self._state.update({"value": value}, doc_ids=[key])

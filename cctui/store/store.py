@@ -1,0 +1,332 @@
+"""The repository: every read and write of the data directory goes through :class:`Store`.
+
+Files in the data directory::
+
+    records.json + records.journal   feedback and users (TinyDB, see journal.py)
+    meta.json    + meta.journal      macros, runs, automation state
+    logs/seg-NNNNNN.jsonl            the delivery log (see logs.py)
+    .lock                            held by whichever process is writing
+
+Every write is a transaction: take the lock, catch up with what other processes
+committed, change the in-memory tables, append one journal line + fsync, release the
+lock, then tell subscribers. Reads check two ``stat``s and catch up only when needed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tinydb.table import Document
+
+from cctui.core.clock import iso
+from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id
+from cctui.errors import InputError, NotFound
+from cctui.store.events import ChangeEvent, Subscriber
+from cctui.store.journal import JournaledStorage
+from cctui.store.lock import DataDirLock
+from cctui.store.logs import DeliveryLog
+from cctui.store.meta import MetaTables
+from cctui.store.tables import CctuiDB, RecordTable
+from cctui.store.writer import GroupWriter
+
+log = logging.getLogger(__name__)
+_MISSING: Any = object()
+
+
+class Store(MetaTables):
+    """Feedback, users, macros, runs, state and the delivery log of one data directory."""
+
+    def __init__(self, data_dir: Path, schema: Schema | None = None, *, lock_timeout: float | None = None):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.schema = schema or Schema()
+        self._lock = DataDirLock(self.data_dir, lock_timeout)
+        with self._lock:  # never read half of another process's compaction
+            self._records_db = CctuiDB(
+                self.data_dir / "records.json", self.data_dir / "records.journal", storage=JournaledStorage
+            )
+            self._meta_db = CctuiDB(
+                self.data_dir / "meta.json", self.data_dir / "meta.journal", storage=JournaledStorage
+            )
+        self._records: JournaledStorage = self._records_db.storage  # type: ignore[assignment]
+        self._meta: JournaledStorage = self._meta_db.storage  # type: ignore[assignment]
+        self._feedback: RecordTable = self._records_db.table("feedback")
+        self._users: RecordTable = self._records_db.table("users")
+        self._macros: RecordTable = self._meta_db.table("macros")
+        self._runs: RecordTable = self._meta_db.table("runs")
+        self._state: RecordTable = self._meta_db.table("state")
+        self._log = DeliveryLog(self.data_dir / "logs")
+        self._revision = 0
+        self._edits = 0  # local changes not yet reflected in _revision (inside a batch)
+        self._subscribers: list[Subscriber] = []
+        self._pending_events: list[ChangeEvent] = []
+        self._numbers: dict[str, int] = {}
+        self._numbers_generation = -1
+        self._all_cache: tuple[tuple[int, int], list[dict]] | None = None
+        self._writer: GroupWriter | None = None
+
+    # -- transactions ------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the in-process mutex and catch up with other processes if they wrote."""
+        with self._lock.mutex:
+            if not self._lock.held and (self._records.stale() or self._meta.stale()):
+                with self._lock:
+                    self._refresh()
+            yield
+
+    def _refresh(self) -> None:
+        """Under the lock: apply other processes' commits to the cache."""
+        changed = self._records.refresh()
+        changed = self._meta.refresh() or changed
+        if changed:
+            self._revision += 1
+            for table in (self._feedback, self._users, self._macros, self._runs, self._state):
+                table.clear_cache()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A transaction: all changes inside commit together (one fsync) or not at all."""
+        events: list[ChangeEvent] = []
+        with self._lock:
+            outer = self._lock._depth == 1
+            if outer:
+                self._refresh()
+            try:
+                yield
+                if outer:
+                    wrote = self._records.commit()
+                    wrote = self._meta.commit() or wrote
+                    if wrote:
+                        self._revision += 1
+                    events, self._pending_events = self._pending_events, []
+            except BaseException:
+                if outer:
+                    self._pending_events = []
+                    self._records.discard()
+                    self._meta.discard()
+                    self._revision += 1
+                raise
+        for event in events:
+            self._emit(event)
+
+    def batch(self):
+        """``with store.batch():`` many calls, one lock hold, one journal write, one fsync.
+
+        If an exception escapes the block nothing in it is written. Subscribers hear about
+        the changes after the block commits.
+        """
+        return self._writing()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """Run a store call (``store.submit(store.feedback_update, ids, fields)``) on the
+        background writer thread; the future resolves once the write is durable.
+        Concurrent submissions are group-committed. Subscribers run on the writer thread.
+        """
+        with self._lock.mutex:
+            if self._writer is None:
+                self._writer = GroupWriter(self)
+                atexit.register(self.close)
+        return self._writer.submit(fn, *args, **kwargs)
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far is durable."""
+        if self._writer is not None:
+            self.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish submitted writes and stop the writer thread (the store stays usable)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    # -- change notification -------------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(ChangeEvent)`` after each commit of this process that adds or
+        changes feedback or users. Returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _emit(self, event: ChangeEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # the write is committed; one bad listener must not undo that
+                log.exception("store subscriber %r failed", callback)
+
+    @property
+    def revision(self) -> int:
+        """Grows whenever the data changes, here or in another process."""
+        with self._reading():
+            return self._revision
+
+    # -- feedback --------------------------------------------------------------------------
+    def feedback_all(self) -> list[dict]:
+        """All feedback items in insertion order (a new list; the dicts are read-only)."""
+        with self._reading():
+            key = (self._revision, self._edits)
+            if self._all_cache is None or self._all_cache[0] != key:
+                self._all_cache = (key, self._feedback.documents())
+            return list(self._all_cache[1])
+
+    def feedback_get(self, record_id: str) -> dict | None:
+        with self._reading():
+            return self._feedback.raw(record_id)
+
+    def feedback_count(self) -> int:
+        with self._reading():
+            return len(self._feedback.ids())
+
+    def feedback_add(self, items: list[dict], *, origin: str = "cli") -> list[dict]:
+        """Add normalised items (see ``Schema.feedback``); assigns ids and timestamps.
+
+        One write for the whole batch. An item may bring its own ``id`` (an export being
+        re-imported); it must be unused.
+        """
+        return self._add(self._feedback, items, origin=origin, target="feedback", stamp=True)
+
+    def feedback_update(
+        self, ids: list[str], fields: dict, *, origin: str = "cli", by_macro: str | None = None
+    ) -> list[dict]:
+        """Set the same ``fields`` on every record in ``ids``; returns them after the change."""
+        return self._update(self._feedback, {rid: fields for rid in ids}, origin, by_macro, "feedback")
+
+    def feedback_update_each(
+        self, changes: dict[str, dict], *, origin: str = "cli", by_macro: str | None = None
+    ) -> list[dict]:
+        """Set different fields per record (``{id: fields}``) in one write."""
+        return self._update(self._feedback, changes, origin, by_macro, "feedback")
+
+    # -- users -----------------------------------------------------------------------------
+    def users_all(self) -> list[dict]:
+        with self._reading():
+            return self._users.documents()
+
+    def user_get(self, user_id: str) -> dict | None:
+        with self._reading():
+            return self._users.raw(user_id)
+
+    def users_count(self) -> int:
+        with self._reading():
+            return len(self._users.ids())
+
+    def users_add(self, items: list[dict], *, origin: str = "cli") -> list[dict]:
+        """Add normalised users (see ``Schema.user``); assigns ``USR-NNNN`` ids."""
+        return self._add(self._users, items, origin=origin, target="users", stamp=False)
+
+    def users_update(self, ids: list[str], fields: dict, *, origin: str = "cli") -> list[dict]:
+        return self._update(self._users, {uid: fields for uid in ids}, origin, None, "users")
+
+    # -- the delivery log --------------------------------------------------------------------
+    def log_append(self, entries: list[dict]) -> None:
+        """Append attempts to the delivery log: one write + fsync for the batch.
+
+        Entries without an ``id`` get one (``att-00000042``).
+        """
+        with self._lock:
+            self._log.append(entries)
+
+    def log_iter(self, **filters: Any) -> Iterator[dict]:
+        """Log entries newest first; filters: macro, record_id, delivery_id, run_id,
+        status ("404", "4xx", "ok", "failed"), trigger, since, until (ISO, inclusive)."""
+        return self._log.iter_newest_first(**filters)
+
+    def log_count(self) -> int:
+        return self._log.count()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _next_number(self, prefix: str) -> int:
+        """The next free number for ``prefix`` (max in use + 1); call under the lock."""
+        if self._numbers_generation != self._records.generation:
+            numbers: dict[str, int] = {}
+            for table in (self._feedback, self._users):
+                for record_id in table.ids():
+                    match = RECORD_ID.match(record_id)
+                    if match:
+                        p, n = match.group(1), int(match.group(2))
+                        if n > numbers.get(p, 0):
+                            numbers[p] = n
+            self._numbers = numbers
+            self._numbers_generation = self._records.generation
+        return self._numbers.get(prefix, 0) + 1
+
+    def _add(self, table: RecordTable, items: list[dict], *, origin: str, target: str, stamp: bool) -> list[dict]:
+        with self._writing():
+            taken = table.ids()
+            now = iso()
+            allocated: dict[str, int] = {}
+            docs: list[Document] = []
+            seen: set[str] = set()
+            for index, item in enumerate(items, 1):
+                given = item.get("id")
+                if given:
+                    parse_id(str(given))
+                    if given in taken or given in seen:
+                        raise InputError(f"{target} item {index}: id {given!r} is already in use.")
+                    record_id = str(given)
+                else:
+                    if target == "feedback":
+                        prefix = self.schema.type_named(
+                            str(item.get("type") or ""), where=f"{target} item {index}: field 'type'"
+                        ).prefix
+                    else:
+                        prefix = USER_PREFIX
+                    number = allocated.get(prefix) or self._next_number(prefix)
+                    allocated[prefix] = number + 1
+                    record_id = format_id(prefix, number)
+                seen.add(record_id)
+                doc = {"id": record_id, **{k: v for k, v in item.items() if k != "id"}}
+                if stamp:
+                    doc["created"] = doc.get("created") or now
+                    doc["modified"] = doc.get("modified") or doc["created"]
+                docs.append(Document(doc, record_id))
+            table.insert_multiple(docs)
+            for doc in docs:
+                prefix, number = parse_id(doc.doc_id)
+                if number > self._numbers.get(prefix, 0):
+                    self._numbers[prefix] = number
+            self._edits += 1
+            added = [table.raw(doc.doc_id) for doc in docs]
+            if added:
+                self._pending_events.append(ChangeEvent(
+                    "submit", added, [None] * len(added), [set(d) for d in added],  # type: ignore[arg-type]
+                    origin=origin, target=target,
+                ))
+            return added  # type: ignore[return-value]
+
+    def _update(
+        self, table: RecordTable, changes: dict[str, dict], origin: str, by_macro: str | None, target: str
+    ) -> list[dict]:
+        with self._writing():
+            for record_id in changes:
+                if table.raw(record_id) is None:
+                    what = "feedback item" if target == "feedback" else "user"
+                    raise NotFound(f"{what} {record_id!r}: no such record.")
+            now = iso()
+            targets: dict[str, dict] = {}
+            befores: list[dict] = []
+            changed: list[set[str]] = []
+            for record_id, fields in changes.items():
+                old = table.raw(record_id)
+                diff = {k for k, v in fields.items() if k != "id" and old.get(k, _MISSING) != v}  # type: ignore[union-attr]
+                if not diff - {"modified"}:
+                    continue  # nothing really changes: no write, no modify event
+                new = {k: fields[k] for k in diff}
+                if target == "feedback" and "modified" not in fields:
+                    new["modified"] = now
+                targets[record_id] = new
+                befores.append(old)  # type: ignore[arg-type]
+                changed.append(diff - {"modified"})
+            if targets:
+                table.update(lambda doc: doc.update(targets[doc["id"]]), doc_ids=list(targets))
+                self._edits += 1
+                self._pending_events.append(ChangeEvent(
+                    "modify", [table.raw(rid) for rid in targets], befores, changed,  # type: ignore[misc]
+                    origin=origin, by_macro=by_macro, target=target,
+                ))
+            return [table.raw(rid) for rid in changes]  # type: ignore[misc]
