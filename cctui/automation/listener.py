@@ -11,8 +11,8 @@ rate limited per client address (429) and limited in size (413). Routes:
   ``issue.key`` get the record status that ``issue.fields.status.name`` maps to.
 
 Updates go through the store as *modify* with ``origin="listener"``, so triggers fire.
-Store calls run on one worker thread so the event loop never blocks on disk and the
-store never sees two listener writes at once. Every inbound event is printed and kept
+Store calls run on the store's writer thread (``store.submit``, group commit) so the
+event loop never blocks on disk. Every inbound event is printed and kept
 in the store (state key ``listener:inbound``, the newest ``INBOUND_KEEP``).
 """
 
@@ -44,6 +44,9 @@ INBOUND_KEY = "listener:inbound"
 INBOUND_KEEP = 500
 
 STORE_KEY: web.AppKey = web.AppKey("store", object)
+#: What a handler tells the inbound log about a request.
+RECORDS_KEY: web.RequestKey = web.RequestKey("cctui_records", list)
+NOTE_KEY: web.RequestKey = web.RequestKey("cctui_note", str)
 
 
 class _RateLimiter:
@@ -98,6 +101,10 @@ class Listener:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cctui-listener")
 
     async def call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run a store call off the loop: on the store's group-commit writer thread."""
+        submit = getattr(self.store, "submit", None)
+        if submit is not None:
+            return await asyncio.wrap_future(submit(fn, *args, **kwargs))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
 
@@ -130,8 +137,8 @@ class Listener:
         event = {
             "at": iso(), "method": request.method, "path": request.path,
             "client": request.remote, "status": response.status,
-            "records": request.get("cctui_records", []),
-            "note": request.get("cctui_note", ""),
+            "records": request.get(RECORDS_KEY, []),
+            "note": request.get(NOTE_KEY, ""),
         }
         if self.echo is not None:
             ids = ",".join(event["records"]) or "-"
@@ -193,8 +200,8 @@ class Listener:
             return _error(404, str(exc))
         except CctuiError as exc:
             return _error(400, str(exc))
-        request["cctui_records"] = [record_id]
-        request["cctui_note"] = "set " + ",".join(sorted(str(k) for k in body))
+        request[RECORDS_KEY] = [record_id]
+        request[NOTE_KEY] = "set " + ",".join(sorted(str(k) for k in body))
         return web.json_response(record)
 
     def _apply_jira(self, key: str, status: str) -> list[str]:
@@ -218,11 +225,11 @@ class Listener:
             return _error(400, "a Jira payload needs issue.key and issue.fields.status.name.")
         status = self.jira_status_map.get(status_name.lower())
         if status is None:
-            request["cctui_note"] = f"jira {key} status {status_name!r} is not mapped; ignored"
+            request[NOTE_KEY] = f"jira {key} status {status_name!r} is not mapped; ignored"
             return web.json_response({"issue": key, "jira_status": status_name, "updated": []})
         ids = await self.call(self._apply_jira, key, status)
-        request["cctui_records"] = ids
-        request["cctui_note"] = f"jira {key} {status_name!r} -> {status!r}"
+        request[RECORDS_KEY] = ids
+        request[NOTE_KEY] = f"jira {key} {status_name!r} -> {status!r}"
         return web.json_response(
             {"issue": key, "jira_status": status_name, "status": status, "updated": ids}
         )

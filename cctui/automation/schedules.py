@@ -238,29 +238,18 @@ def claim_period(store: Any, name: str, period: datetime, moment: datetime) -> b
     """Record that ``period`` of macro ``name`` is being run; False if someone already did.
 
     The claim is written before the run starts so that a second ``run-due`` (another
-    cron tick, another host on the same data dir) sees it and does not send again. When
-    the store offers a compare-and-set it is used; otherwise the read and the write
-    happen under the store's lock when it has one.
+    cron tick, another host on the same data dir) sees it and does not send again. The
+    read and the write happen in one ``store.batch()`` transaction, which holds the data
+    directory's lock and first catches up with other processes' commits: a
+    compare-and-set across processes.
     """
     key = STATE_PREFIX + name
     claim = {"period": iso(period), "claimed_at": iso(moment)}
-    cas = getattr(store, "state_compare_and_set", None) or getattr(store, "state_cas", None)
-    if cas is not None:
-        current = store.state_get(key)
-        if _already_ran(current, period):
+    with store.batch():
+        if _already_ran(store.state_get(key), period):
             return False
-        return bool(cas(key, current, claim))
-    lock = getattr(store, "locked", None) or getattr(store, "lock", None)
-    if callable(lock):
-        with lock():
-            if _already_ran(store.state_get(key), period):
-                return False
-            store.state_set(key, claim)
-            return True
-    if _already_ran(store.state_get(key), period):
-        return False
-    store.state_set(key, claim)
-    return True
+        store.state_set(key, claim)
+        return True
 
 
 def schedule_targets(store: Any, macro: Mapping[str, Any], schedule: Schedule, schema: Any = None) -> list[str]:
