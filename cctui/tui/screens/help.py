@@ -1,0 +1,76 @@
+"""``?``: every binding of the screen underneath, with its key and its id (for ``[keymap]``)."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+def binding_rows(screen: Screen) -> list[tuple[str, str, str]]:
+    """``(keys, description, id)`` for each binding active on ``screen``, deduplicated."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        description = binding.description or binding.action
+        ident = binding.id or ""
+        keys = rows.setdefault((description, ident), [])
+        shown = screen.app.get_key_display(binding)
+        if shown not in keys:
+            keys.append(shown)
+    return [(" ".join(keys), description, ident) for (description, ident), keys in rows.items()]
+
+
+_REMAP_HINT = 'Remap a key in the config file: [keymap] <id> = "key"'
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal listing the bindings of the screen it was opened over."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help-close"),
+        Binding("down,j", "scroll('down')", "Scroll down", show=False, id="help-scroll-down"),
+        Binding("up,k", "scroll('up')", "Scroll up", show=False, id="help-scroll-up"),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 76; max-width: 100%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    HelpScreen #help-title { text-style: bold; color: $accent; }
+    """
+
+    def __init__(self, over: Screen) -> None:
+        super().__init__()
+        self._rows = binding_rows(over)
+        self._title = getattr(over, "title_for_help", None) or type(over).__name__.removesuffix("Screen")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(f"Keys: {escape(self._title)}   (esc closes)", id="help-title")
+            yield Static(self._table(), id="help-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def _table(self) -> str:
+        width = max((len(k) for k, _, _ in self._rows), default=4)
+        desc_width = max((len(d) for _, d, _ in self._rows), default=4)
+        lines = []
+        for keys, description, ident in self._rows:
+            lines.append(
+                f"[b $accent]{escape(keys.ljust(width))}[/]  {escape(description.ljust(desc_width))}"
+                f"  [$text-muted]{escape(ident)}[/]"
+            )
+        lines.append("")
+        lines.append(f"[$text-muted]{escape(_REMAP_HINT)}[/]")
+        return "\n".join(lines)
+
+    def action_scroll(self, direction: str) -> None:
+        scroll = self.query_one(VerticalScroll)
+        scroll.scroll_down() if direction == "down" else scroll.scroll_up()

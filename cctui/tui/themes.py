@@ -1,0 +1,72 @@
+"""Themes as TOML files: the ones shipped in ``cctui.themes`` plus the user's own.
+
+A theme file holds the fields of :class:`textual.theme.Theme` (``name``, ``primary``,
+``background``, ``dark``, ...) and an optional ``[variables]`` table. Shipped themes are
+read with ``importlib.resources`` so they work from a wheel; user themes come from the
+config dir's ``themes/*.toml``. No Textual app is needed to load them, only to register.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from importlib.resources import files
+from pathlib import Path
+
+from textual.theme import Theme
+
+from cctui.errors import InputError
+
+#: The theme used when neither ``--theme`` nor the config names one.
+DEFAULT_THEME = "cctui-dusk"
+
+_THEME_FIELDS = {f.name for f in fields(Theme)}
+
+
+def parse_theme(text: str, *, where: str) -> Theme:
+    """A :class:`Theme` from TOML ``text``; :class:`InputError` names ``where`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{where}: not valid TOML ({exc}).") from None
+    for key in ("name", "primary"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise InputError(f"{where}: key {key!r} is missing (a theme needs a name and a primary colour).")
+    unknown = sorted(set(data) - _THEME_FIELDS)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_THEME_FIELDS))}).")
+    if not isinstance(data.get("variables", {}), dict):
+        raise InputError(f"{where}: 'variables' must be a table of name = colour.")
+    data["variables"] = {str(k): str(v) for k, v in data.get("variables", {}).items()}
+    theme = Theme(**data)
+    try:
+        theme.to_color_system()  # parse every colour now, so a typo names this file
+    except Exception as exc:  # Textual raises ColorParseError and friends
+        raise InputError(f"{where}: {exc}") from None
+    return theme
+
+
+def builtin_themes() -> list[Theme]:
+    """The themes that ship inside the package (``themes/*.toml``)."""
+    themes = []
+    for entry in sorted(files("cctui.themes").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            themes.append(parse_theme(entry.read_text(encoding="utf-8"), where=f"theme {entry.name}"))
+    return themes
+
+
+def user_themes(directory: Path) -> tuple[list[Theme], list[str]]:
+    """Themes in ``directory/*.toml`` and, separately, one error sentence per bad file.
+
+    A broken user theme must not stop the app from starting, so errors are returned for
+    the caller to show rather than raised.
+    """
+    themes, errors = [], []
+    if not directory.is_dir():
+        return themes, errors
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            themes.append(parse_theme(path.read_text(encoding="utf-8"), where=str(path)))
+        except (InputError, OSError, UnicodeDecodeError) as exc:
+            errors.append(str(exc))
+    return themes, errors
