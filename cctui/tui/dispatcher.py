@@ -1,12 +1,391 @@
-"""The TUI's side of the delivery engine (placeholder; owned by TUI part 2).
+"""The TUI's side of the delivery engine.
 
-The app creates one ``Dispatcher`` lazily (``app.dispatcher``); screens ask it to start,
-cancel and retry runs and listen to its events.
+The app owns one ``Dispatcher`` (``app.dispatcher``). It starts engine runs as tasks on the
+app's own event loop, so a run keeps going whichever screen is showing; it folds every
+engine event into a :class:`RunProgress` (plain counters, cheap per event) and, at most
+ten times a second, tells subscribed widgets that something changed. Screens never see
+individual events: a 10k-record run must not cost 10k repaints.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from textual.message import Message
+
+#: How often (seconds) subscribers hear about changes at most.
+REFRESH_EVERY = 0.1
+#: How many recent failures a run keeps for the dispatch panel.
+KEEP_FAILURES = 8
+
+
+@dataclass
+class FailureNote:
+    """One failed attempt, as the dispatch panel lists it."""
+
+    record_id: str
+    status_code: int
+    error: str | None
+    explanation: str
+
+
+def _explain_line(status_code: int, body: str | None, headers: Any, error: str | None) -> str:
+    """A short plain-words explanation, from the core when it is there."""
+    try:
+        from cctui.delivery import explain
+    except ImportError:  # the core's explainer is not installed: say what we know
+        return error or f"HTTP {status_code}"
+    try:
+        result = explain(status_code, body or "", headers, error)
+    except Exception:  # an explanation must never break the panel
+        return error or f"HTTP {status_code}"
+    title = getattr(result, "title", "") or ""
+    action = getattr(result, "action", "") or ""
+    return f"{title}: {action}" if action else title
+
+
+@dataclass
+class RunProgress:
+    """Aggregated progress of one run, fed by engine events or read from the store.
+
+    ``clock`` is injectable so the dispatch panel can be shown at a fixed moment
+    (snapshot tests); it returns seconds, monotonic.
+    """
+
+    macro: str
+    total: int
+    trigger: str = "bulk"
+    run_id: str | None = None
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    skipped: int = 0
+    state: str = "running"  # running | done | cancelled | error
+    started_at: str = ""
+    error: str | None = None
+    persisted: bool = False
+    codes: Counter = field(default_factory=Counter)
+    failures: deque = field(default_factory=lambda: deque(maxlen=KEEP_FAILURES))
+    clock: Callable[[], float] = time.monotonic
+    started: float = 0.0
+    finished: float | None = None
+    elapsed_fixed: float | None = None  # persisted runs: elapsed as recorded
+    multi_run: bool = False  # one progress over several engine runs (retry)
+
+    def __post_init__(self) -> None:
+        if not self.started:
+            self.started = self.clock()
+
+    # -- derived numbers ------------------------------------------------------
+    @property
+    def done(self) -> int:
+        """Records with a final outcome."""
+        return self.delivered + self.failed + self.skipped
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def elapsed(self) -> float:
+        if self.elapsed_fixed is not None:
+            return self.elapsed_fixed
+        end = self.finished if self.finished is not None else self.clock()
+        return max(0.0, end - self.started)
+
+    def rate(self) -> float:
+        """Requests per second since the run started."""
+        elapsed = self.elapsed()
+        return self.sent / elapsed if elapsed > 0 else 0.0
+
+    def eta(self) -> float | None:
+        """Seconds left at the current pace of finished records; None when unknown."""
+        if not self.running or self.done == 0:
+            return None
+        pace = self.done / max(self.elapsed(), 1e-6)
+        return max(0, self.total - self.done) / pace
+
+    # -- folding events -------------------------------------------------------
+    def apply(self, event: Any) -> None:
+        """Fold one engine event (``cctui.delivery.events``) into the counters."""
+        kind = type(event).__name__
+        get = lambda name, default=None: getattr(event, name, default)  # noqa: E731
+        if kind == "RunStarted":
+            total = int(get("total") or 0)
+            if self.multi_run and self.run_id and get("run_id") != self.run_id:
+                self.total += total  # a retry goes through several runs, one per macro
+            else:
+                self.total = total
+            self.run_id = get("run_id", self.run_id)
+        elif kind == "AttemptStarted":
+            self.sent += 1
+            if (get("attempt") or 1) > 1 and self.retrying:
+                self.retrying -= 1
+        elif kind == "AttemptFinished":
+            code = int(get("status_code") or 0)
+            self.codes[code] += 1
+            ok = get("ok")
+            if ok is None:
+                ok = 200 <= code < 300
+            if not ok:
+                body = get("response_body")
+                self.failures.appendleft(FailureNote(
+                    str(get("record_id", "?")), code, get("error"),
+                    explained if isinstance(explained := get("explanation"), str) and explained
+                    else _explain_line(code, body, get("response_headers"), get("error")),
+                ))
+        elif kind == "RetryScheduled":
+            self.retrying += 1
+        elif kind == "RecordDone":
+            outcome = str(get("outcome") or get("status") or "").lower()
+            if outcome == "delivered":
+                self.delivered += 1
+            elif outcome in ("skipped", "skip"):
+                self.skipped += 1
+            else:
+                self.failed += 1
+        elif kind == "RunFinished" and not self.multi_run:
+            self.finish("cancelled" if get("cancelled") else "done")
+
+    def finish(self, state: str = "done", error: str | None = None) -> None:
+        if self.running:
+            self.state = state
+            self.error = error
+            self.retrying = 0
+            self.finished = self.clock()
+
+    @classmethod
+    def from_stored(cls, run: dict) -> "RunProgress":
+        """A run from ``store.runs_all()`` (another session, or a CLI run)."""
+        counts = run.get("counts") or run
+        progress = cls(
+            macro=str(run.get("macro", "?")),
+            total=int(run.get("total") or len(run.get("record_ids") or []) or 0),
+            trigger=str(run.get("trigger", "?")),
+            run_id=run.get("id") or run.get("run_id"),
+            state=str(run.get("state") or run.get("status") or "done"),
+            started_at=str(run.get("started_at", "")),
+            persisted=True,
+        )
+        for name in ("sent", "delivered", "failed", "skipped"):
+            setattr(progress, name, int(counts.get(name) or 0))
+        progress.codes.update({int(k): int(v) for k, v in (run.get("status_codes") or {}).items()})
+        progress.elapsed_fixed = float(run.get("elapsed") or run.get("duration_s") or 0.0)
+        if progress.state == "running":
+            # Another process is sending, or one died mid-run; either way we do not own it.
+            progress.state = "interrupted"
+        return progress
+
 
 class Dispatcher:
-    def __init__(self, app) -> None:
+    """Starts, tracks, cancels and retries delivery runs for the TUI.
+
+    Widgets call :meth:`subscribe` and receive :class:`Dispatcher.RunsUpdated` (throttled
+    to ``REFRESH_EVERY``) whenever progress changed.
+    """
+
+    class RunsUpdated(Message):
+        """Progress changed for one or more runs; read ``app.dispatcher.runs``."""
+
+    def __init__(self, app, *, engine: Any = None) -> None:
         self.app = app
+        self._engine = engine
+        self.session_runs: list[RunProgress] = []
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._subscribers: list[Any] = []
+        self._dirty = False
+        self._timer = None
+
+    # -- the engine ---------------------------------------------------------------
+    @property
+    def engine(self) -> Any:
+        """The delivery engine, created on first use (sending is the engine's job)."""
+        if self._engine is None:
+            from cctui.delivery import Engine
+
+            self._engine = Engine(self.app.store, config=getattr(self.app, "config", None))
+        return self._engine
+
+    # -- subscriptions ------------------------------------------------------------
+    def subscribe(self, widget: Any) -> None:
+        """``widget`` receives ``RunsUpdated`` messages until it unsubscribes."""
+        if widget not in self._subscribers:
+            self._subscribers.append(widget)
+
+    def unsubscribe(self, widget: Any) -> None:
+        if widget in self._subscribers:
+            self._subscribers.remove(widget)
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if self._timer is None:
+            self._timer = self.app.set_interval(REFRESH_EVERY, self._flush, name="dispatcher-refresh")
+
+    def _flush(self) -> None:
+        if not self._dirty:
+            if not any(run.running for run in self.session_runs) and self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            return
+        self._dirty = False
+        for widget in list(self._subscribers):
+            if getattr(widget, "is_attached", True):
+                widget.post_message(self.RunsUpdated())
+            else:
+                self._subscribers.remove(widget)
+
+    # -- runs ---------------------------------------------------------------------
+    @property
+    def runs(self) -> list[RunProgress]:
+        """This session's runs (newest first), then persisted runs not seen here."""
+        mine = list(reversed(self.session_runs))
+        seen = {run.run_id for run in mine if run.run_id}
+        stored: list[RunProgress] = []
+        store = getattr(self.app, "store", None)
+        runs_all = getattr(store, "runs_all", None)
+        if runs_all is not None:
+            try:
+                for raw in runs_all():
+                    progress = RunProgress.from_stored(raw)
+                    if progress.run_id not in seen:
+                        stored.append(progress)
+            except Exception as exc:  # a broken runs file must not hide this session's runs
+                self.app.log.warning(f"runs_all failed: {exc}")
+        stored.sort(key=lambda run: run.started_at, reverse=True)
+        return mine + stored
+
+    def track(self, progress: RunProgress) -> RunProgress:
+        """Show ``progress`` in the panel (also used to feed scripted events)."""
+        self.session_runs.append(progress)
+        self._mark_dirty()
+        return progress
+
+    def listener_for(self, progress: RunProgress) -> Callable[[Any], None]:
+        """An engine listener that folds events into ``progress`` on the app's thread."""
+        main = threading.main_thread()
+
+        def listen(event: Any) -> None:
+            if threading.current_thread() is main:
+                progress.apply(event)
+                self._mark_dirty()
+            else:  # an engine running in a worker thread
+                self.app.call_from_thread(listen_here, event)
+
+        def listen_here(event: Any) -> None:
+            progress.apply(event)
+            self._mark_dirty()
+
+        return listen
+
+    def start(self, macro_name: str, record_ids: Iterable[str], *, trigger: str = "bulk",
+              concurrency: int | None = None) -> RunProgress:
+        """Start a run on the app's loop and return its live progress."""
+        ids = list(record_ids)
+        progress = self.track(RunProgress(macro=macro_name, total=len(ids), trigger=trigger))
+
+        async def go() -> Any:
+            return await self.engine.run(
+                macro_name, ids, trigger=trigger, concurrency=concurrency,
+                listener=self.listener_for(progress),
+            )
+
+        self._launch(progress, go)
+        return progress
+
+    def retry(self, *, macro: str | None = None, record_id: str | None = None) -> RunProgress:
+        """Send again what last failed (the engine never re-sends a delivered record)."""
+        label = macro or "(all macros)"
+        progress = self.track(RunProgress(macro=label, total=0, trigger="retry", multi_run=True))
+
+        async def go() -> Any:
+            return await self.engine.retry(macro=macro, record_id=record_id,
+                                           listener=self.listener_for(progress))
+
+        self._launch(progress, go)
+        return progress
+
+    def retry_records(self, failed: dict[str, list[str]]) -> list[RunProgress]:
+        """Retry failed records grouped by macro: ``{macro: [record ids]}``."""
+        return [self.start(name, ids, trigger="retry") for name, ids in failed.items() if ids]
+
+    def _launch(self, progress: RunProgress, make: Callable[[], Any]) -> None:
+        async def runner() -> None:
+            try:
+                summary = await make()
+            except asyncio.CancelledError:
+                progress.finish("cancelled")
+                raise
+            except Exception as exc:  # user errors (unknown macro, bad template) and bugs alike
+                message = str(exc) or type(exc).__name__
+                progress.finish("error", message)
+                self.app.notify(message, title=f"Run of {progress.macro} failed", severity="error")
+            else:
+                self._apply_summary(progress, summary)
+                progress.finish("cancelled" if progress.state == "cancelled" else "done")
+            finally:
+                self._tasks.pop(id(progress), None)
+                self._mark_dirty()
+
+        self._tasks[id(progress)] = asyncio.get_running_loop().create_task(runner())
+
+    @staticmethod
+    def _apply_summary(progress: RunProgress, summary: Any) -> None:
+        """Trust the engine's final numbers over the event tally (events may be partial)."""
+        if summary is None:
+            return
+        if getattr(summary, "run_id", None):
+            progress.run_id = summary.run_id
+        for name in ("delivered", "failed", "skipped"):
+            value = getattr(summary, name, None)
+            if isinstance(value, int):
+                setattr(progress, name, value)
+        total = getattr(summary, "total", None)
+        if isinstance(total, int) and total >= progress.total:
+            progress.total = total
+        elif progress.total == 0:
+            progress.total = progress.done
+
+    def cancel(self, progress: RunProgress) -> bool:
+        """Stop a running run of this session; records not yet sent stay queued for retry."""
+        if not progress.running:
+            return False
+        if progress.run_id is not None:
+            try:
+                self.engine.cancel(progress.run_id)
+            except Exception as exc:
+                self.app.log.warning(f"engine.cancel failed: {exc}")
+        task = self._tasks.get(id(progress))
+        progress.finish("cancelled")
+        if task is not None and progress.run_id is None:
+            task.cancel()  # the engine never told us its id: stop the task itself
+        self._mark_dirty()
+        return True
+
+    async def test_send(self, macro_dict: dict, record: dict | None) -> Any:
+        """Send the macro's request for ``record`` once and return the engine's
+        ``AttemptResult`` (status, masked body, explanation). Nothing is logged: a test
+        send is not a delivery."""
+        from cctui.delivery.attempt import perform, prepare
+        from cctui.delivery.transport import HttpSender, make_transport
+        from cctui.macros import Macro
+
+        macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}")
+        prepared = await asyncio.to_thread(prepare, macro, record or {}, self.app.store,
+                                           getattr(self.app, "config", None))
+        sender = HttpSender(make_transport(limit=1))
+        try:
+            return await perform(sender, prepared, f"test-{int(time.time() * 1000)}",
+                                 float(getattr(macro, "timeout", 15) or 15))
+        finally:
+            await sender.aclose()
+
+    # -- macros -------------------------------------------------------------------
+    def set_paused(self, macro_name: str, paused: bool) -> None:
+        """Pause or resume a macro (a paused macro is skipped by triggers and schedules)."""
+        self.app.store.macro_update(macro_name, {"paused": paused})
+        self._mark_dirty()

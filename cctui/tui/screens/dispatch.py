@@ -1,11 +1,161 @@
-"""Placeholder until the screen lands (owned by the TUI part 2 work)."""
+"""The dispatch panel (screen 3): every run of this session and the persisted ones.
 
+The screen never counts events itself: it redraws from the dispatcher's aggregated
+counters when told (at most ten times a second), so keys stay answered mid-run.
+"""
+
+from __future__ import annotations
+
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from cctui.tui.dispatcher import Dispatcher, RunProgress
+from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
+
+#: Runs from earlier sessions shown at most (the newest ones).
+SHOW_STORED = 30
+
 
 class DispatchScreen(Screen):
+    """Progress of every run; cancel, pause/resume the macro, retry failures, open the log."""
+
+    DEFAULT_CSS = """
+    DispatchScreen #dispatch-title { height: 1; padding: 0 1; background: $boost; }
+    DispatchScreen #dispatch-empty { padding: 1 2; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("down,j", "focus_run(1)", "Next run", show=False, id="dispatch.next"),
+        Binding("up,k", "focus_run(-1)", "Previous run", show=False, id="dispatch.previous"),
+        Binding("c", "cancel_run", "Cancel run", id="dispatch.cancel"),
+        Binding("p", "toggle_pause", "Pause/resume macro", id="dispatch.pause"),
+        Binding("r", "retry_failed", "Retry failures", id="dispatch.retry"),
+        Binding("l,enter", "open_log", "Log of run", id="dispatch.log"),
+        Binding("f5", "reload", "Reload", show=False, id="dispatch.reload"),
+    ]
+
+    def __init__(self, *args, runs: list[RunProgress] | None = None, **kwargs) -> None:
+        """``runs`` fixes what is shown (tests, snapshots); else the app's dispatcher."""
+        super().__init__(*args, **kwargs)
+        self._fixed_runs = runs
+        self._cards: dict[int, DispatchRunCard] = {}
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return getattr(self.app, "dispatcher", None)
+
     def compose(self) -> ComposeResult:
-        yield Static("Dispatch — progress of every run: counts, rate, ETA, status codes, cancel and retry. Coming in the next release.", id="placeholder")
+        yield Static("Dispatch · c cancel · p pause/resume macro · r retry failures · l log",
+                     id="dispatch-title")
+        yield VerticalScroll(id="dispatch-runs")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.dispatcher is not None and self._fixed_runs is None:
+            self.dispatcher.subscribe(self)
+        self.action_reload()
+
+    def on_unmount(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.unsubscribe(self)
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def _runs(self) -> list[RunProgress]:
+        if self._fixed_runs is not None:
+            return self._fixed_runs
+        if self.dispatcher is None:
+            return []
+        runs = self.dispatcher.runs
+        mine = [r for r in runs if not r.persisted]
+        return mine + [r for r in runs if r.persisted][:SHOW_STORED]
+
+    def action_reload(self) -> None:
+        """Rebuild the card list (new runs appear; finished ones stay)."""
+        self._sync(self._runs())
+
+    def _sync(self, runs: list[RunProgress]) -> None:
+        holder = self.query_one("#dispatch-runs", VerticalScroll)
+        wanted = [id(run) for run in runs]
+        if wanted == list(self._cards):
+            for card in self._cards.values():
+                card.refresh(layout=True)
+            return
+        focused_run = getattr(self.focused, "run", None)
+        holder.remove_children()
+        self._cards = {id(run): DispatchRunCard(run) for run in runs}
+        if runs:
+            holder.mount_all(self._cards.values())
+            target = self._cards.get(id(focused_run)) or next(iter(self._cards.values()))
+            self.call_after_refresh(target.focus)
+        else:
+            holder.mount(Static("No runs yet. Mark records on screen 1 and press m to run a macro.",
+                                id="dispatch-empty"))
+
+    @on(Dispatcher.RunsUpdated)
+    def _runs_updated(self) -> None:
+        if self.is_current:
+            self._sync(self._runs())
+
+    # -- keys -----------------------------------------------------------------------
+    def _current(self) -> RunProgress | None:
+        run = getattr(self.focused, "run", None)
+        if run is None and self._cards:
+            run = next(iter(self._cards.values())).run
+        return run
+
+    def action_focus_run(self, step: int) -> None:
+        cards = list(self._cards.values())
+        if not cards:
+            return
+        index = cards.index(self.focused) if self.focused in cards else -1
+        card = cards[max(0, min(len(cards) - 1, index + step))]
+        card.focus()
+        card.scroll_visible()
+
+    def action_cancel_run(self) -> None:
+        run = self._current()
+        if run is None or self.dispatcher is None:
+            return
+        if self.dispatcher.cancel(run):
+            self.notify(f"Cancelled {run.macro}; unsent records can be sent later with retry.")
+        else:
+            self.notify("That run is not running.", severity="warning")
+
+    def action_toggle_pause(self) -> None:
+        run = self._current()
+        if run is None or self.dispatcher is None:
+            return
+        macro = self.app.store.macro_get(run.macro)
+        if macro is None:
+            self.notify(f"Macro {run.macro} no longer exists.", severity="warning")
+            return
+        paused = not macro.get("paused", False)
+        self.dispatcher.set_paused(run.macro, paused)
+        self.notify(f"{run.macro} {'paused' if paused else 'resumed'}.")
+
+    def action_retry_failed(self) -> None:
+        run = self._current()
+        if run is None or self.dispatcher is None:
+            return
+        if run.running:
+            self.notify("Wait for the run to finish (or cancel it) before retrying.", severity="warning")
+            return
+        if not run.failed and run.state not in ("cancelled", "interrupted"):
+            self.notify("Nothing to retry in that run.")
+            return
+        self.dispatcher.retry(macro=run.macro if run.macro != "(all macros)" else None)
+        self.action_reload()
+
+    def action_open_log(self) -> None:
+        run = self._current()
+        if run is None:
+            return
+        from cctui.tui.screens.logs import LogsScreen
+
+        query = f"run:{run.run_id}" if run.run_id else f"macro:{run.macro}"
+        self.app.push_screen(LogsScreen(filter=query))

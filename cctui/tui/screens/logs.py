@@ -1,11 +1,280 @@
-"""Placeholder until the screen lands (owned by the TUI part 2 work)."""
+"""The log inspector (screen 4): every attempt, newest first, filterable, explained.
 
+``LogsScreen(filter="macro:slack-bugs")`` is the per-macro view and
+``LogsScreen(filter="record:BUG-0001")`` the per-record one; both are pushed from the
+macro list, the record detail and the dispatch panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static
+from textual.containers import Vertical
+
+from cctui.errors import CctuiError
+from cctui.tui.dispatcher import Dispatcher
+from cctui.tui.widgets.log_detail import LogDetailScreen, curl_command
+from cctui.tui.widgets.log_filter import parse_log_filter
+from cctui.tui.widgets.log_table import LogTable
+from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
+
+#: Most attempts read into the inspector at once (newest first); a filter narrows it.
+MAX_ENTRIES = 200_000
+
+
+class RevealConfirm(ModalScreen[bool]):
+    """Asks before a curl with real secrets goes to the clipboard."""
+
+    DEFAULT_CSS = """
+    RevealConfirm { align: center middle; }
+    RevealConfirm > Vertical { width: 64; height: auto; border: thick $error;
+        background: $surface; padding: 1 2; }
+    """
+    BINDINGS = [Binding("y", "answer(True)", "Copy with secrets", id="logs.reveal.yes"),
+                Binding("n,escape", "answer(False)", "Cancel", id="logs.reveal.no")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Copy the curl command [b]with real secrets[/b]?\n\n"
+                         "The request is rendered again from the macro and record as they are "
+                         "now; tokens go to the clipboard in clear (they are not shown here).\n\n"
+                         "y copy · n cancel")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class LogsScreen(Screen):
+    """All attempts; ``/`` filters, enter opens one, keys retry, copy curl, jump."""
+
+    DEFAULT_CSS = """
+    LogsScreen #logs-filter { dock: top; display: none; }
+    LogsScreen #logs-filter.-open { display: block; }
+    LogsScreen #logs-count { height: 1; padding: 0 1; background: $boost; }
+    LogsScreen #logs-curl { height: auto; max-height: 8; padding: 0 1; border: round $panel;
+        display: none; }
+    LogsScreen #logs-curl.-shown { display: block; }
+    """
+    BINDINGS = [
+        Binding("slash", "open_filter", "Filter", id="logs.filter"),
+        Binding("escape", "close_filter", "Close filter", show=False, id="logs.filter_close"),
+        Binding("r", "retry_one", "Retry", id="logs.retry"),
+        Binding("R", "retry_view", "Retry all failed", id="logs.retry_all"),
+        Binding("c", "curl(False)", "Copy curl", id="logs.curl"),
+        Binding("C", "curl(True)", "Curl+secrets", show=False, id="logs.curl_secrets"),
+        Binding("g", "record", "Go to record", id="logs.record"),
+        Binding("f5", "reload", "Reload", show=False, id="logs.reload"),
+    ]
+
+    def __init__(self, *args: Any, filter: str = "", entries: list[dict] | None = None, **kwargs: Any) -> None:
+        """``filter`` starts the view filtered; ``entries`` fixes the data (snapshots)."""
+        super().__init__(*args, **kwargs)
+        self.filter_text = filter
+        self._fixed = entries
+        self._seen_revision: Any = None
+
     def compose(self) -> ComposeResult:
-        yield Static("Logs — every webhook attempt with its status code, explanation, request and response. Coming in the next release.", id="placeholder")
+        yield Input(value=self.filter_text, placeholder="status:4xx macro:NAME record:ID trigger:bulk failed since:2026-11-01",
+                    id="logs-filter")
+        yield Static("", id="logs-count")
+        yield LogTable(id="logs-table")
+        yield Static("", id="logs-curl", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.filter_text:
+            self.query_one("#logs-filter").add_class("-open")
+        dispatcher = getattr(self.app, "dispatcher", None)
+        if dispatcher is not None and self._fixed is None:
+            dispatcher.subscribe(self)
+        self.query_one(LogTable).focus()
+        self.action_reload()
+
+    def on_unmount(self) -> None:
+        dispatcher = getattr(self.app, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.unsubscribe(self)
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    @on(Dispatcher.RunsUpdated)
+    def _runs_updated(self) -> None:
+        # New attempts arrive while a run goes on; re-read at most once a second.
+        if self.is_current and not getattr(self, "_reload_pending", False):
+            self._reload_pending = True
+            self.set_timer(1.0, self._delayed_reload)
+
+    def _delayed_reload(self) -> None:
+        self._reload_pending = False
+        self.action_reload()
+
+    # -- loading ----------------------------------------------------------------------
+    def action_reload(self) -> None:
+        try:
+            kwargs = parse_log_filter(self.filter_text)
+        except CctuiError as exc:
+            self.notify(str(exc), title="Filter", severity="error")
+            return
+        if self._fixed is not None:
+            self._show(self._fixed, len(self._fixed))
+        else:
+            self._load(kwargs)
+
+    @work(exclusive=True, group="logs-load")
+    async def _load(self, kwargs: dict[str, str]) -> None:
+        store = self.app.store
+
+        def read() -> tuple[list[dict], int]:
+            entries = []
+            for entry in store.log_iter(**kwargs):
+                entries.append(entry)
+                if len(entries) >= MAX_ENTRIES:
+                    break
+            return entries, store.log_count()
+
+        entries, total = await asyncio.to_thread(read)
+        self._show(entries, total)
+
+    def _show(self, entries: list[dict], total: int) -> None:
+        table = self.query_one(LogTable)
+        table.set_entries(entries)
+        failed = sum(1 for e in entries if not e.get("ok"))
+        where = f" · filter {self.filter_text}" if self.filter_text else ""
+        self.query_one("#logs-count", Static).update(
+            f"{len(entries):,} of {total:,} attempts · {failed:,} failed{where}"
+            "   [dim]enter detail · r retry · R retry failed · c curl · g record[/]")
+
+    # -- filter -----------------------------------------------------------------------
+    def action_open_filter(self) -> None:
+        box = self.query_one("#logs-filter", Input)
+        box.add_class("-open")
+        box.focus()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#logs-filter", Input)
+        if not box.value:
+            box.remove_class("-open")
+        self.query_one(LogTable).focus()
+
+    @on(Input.Submitted, "#logs-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        try:
+            parse_log_filter(event.value)
+        except CctuiError as exc:
+            self.notify(str(exc), title="Filter", severity="error")
+            return
+        self.filter_text = event.value.strip()
+        if not self.filter_text:
+            event.input.remove_class("-open")
+        self.query_one(LogTable).focus()
+        self.action_reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Letters typed into the filter box are text, not commands.
+        if action in ("retry_one", "retry_view", "curl", "record", "open_filter"):
+            return not isinstance(self.focused, Input)
+        return True
+
+    # -- acting on entries ------------------------------------------------------------
+    @on(LogTable.Opened)
+    def _opened(self, event: LogTable.Opened) -> None:
+        self.app.push_screen(LogDetailScreen(event.entry, self))
+
+    def _entry(self) -> dict | None:
+        entry = self.query_one(LogTable).current
+        if entry is None:
+            self.notify("No attempt selected.", severity="warning")
+        return entry
+
+    def action_retry_one(self) -> None:
+        entry = self._entry()
+        if entry is not None:
+            self.retry_entries([entry])
+
+    def action_retry_view(self) -> None:
+        self.retry_entries(self.query_one(LogTable).entries)
+
+    def retry_entries(self, entries: list[dict]) -> None:
+        """Send again the records whose *latest* attempt in ``entries`` failed."""
+        latest: dict[tuple[str, str], dict] = {}
+        for entry in entries:  # newest first: the first one seen per pair is the latest
+            latest.setdefault((str(entry.get("macro")), str(entry.get("record_id"))), entry)
+        failed: dict[str, list[str]] = {}
+        for (macro, record_id), entry in latest.items():
+            if not entry.get("ok"):
+                failed.setdefault(macro, []).append(record_id)
+        if not failed:
+            self.notify("Nothing to retry: the latest attempt of each delivery here succeeded.")
+            return
+        dispatcher: Dispatcher = self.app.dispatcher
+        dispatcher.retry_records(failed)
+        count = sum(len(ids) for ids in failed.values())
+        self.notify(f"Retrying {count:,} failed deliver{'y' if count == 1 else 'ies'}; "
+                    "progress on screen 3.")
+
+    def action_curl(self, reveal: bool) -> None:
+        entry = self._entry()
+        if entry is not None:
+            self.copy_curl(entry, reveal=reveal)
+
+    def copy_curl(self, entry: dict, *, reveal: bool = False) -> None:
+        """Copy a curl for ``entry`` (masked; real secrets only after a confirmation)."""
+        if not reveal:
+            text = curl_command(str(entry.get("method", "POST")), str(entry.get("url", "")),
+                                header_pairs(entry.get("request_headers")), str(entry.get("request_body") or ""))
+            self._deliver_curl(text, shown=text)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            macro = self.app.store.macro_get(str(entry.get("macro")))
+            record = self.app.store.feedback_get(str(entry.get("record_id"))) or \
+                self.app.store.user_get(str(entry.get("record_id")))
+            if macro is None:
+                self.notify(f"Macro {entry.get('macro')} no longer exists.", severity="error")
+                return
+            try:
+                real = render_macro(self.app, macro, record)
+            except CctuiError as exc:
+                self.notify(str(exc), title="Cannot render", severity="error")
+                return
+            text = curl_command(real.method, real.url, real.headers, real.body)
+            masked = real.masked()
+            shown = curl_command(masked["method"], masked["url"], header_pairs(masked["headers"]), masked["body"])
+            self._deliver_curl(text, shown=shown + "\n(copied with real secrets; shown masked)")
+
+        self.app.push_screen(RevealConfirm(), answered)
+
+    def _deliver_curl(self, text: str, *, shown: str) -> None:
+        self.app.copy_to_clipboard(text)
+        self.last_curl_shown = shown
+        screen = self.app.screen
+        if isinstance(screen, LogDetailScreen):
+            screen.show_curl(shown)
+        else:
+            box = self.query_one("#logs-curl", Static)
+            box.update(shown)
+            box.add_class("-shown")
+        self.notify("Copied as curl (OSC 52).")
+
+    def action_record(self) -> None:
+        entry = self._entry()
+        if entry is not None:
+            self.jump_to_record(str(entry.get("record_id", "")))
+
+    def jump_to_record(self, record_id: str) -> None:
+        """Open the record's detail through the shell (its screens are not ours)."""
+        for name in ("open_record", "show_record", "open_detail"):
+            opener = getattr(self.app, name, None)
+            if callable(opener):
+                opener(record_id)
+                return
+        self.notify(f"Record {record_id}: open it from screen 1.", severity="warning")

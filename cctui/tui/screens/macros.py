@@ -1,11 +1,213 @@
-"""Placeholder until the screen lands (owned by the TUI part 2 work)."""
+"""The macros screen (2): every macro with its health, and the way into the macro form."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from textual import on
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from cctui.tui.dispatcher import Dispatcher
+
+PRESETS = ("slack", "jira", "teams", "discord", "salesforce", "generic")
+#: Where a new macro from a preset points until the user types the real URL.
+PRESET_URLS = {
+    "slack": "https://hooks.slack.com/services/${SLACK_HOOK_PATH}",
+    "jira": "https://your-site.atlassian.net/rest/api/3/issue",
+    "teams": "https://prod.westus.logic.azure.com/workflows/${TEAMS_WORKFLOW}",
+    "discord": "https://discord.com/api/webhooks/${DISCORD_HOOK}",
+    "salesforce": "https://your-domain.my.salesforce.com/services/data/v60.0/sobjects/Case/",
+    "generic": "https://example.com/webhook",
+}
+
+
+def macro_health(macro: dict, last_run: Any) -> str:
+    """``paused``, ``failing`` (its last run had failures), ``ok``, or ``-`` (never run)."""
+    if macro.get("paused") or macro.get("enabled") is False:
+        return "paused"
+    if last_run is None:
+        return "-"
+    return "failing" if last_run.failed else "ok"
+
+
+def next_scheduled(macro: dict) -> str:
+    if not macro.get("schedule"):
+        return ""
+    try:
+        from cctui.automation.schedules import next_run
+
+        when: datetime | None = next_run(macro)
+    except Exception:  # a broken schedule shows as such, the list still loads
+        return "invalid"
+    return when.strftime("%Y-%m-%d %H:%M") if when else "ended"
+
+
+class PresetPicker(ModalScreen[str | None]):
+    """Which preset a new macro starts from."""
+
+    DEFAULT_CSS = """
+    PresetPicker { align: center middle; }
+    PresetPicker > Vertical { width: 40; height: auto; border: thick $accent;
+        background: $surface; padding: 0 1; }
+    PresetPicker OptionList { height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="macros.preset.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]New macro from a preset[/b]")
+            yield OptionList(*[Option(name, id=name) for name in PRESETS], id="preset-list")
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class MacrosScreen(Screen):
+    """The macro list. enter edits, n makes a new one from a preset, l shows its log."""
+
+    DEFAULT_CSS = """
+    MacrosScreen #macros-title { height: 1; padding: 0 1; background: $boost; }
+    MacrosScreen DataTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("enter", "edit", "Edit", id="macros.edit"),
+        Binding("n", "new", "New from preset", id="macros.new"),
+        Binding("l", "log", "Log", id="macros.log"),
+        Binding("p", "toggle_pause", "Pause/resume", id="macros.pause"),
+        Binding("delete", "remove", "Remove", id="macros.remove"),
+        Binding("f5", "reload", "Reload", show=False, id="macros.reload"),
+    ]
+
     def compose(self) -> ComposeResult:
-        yield Static("Macros — the macro list and the macro form with a live preview. Coming in the next release.", id="placeholder")
+        yield Static("Macros · enter edit · n new · l log · p pause/resume · del remove",
+                     id="macros-title")
+        table = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
+        yield table
         yield Footer()
+
+    def on_mount(self) -> None:
+        dispatcher = getattr(self.app, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.subscribe(self)
+        self.action_reload()
+
+    def on_unmount(self) -> None:
+        dispatcher = getattr(self.app, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.unsubscribe(self)
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    @on(Dispatcher.RunsUpdated)
+    def _runs_updated(self) -> None:
+        if self.is_current:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.current_name
+        table.clear()
+        dispatcher = getattr(self.app, "dispatcher", None)
+        last_runs: dict[str, Any] = {}
+        for run in (dispatcher.runs if dispatcher else []):
+            last_runs.setdefault(run.macro, run)  # runs come newest first
+        for macro in sorted(self.app.store.macros_all(), key=lambda m: m["name"]):
+            last = last_runs.get(macro["name"])
+            health = macro_health(macro, last)
+            style = {"paused": "yellow", "failing": "red", "ok": "green"}.get(health, "dim")
+            table.add_row(
+                macro["name"], macro.get("target", "feedback"), macro.get("method", "POST"),
+                urlsplit(str(macro.get("url", ""))).hostname or "?",
+                (last.started_at or "this session").replace("T", " ").rstrip("Z") if last else "never",
+                f"[{style}]{health}[/]", next_scheduled(macro), key=macro["name"],
+            )
+        if keep is not None and keep in [k.value for k in table.rows]:
+            table.move_cursor(row=table.get_row_index(keep))
+        table.focus()
+
+    @property
+    def current_name(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_edit()
+
+    def action_edit(self) -> None:
+        name = self.current_name
+        if name is None:
+            self.notify("No macros yet: press n to make one from a preset.")
+            return
+        macro = self.app.store.macro_get(name)
+        if macro is not None:
+            self.open_form(macro, is_new=False)
+
+    def action_new(self) -> None:
+        def picked(kind: str | None) -> None:
+            if kind:
+                self.open_form(new_from_preset(kind, self.app.store), is_new=True)
+
+        self.app.push_screen(PresetPicker(), picked)
+
+    def open_form(self, macro: dict, *, is_new: bool) -> None:
+        from cctui.tui.widgets.macro_form import MacroFormScreen
+
+        self.app.push_screen(MacroFormScreen(macro, is_new=is_new))
+
+    def action_log(self) -> None:
+        name = self.current_name
+        if name is not None:
+            from cctui.tui.screens.logs import LogsScreen
+
+            self.app.push_screen(LogsScreen(filter=f"macro:{name}"))
+
+    def action_toggle_pause(self) -> None:
+        name = self.current_name
+        macro = self.app.store.macro_get(name) if name else None
+        if macro is None:
+            return
+        paused = not macro.get("paused", False)
+        self.app.store.macro_update(name, {"paused": paused})
+        self.notify(f"{name} {'paused' if paused else 'resumed'}.")
+        self.action_reload()
+
+    def action_remove(self) -> None:
+        name = self.current_name
+        if name is None:
+            return
+        from cctui.tui.widgets.macro_form import Confirm
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.store.macro_remove(name)
+                self.notify(f"Removed {name}.")
+                self.action_reload()
+
+        self.app.push_screen(Confirm(f"Remove macro [b]{name}[/b]? Its log stays."), answered)
+
+
+def new_from_preset(kind: str, store: Any) -> dict:
+    """A fresh macro dict from preset ``kind`` with a name no other macro has."""
+    from cctui.macros import preset
+
+    taken = {m["name"] for m in store.macros_all()}
+    name, n = f"new-{kind}", 2
+    while name in taken:
+        name, n = f"new-{kind}-{n}", n + 1
+    return preset(kind, name=name, url=PRESET_URLS[kind]).to_dict()

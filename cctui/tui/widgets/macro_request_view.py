@@ -1,0 +1,57 @@
+"""Rendering a macro's request for people: masked, pretty, never a secret in clear.
+
+Shared by the macro form's preview, the bulk confirmation and the log inspector.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cctui.errors import CctuiError
+
+
+def pretty_body(body: str) -> str:
+    """JSON bodies indented for reading; anything else as it is."""
+    text = (body or "").strip()
+    if text[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return body or ""
+
+
+def header_pairs(value: Any) -> list[tuple[str, str]]:
+    """Headers as pairs whether they come as a mapping or a list of pairs."""
+    if isinstance(value, dict):
+        return [(str(k), str(v)) for k, v in value.items()]
+    return [(str(pair[0]), str(pair[1])) for pair in (value or [])]
+
+
+def request_text(masked: dict) -> str:
+    """``{"method", "url", "headers", "body"}`` as an HTTP-like block of text."""
+    lines = [f"{masked.get('method', '?')} {masked.get('url', '')}"]
+    for name, value in header_pairs(masked.get("headers")):
+        lines.append(f"{name}: {value}")
+    lines.append("")
+    lines.append(pretty_body(str(masked.get("body") or "")))
+    return "\n".join(lines)
+
+
+def render_macro(app: Any, macro_dict: dict, record: dict | None) -> Any:
+    """The real ``RenderedRequest`` for ``record`` (raises CctuiError the user can fix)."""
+    from cctui.macros import Macro, render_request
+
+    macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}")
+    return render_request(macro, record or {}, store=getattr(app, "store", None),
+                          config=getattr(app, "config", None))
+
+
+def render_masked_sample(app: Any, macro_dict: dict, record: dict | None) -> tuple[dict | None, str | None]:
+    """``(masked request, None)`` or ``(None, error sentence)``."""
+    try:
+        rendered = render_macro(app, macro_dict, record)
+    except CctuiError as exc:
+        return None, str(exc)
+    return rendered.masked(), None
