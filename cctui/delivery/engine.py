@@ -1,0 +1,328 @@
+"""The delivery engine: runs a macro over records, with retries, limits and a full log.
+
+A run is a macro + record ids + a trigger. It is persisted before the first request (so
+``cctui retry`` can finish it after a crash), sent by N worker tasks pulling ids from one
+shared iterator (memory stays flat for 100k records: each body is rendered just before
+it is sent), and reported as events to a listener. Store writes happen on a writer
+thread (:mod:`cctui.delivery.recorder`), so the engine can share the TUI's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import httpx
+
+from cctui.core.clock import iso
+from cctui.delivery import events as ev
+from cctui.delivery.attempt import AttemptResult, Prepared, perform, prepare
+from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
+from cctui.delivery.ratelimit import HostLimiter
+from cctui.delivery.recorder import Recorder
+from cctui.delivery.transport import HttpSender, make_transport
+from cctui.errors import CctuiError, InputError, NotFound
+
+TRIGGERS = ("manual", "bulk", "submit", "modify", "schedule", "retry")
+DEFAULT_CONCURRENCY = 8
+#: Keys the engine adds to a stored macro; not part of the macro file format.
+PAUSE_KEYS = ("paused_at",)
+
+
+def delivery_id_for(run_id: str | None, record_id: str) -> str:
+    """The ``webhook-id`` of one record in one run: the same on every retry."""
+    digest = hashlib.blake2b(f"{run_id}/{record_id}".encode(), digest_size=10).hexdigest()
+    return f"msg_{digest}"
+
+
+def load_macro(store, name: str):
+    """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
+    try:
+        from cctui.macros import Macro
+    except ImportError:  # the package may not re-export it
+        from cctui.macros.model import Macro
+
+    stored = store.macro_get(name)
+    if stored is None:
+        raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
+    if stored.get("paused"):
+        reason = stored.get("paused_reason") or "paused"
+        raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it "
+                         f"with `cctui macro resume {name}`.")
+    clean = {k: v for k, v in stored.items() if k not in PAUSE_KEYS}
+    return Macro.from_dict(clean, where=f"macro {name}")
+
+
+@dataclass
+class _Run:
+    """Mutable state of one run, shared by its workers."""
+
+    run_id: str | None
+    macro: object
+    trigger: str
+    summary: ev.RunSummary
+    listener: ev.Listener | None
+    dry_run: bool
+    deliveries: dict[str, tuple[str, int]] = field(default_factory=dict)
+    already: frozenset[str] = frozenset()
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_reason: str | None = None  # the run ends early (410 pause); None = keep going
+
+    def emit(self, event) -> None:
+        if self.listener is not None:
+            self.listener(event)
+
+    def delivery(self, record_id: str) -> tuple[str, int]:
+        """(delivery id, attempts already made) for a record."""
+        found = self.deliveries.get(record_id)
+        return found if found else (delivery_id_for(self.run_id, record_id), 0)
+
+
+class Engine:
+    """Sends macros. One engine may run several runs at once (e.g. from the TUI)."""
+
+    def __init__(self, store, config=None, transport: httpx.AsyncBaseTransport | None = None,
+                 *, rng: random.Random | None = None, flush_interval: float = 0.1) -> None:
+        self.store = store
+        self.config = config
+        self.policy = RetryPolicy.from_config(getattr(config, "delivery", None))
+        self.transport = transport
+        self.rng = rng or random.Random()
+        self.flush_interval = flush_interval
+        self._runs: dict[str, _Run] = {}
+
+    # -- public API ---------------------------------------------------------------------
+    def start(self, macro_name: str, record_ids: Iterable[str], **options) -> asyncio.Task:
+        """Start :meth:`run` as a task on the running loop (the TUI's way in)."""
+        return asyncio.get_running_loop().create_task(self.run(macro_name, record_ids, **options))
+
+    def cancel(self, run_id: str | None = None) -> bool:
+        """Stop new attempts of one run (or of all runs); in-flight ones finish or time
+        out, the rest are marked not sent. True if a run was found."""
+        found = False
+        for rid, state in list(self._runs.items()):
+            if run_id is None or rid == run_id:
+                state.cancel.set()
+                found = True
+        return found
+
+    @property
+    def active_runs(self) -> list[str]:
+        return [rid for rid in self._runs if rid]
+
+    async def run(self, macro_name: str, record_ids: Iterable[str], *, trigger: str = "manual",
+                  concurrency: int | None = None, listener: ev.Listener | None = None,
+                  dry_run: bool = False, resume: str | None = None,
+                  deliveries: dict[str, tuple[str, int]] | None = None) -> ev.RunSummary:
+        """Send ``macro_name`` to each record id; returns the run's summary.
+
+        ``resume`` continues an interrupted run (same run id and delivery ids);
+        ``deliveries`` maps record ids to (delivery id, attempts so far) for retries.
+        """
+        if trigger not in TRIGGERS:
+            raise InputError(f"trigger {trigger!r}: expected one of {', '.join(TRIGGERS)}.")
+        macro = await asyncio.to_thread(load_macro, self.store, macro_name)
+        ids = record_ids if isinstance(record_ids, list) else list(record_ids)
+        width = max(1, min(concurrency or getattr(macro, "concurrency", None) or DEFAULT_CONCURRENCY,
+                           len(ids) or 1))
+        if concurrency is not None and concurrency < 1:
+            raise InputError("--concurrency: expected a whole number >= 1.")
+        summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
+        state = _Run(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
+        if ids and not dry_run:
+            # Fail fast, before anything is persisted or sent: a missing ${SECRET} or a
+            # broken template shows on the first record as well as on the last.
+            await asyncio.to_thread(self._preflight, macro, ids[0])
+            if getattr(macro, "once_per_record", False):
+                state.already = await asyncio.to_thread(self._delivered_before, macro.name)
+            state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
+        summary.run_id = state.run_id
+        self._runs[state.run_id or f"dry-{id(state)}"] = state
+        recorder = None if dry_run else Recorder(self.store, macro=macro.name,
+                                                 target=getattr(macro, "target", "feedback"),
+                                                 interval=self.flush_interval)
+        sender = None
+        try:
+            state.emit(ev.RunStarted(state.run_id, macro.name, trigger, len(ids), dry_run))
+            if not dry_run:
+                transport = self.transport or make_transport(limit=width)
+                sender = HttpSender(transport)
+            limiter = HostLimiter(getattr(macro, "rate_limit", None))
+            breaker = CircuitBreaker(self.policy.breaker_threshold)
+            queue: Iterator[str] = iter(ids)
+            workers = [asyncio.create_task(self._worker(state, queue, sender, limiter, breaker, recorder))
+                       for _ in range(width)]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                state.cancel.set()
+                raise
+        finally:
+            if sender is not None and self.transport is None:
+                await sender.aclose()
+            summary.cancelled = state.cancel.is_set()
+            summary.reason = summary.reason or state.stop_reason
+            if recorder is not None:
+                if state.run_id:
+                    recorder.call(lambda: self.store.run_update(state.run_id, self._final(state)))
+                await asyncio.to_thread(recorder.close)
+            self._runs.pop(state.run_id or f"dry-{id(state)}", None)
+        if recorder is not None and recorder.error is not None:
+            raise recorder.error
+        state.emit(ev.RunFinished(state.run_id, summary, summary.cancelled))
+        return summary
+
+    async def retry(self, macro: str | None = None, record_id: str | None = None,
+                    listener: ev.Listener | None = None, concurrency: int | None = None) -> ev.RunSummary:
+        """Resend failed deliveries and finish interrupted runs (see :mod:`recovery`)."""
+        from cctui.delivery.recovery import plan_retry
+
+        plans = await asyncio.to_thread(plan_retry, self.store, macro=macro, record_id=record_id,
+                                        active=set(self._runs))
+        total = ev.RunSummary(None, macro or "*", "retry")
+        for plan in plans:
+            result = await self.run(plan.macro, plan.record_ids, trigger="retry", concurrency=concurrency,
+                                    listener=listener, resume=plan.run_id, deliveries=plan.deliveries)
+            total.run_id = result.run_id
+            total.merge(result)
+        return total
+
+    # -- store work (runs in threads) ---------------------------------------------------
+    def _preflight(self, macro, record_id: str) -> None:
+        record = self._record(macro, record_id)
+        if record is not None:
+            prepare(macro, record, self.store, self.config)
+
+    def _record(self, macro, record_id: str) -> dict | None:
+        if getattr(macro, "target", "feedback") == "users":
+            return self.store.user_get(record_id)
+        return self.store.feedback_get(record_id)
+
+    def _delivered_before(self, macro_name: str) -> frozenset[str]:
+        return frozenset(e["record_id"] for e in self.store.log_iter(macro=macro_name, status="ok"))
+
+    def _persist(self, macro_name: str, trigger: str, ids: list[str], width: int,
+                 resume: str | None) -> str:
+        fields = {"status": "running", "pid": os.getpid(), "concurrency": width}
+        if resume:
+            self.store.run_update(resume, {**fields, "resumed": iso()})
+            return resume
+        return self.store.run_create({"macro": macro_name, "trigger": trigger, "record_ids": ids,
+                                      "started": iso(), "dry_run": False, **fields})
+
+    def _final(self, state: _Run) -> dict:
+        s = state.summary
+        incomplete = s.not_sent > 0 and not s.cancelled
+        return {"status": "cancelled" if s.cancelled else "done", "finished": iso(),
+                "summary": s.to_dict(), "incomplete": incomplete, "reason": s.reason}
+
+    # -- the workers ----------------------------------------------------------------------
+    async def _worker(self, state: _Run, queue: Iterator[str], sender, limiter, breaker, recorder) -> None:
+        for record_id in queue:  # one shared iterator: each id is taken by one worker
+            await self._deliver(state, record_id, sender, limiter, breaker, recorder)
+
+    def _done(self, state: _Run, record_id: str, delivery_id: str, outcome: str, *,
+              status: int = 0, attempts: int = 0, error: str | None = None, extra=None) -> None:
+        s = state.summary
+        if outcome == ev.DELIVERED:
+            s.delivered += 1
+        elif outcome == ev.SKIPPED:
+            s.skipped += 1
+        else:
+            s.failed += 1
+            if outcome == ev.NOT_SENT:
+                s.not_sent += 1
+        state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
+                                 error, extra or {}))
+
+    def _stopped(self, state: _Run, host: str | None, breaker: CircuitBreaker) -> str | None:
+        if state.cancel.is_set():
+            return "run cancelled"
+        if state.stop_reason:
+            return state.stop_reason
+        return breaker.is_open(host) if host else None
+
+    async def _deliver(self, state: _Run, record_id: str, sender, limiter, breaker, recorder) -> None:
+        delivery_id, made = state.delivery(record_id)
+        stopped = self._stopped(state, None, breaker)
+        if stopped:
+            return self._done(state, record_id, delivery_id, ev.NOT_SENT, error=stopped)
+        if record_id in state.already:
+            return self._done(state, record_id, delivery_id, ev.SKIPPED,
+                              error="already delivered by this macro (once_per_record)")
+        record = self._record(state.macro, record_id)
+        if record is None:
+            return self._done(state, record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
+        try:
+            prepared = prepare(state.macro, record, self.store, self.config)
+        except CctuiError as exc:
+            return self._done(state, record_id, delivery_id, ev.FAILED, error=str(exc))
+        if state.dry_run:
+            return self._done(state, record_id, delivery_id, ev.SKIPPED, error="dry run",
+                              extra={"request": prepared.masked})
+        attempt = made
+        sent = False
+        while True:
+            stopped = self._stopped(state, prepared.host, breaker)
+            if stopped:
+                outcome = ev.FAILED if sent else ev.NOT_SENT
+                return self._done(state, record_id, delivery_id, outcome, attempts=attempt - made,
+                                  error=stopped)
+            await limiter.acquire(prepared.host)
+            attempt += 1
+            if not sent:
+                sent = True
+                state.summary.sent += 1
+            state.summary.attempts += 1
+            state.emit(ev.AttemptStarted(state.run_id, record_id, delivery_id, attempt, prepared.masked["url"]))
+            result: AttemptResult = await perform(sender, prepared, delivery_id, self.timeout_of(state.macro))
+            decision = decide(result.status_code, result.error, result.location)
+            paused = decision.action == PAUSE
+            recorder.attempt(result.log_entry(state, record_id, delivery_id, attempt, paused))
+            state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
+                                          result.duration_ms, result.ok, result.error, result.title(paused)))
+            if decision.action == DELIVERED:
+                breaker.success(prepared.host)
+                changes = result.record_changes(state.macro)
+                if changes:
+                    recorder.change(record_id, changes)
+                return self._done(state, record_id, delivery_id, ev.DELIVERED, status=result.status_code,
+                                  attempts=attempt - made, extra=changes)
+            breaker.failure(prepared.host, result.title(paused))
+            if paused:
+                self._pause(state, result, recorder)
+            wait = server_wait(result.headers, result.json_body())
+            if result.status_code == 429:
+                limiter.slow_down(prepared.host, wait)
+            delay = self.policy.delay(attempt - made, wait, self.rng) if decision.action == RETRY else None
+            if delay is None:
+                error = result.error or result.title(paused)
+                return self._done(state, record_id, delivery_id, ev.FAILED, status=result.status_code,
+                                  attempts=attempt - made, error=error)
+            state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 1, delay))
+            try:
+                await asyncio.wait_for(state.cancel.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    @staticmethod
+    def timeout_of(macro) -> float:
+        return float(getattr(macro, "timeout", None) or 15.0)
+
+    def _pause(self, state: _Run, result: AttemptResult, recorder: Recorder) -> None:
+        """410 Gone: pause the macro (until someone resumes it) and end the run. The
+        store write goes through the recorder thread, in order with the log."""
+        if state.stop_reason is None:
+            reason = f"{result.title(True)} from {result.prepared.host} at {iso()}"
+            state.stop_reason = f"macro paused: {reason}"
+            state.summary.reason = state.stop_reason
+            name = state.macro.name
+            recorder.call(lambda: self.store.macro_update(
+                name, {"paused": True, "paused_reason": reason, "paused_at": iso()}))

@@ -1,0 +1,111 @@
+"""Writes what a run produced (log entries, record changes, run updates) through the
+store, off the event loop and in batches.
+
+The TUI runs the engine on its own asyncio loop, so a store write (a file append plus
+fsync) must never run there. One writer thread per run drains a queue and flushes every
+``interval`` seconds or every ``batch`` items, whichever comes first: one ``log_append``
+and one ``feedback_update_each`` per flush, never one file write per attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import defaultdict
+from typing import Any, Callable
+
+_STOP = object()
+
+
+class Recorder:
+    """Queue attempts and record changes from the loop; a thread writes them."""
+
+    def __init__(self, store, *, macro: str, target: str = "feedback",
+                 interval: float = 0.1, batch: int = 500) -> None:
+        self.store = store
+        self.macro = macro
+        self.target = target
+        self.interval = interval
+        self.batch = batch
+        self.error: BaseException | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"cctui-recorder-{macro}", daemon=True)
+        self._thread.start()
+
+    # -- called from the event loop (cheap, never blocks) -------------------------------
+    def attempt(self, entry: dict) -> None:
+        """Queue one log entry (one attempt)."""
+        self._queue.put(("log", entry))
+
+    def change(self, record_id: str, fields: dict) -> None:
+        """Queue fields to set on a record after a delivery (return values, on_success)."""
+        self._queue.put(("change", (record_id, fields)))
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Queue any other store call (e.g. a run update), kept in order with the rest."""
+        self._queue.put(("call", fn))
+
+    def close(self) -> None:
+        """Flush everything and stop the thread (blocking: call via ``asyncio.to_thread``)."""
+        self._queue.put((_STOP, None))
+        self._thread.join()
+
+    # -- the writer thread --------------------------------------------------------------
+    def _run(self) -> None:
+        logs: list[dict] = []
+        changes: dict[str, dict] = {}
+        calls: list[Callable[[], Any]] = []
+        stopping = False
+        while not stopping:
+            try:
+                kind, item = self._queue.get()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                return
+            pending = 0
+            deadline = time.monotonic() + self.interval
+            while True:
+                if kind is _STOP:
+                    stopping = True
+                elif kind == "log":
+                    logs.append(item)
+                elif kind == "change":
+                    record_id, fields = item
+                    changes.setdefault(record_id, {}).update(fields)
+                else:
+                    calls.append(item)
+                pending += 1
+                if stopping or pending >= self.batch or calls:
+                    break
+                try:
+                    # Flush at most ``interval`` after the first pending item, so a crash
+                    # loses little even while attempts keep streaming in.
+                    kind, item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+            self._flush(logs, changes, calls)
+            logs, changes, calls = [], {}, []
+
+    def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list) -> None:
+        try:
+            if logs:
+                self.store.log_append(logs)
+            if changes:
+                self._apply(changes)
+            for fn in calls:
+                fn()
+        except BaseException as exc:  # keep the first error; the engine reports it
+            if self.error is None:
+                self.error = exc
+
+    def _apply(self, changes: dict[str, dict]) -> None:
+        if self.target == "users":
+            # users_update takes one set of fields for many ids: group equal changes.
+            groups: dict[str, list[str]] = defaultdict(list)
+            for record_id, fields in changes.items():
+                groups[json.dumps(fields, sort_keys=True, default=str)].append(record_id)
+            for key, ids in groups.items():
+                self.store.users_update(ids, changes[ids[0]])
+        else:
+            self.store.feedback_update_each(changes, origin="delivery", by_macro=self.macro)

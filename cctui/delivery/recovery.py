@@ -1,0 +1,103 @@
+"""What ``cctui retry`` has to do: finish interrupted runs, resend failed deliveries.
+
+Read from the store only (runs and the log), so a crash at any point leaves a state this
+module can plan from:
+
+- a run still marked ``running`` whose process is gone (``kill -9``, power loss), or one
+  that ended early with records never sent (circuit breaker): its records without a
+  successful attempt *in that run* are sent again, in the same run with the same delivery
+  ids (``webhook-id``), so a receiver can recognise the one that was in flight;
+- every (macro, record) whose newest attempt failed is sent again, continuing its
+  delivery id and attempt count. A record whose newest attempt succeeded is never resent.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RetryPlan:
+    """One engine run to do: ``run_id`` set = resume that run."""
+
+    macro: str
+    record_ids: list[str]
+    run_id: str | None = None
+    deliveries: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if a process with that id exists (it may be a zombie until reaped)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted_runs(store, macro: str | None = None, active: set[str] = frozenset()) -> list[dict]:
+    """Runs that stopped before all their records were handled."""
+    found = []
+    for run in store.runs_all():
+        if macro and run.get("macro") != macro:
+            continue
+        if run.get("dry_run") or run.get("id") in active:
+            continue
+        status = run.get("status")
+        crashed = status == "running" and (
+            run.get("pid") == os.getpid() or not pid_alive(run.get("pid")))
+        if crashed or (status == "done" and run.get("incomplete")):
+            found.append(run)
+    return found
+
+
+def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
+               active: set[str] = frozenset()) -> list[RetryPlan]:
+    """The runs ``retry`` should make, resumes first, in the order the runs started."""
+    runs = interrupted_runs(store, macro, active)
+    run_ids = {run["id"] for run in runs}
+    newest: dict[tuple[str, str], dict] = {}
+    delivered_in: set[tuple[str, str]] = set()  # (run id, record id) delivered in that run
+    last_attempt: dict[tuple[str, str], int] = {}  # (run id, record id) -> attempts made
+    for entry in store.log_iter(macro=macro, record_id=record_id):
+        key = (entry.get("macro"), entry.get("record_id"))
+        newest.setdefault(key, entry)  # newest first: the first one seen is the last attempt
+        run_key = (entry.get("run_id"), entry.get("record_id"))
+        if entry.get("run_id") in run_ids:
+            if entry.get("ok"):
+                delivered_in.add(run_key)
+            last_attempt[run_key] = max(last_attempt.get(run_key, 0), int(entry.get("attempt") or 0))
+    plans: list[RetryPlan] = []
+    resumed: set[tuple[str, str]] = set()
+    for run in runs:
+        ids = [r for r in run.get("record_ids", [])
+               if (record_id is None or r == record_id) and (run["id"], r) not in delivered_in]
+        # A record delivered by a later run needs nothing more.
+        ids = [r for r in ids if not _delivered_after(newest.get((run["macro"], r)), run)]
+        if not ids and record_id is not None:
+            continue
+        from cctui.delivery.engine import delivery_id_for
+
+        deliveries = {r: (delivery_id_for(run["id"], r), last_attempt.get((run["id"], r), 0)) for r in ids}
+        plans.append(RetryPlan(run["macro"], ids, run["id"], deliveries))
+        resumed.update((run["macro"], r) for r in ids)
+    failed: dict[str, RetryPlan] = {}
+    for (macro_name, rid), entry in newest.items():
+        if entry.get("ok") or (macro_name, rid) in resumed:
+            continue
+        plan = failed.setdefault(macro_name, RetryPlan(macro_name, []))
+        plan.record_ids.append(rid)
+        plan.deliveries[rid] = (entry.get("delivery_id"), int(entry.get("attempt") or 0))
+    for plan in failed.values():
+        plan.record_ids.reverse()  # oldest failure first
+    return plans + list(failed.values())
+
+
+def _delivered_after(entry: dict | None, run: dict) -> bool:
+    return bool(entry and entry.get("ok") and entry.get("run_id") != run["id"]
+                and (entry.get("started_at") or "") >= (run.get("started") or ""))

@@ -1,0 +1,185 @@
+"""How bytes move: httpx's Request/Response API over a transport chosen by measurement.
+
+Measured on loopback (benchmarks/dispatch.py, 32 in flight, 2 cores): httpx's own pool
+is several times slower than aiohttp, and even ``httpx_aiohttp.AiohttpTransport`` behind
+``httpx.AsyncClient`` reaches about a third of bare aiohttp. Most of the gap is per-request
+Python work (URL re-parsing, client-level header/cookie merging, streaming wrappers), so
+the default here is :class:`AiohttpTransport`: a lean ``httpx.AsyncBaseTransport`` that
+hands the request to one keep-alive ``aiohttp.ClientSession`` and returns an already-read,
+size-capped ``httpx.Response``; and :class:`HttpSender` calls the transport directly
+with cached ``httpx.URL`` objects. Any other httpx transport (``httpx.AsyncHTTPTransport``,
+``httpx.MockTransport`` in unit tests) plugs into the same seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+from typing import Iterable
+
+import aiohttp
+import httpx
+
+from cctui import __version__
+
+USER_AGENT = f"cctui/{__version__}"
+#: Longest response body kept (the log truncates there too).
+BODY_LIMIT = 64 * 1024
+TRUNCATED = "truncated"
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """One aiohttp session with keep-alive; never follows redirects; reads at most
+    ``body_limit`` bytes of a response (a bigger one is cut and its connection dropped).
+
+    The request's ``extensions["timeout"]`` (httpx's dict) gives ``connect`` and ``read``;
+    ``read`` is used as the total time for the attempt.
+    """
+
+    def __init__(self, limit: int = 100, body_limit: int = BODY_LIMIT) -> None:
+        self.limit = limit
+        self.body_limit = body_limit
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit,
+                                         enable_cleanup_closed=False, ttl_dns_cache=300)
+        return aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent",), timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._session is None:
+            self._session = self._open()
+        timeout = request.extensions.get("timeout") or {}
+        client_timeout = aiohttp.ClientTimeout(
+            total=timeout.get("read"), sock_connect=timeout.get("connect"),
+        )
+        url = request.extensions.get("cctui_url") or str(request.url)
+        try:
+            async with self._session.request(
+                request.method, url, headers=request.headers.multi_items(),
+                data=request.content or None, allow_redirects=False, timeout=client_timeout,
+            ) as answer:
+                body = await answer.content.read(self.body_limit + 1)
+                truncated = len(body) > self.body_limit
+                if truncated:
+                    body = body[: self.body_limit]
+                    answer.close()  # do not read megabytes we will not keep
+                extensions = {"http_version": b"HTTP/1.1"}
+                if answer.reason:
+                    extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
+                # aiohttp already decompressed the body: drop Content-Encoding so httpx
+                # does not try to decode it a second time.
+                raw_headers = [(k, v) for k, v in answer.raw_headers
+                               if k.lower() != b"content-encoding"]
+                response = httpx.Response(answer.status, headers=raw_headers,
+                                          content=body, request=request, extensions=extensions)
+                if truncated:
+                    response.extensions[TRUNCATED] = True
+                return response
+        except asyncio.TimeoutError as exc:
+            raise httpx.TimeoutException(_timeout_text(timeout), request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(_connect_text(exc), request=request) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise httpx.RemoteProtocolError("connection reset: the server closed the connection "
+                                            "before answering", request=request) from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+            raise httpx.ReadError(f"connection reset: {exc}", request=request) from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.UnsupportedProtocol(f"invalid URL: {exc}", request=request) from exc
+        except aiohttp.ClientResponseError as exc:
+            raise httpx.RemoteProtocolError(f"bad response: {exc.message}", request=request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.TransportError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _timeout_text(timeout: dict) -> str:
+    total = timeout.get("read")
+    return f"timed out after {total:g} s" if total else "timed out"
+
+
+def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
+    os_error = exc.os_error
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(os_error, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(os_error, socket.gaierror):
+        return f"DNS lookup failed for {exc.host}: {os_error.strerror or os_error}"
+    if "ssl" in type(exc).__name__.lower():
+        return f"TLS handshake with {where} failed: {os_error}"
+    return f"cannot connect to {where}: {os_error.strerror if hasattr(os_error, 'strerror') and os_error.strerror else os_error}"
+
+
+def make_transport(kind: str = "aiohttp", limit: int = 100) -> httpx.AsyncBaseTransport:
+    """``aiohttp`` (default, fastest measured), ``httpx-aiohttp`` or ``httpx`` (httpx's pool)."""
+    if kind == "aiohttp":
+        return AiohttpTransport(limit=limit)
+    if kind == "httpx-aiohttp":
+        from httpx_aiohttp import AiohttpTransport as PackageTransport
+
+        return PackageTransport(limits=httpx.Limits(max_connections=limit))
+    if kind == "httpx":
+        return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=limit,
+                                                            max_keepalive_connections=limit))
+    raise ValueError(f"unknown transport {kind!r}")
+
+
+@functools.lru_cache(maxsize=512)
+def _url(text: str) -> httpx.URL:
+    # Parsing a URL is a measurable share of a request; a macro usually has one URL.
+    return httpx.URL(text)
+
+
+class HttpSender:
+    """Sends one request at a time over a transport (one per run): builds the
+    ``httpx.Request``, adds ``User-Agent``, applies the timeout, reads the body capped."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, body_limit: int = BODY_LIMIT) -> None:
+        self.transport = transport
+        self.body_limit = body_limit
+
+    async def send(self, method: str, url: str, headers: Iterable[tuple[str, str]],
+                   content: bytes, timeout: float) -> httpx.Response:
+        """One attempt; raises ``httpx.TransportError`` subclasses when no response came."""
+        headers = list(headers)
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers.append(("User-Agent", USER_AGENT))
+        request = httpx.Request(
+            method, _url(url), headers=headers, content=content,
+            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout,
+                                    "pool": timeout}, "cctui_url": url},
+        )
+        try:
+            async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
+                response = await self.transport.handle_async_request(request)
+                if not hasattr(response, "_content"):
+                    await self._read_capped(response)
+        except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
+            raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
+        return response
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_raw():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.body_limit:
+                    response.extensions[TRUNCATED] = True
+                    break
+        finally:
+            await response.aclose()
+        response._content = b"".join(chunks)[: self.body_limit]
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
