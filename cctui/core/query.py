@@ -251,8 +251,7 @@ def _predicate(term: Term, schema: Schema) -> tuple[Predicate, int]:
     if field == "type":
         test = _type_test(values, schema)
     elif field == "id":
-        wanted = {_canonical_id(v) for v in values}
-        test = lambda value: _canonical_id(str(value)) in wanted  # noqa: E731
+        test = _equality_test(tuple(_canonical_id(v) for v in values), canonical=_canonical_id)
     elif field in CHOICE_FIELDS:
         wanted = {_normal(v) for v in values}
         test = lambda value: _normal(str(value)) in wanted  # noqa: E731
@@ -285,12 +284,15 @@ def _memoised(field: str, test: Callable[[Any], bool], empty_ok: bool) -> Predic
     return predicate
 
 
-def _equality_test(values: tuple[str, ...]) -> Callable[[Any], bool]:
-    exact = {v.lower() for v in values if "*" not in v}
-    patterns = [v.lower().split("*") for v in values if "*" in v]
+def _equality_test(
+    values: tuple[str, ...], canonical: Callable[[str], str] = str.lower
+) -> Callable[[Any], bool]:
+    """Equal to one of ``values`` (after ``canonical``); ``*`` in a value is a wildcard."""
+    exact = {canonical(v) for v in values if "*" not in v}
+    patterns = [canonical(v).split("*") for v in values if "*" in v]
 
     def test(value: Any) -> bool:
-        text = _as_text(value).lower()
+        text = canonical(_as_text(value))
         return text in exact or any(_glob(parts, text) for parts in patterns)
 
     return test

@@ -1,0 +1,74 @@
+"""Export formats, atomic files and masking of log entries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from cctui.core.exporter import atomic_output, export_feedback, export_logs, mask_entry
+from cctui.errors import InputError
+
+ITEMS = [
+    {"id": "BUG-0001", "title": 'a, "b"\nc', "votes": 3, "jira_key": "X-1", "tags": ["a", "ü"]},
+    {"id": "IDEA-0001", "title": "مرحبا 🌙", "votes": 0},
+]
+
+
+def test_formats():
+    out = io.StringIO()
+    assert export_feedback(ITEMS, "json", out) == 2
+    assert json.loads(out.getvalue()) == ITEMS
+    out = io.StringIO()
+    export_feedback(ITEMS, "jsonl", out)
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == ITEMS
+    out = io.StringIO()
+    export_feedback(ITEMS, "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert rows[0]["title"] == 'a, "b"\nc' and rows[0]["tags"] == '["a", "ü"]'
+    assert rows[1]["jira_key"] == "" and rows[1]["title"] == "مرحبا 🌙"
+    assert list(rows[0])[:3] == ["id", "type", "title"]
+    out = io.StringIO()
+    export_feedback([], "json", out)
+    assert json.loads(out.getvalue()) == []
+
+
+def test_unknown_format():
+    with pytest.raises(InputError, match="xml"):
+        export_feedback(ITEMS, "xml", io.StringIO())
+
+
+def test_atomic_output_keeps_the_old_file_on_failure(tmp_path):
+    path = tmp_path / "out.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(path) as out:
+            out.write("partial")
+            raise RuntimeError("boom")
+    assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
+    with atomic_output(path) as out:
+        out.write("new")
+    assert path.read_text() == "new"
+    with pytest.raises(InputError, match="does not exist"):
+        with atomic_output(tmp_path / "missing" / "x.csv"):
+            pass
+
+
+def test_log_entries_are_masked_again():
+    entry = {
+        "url": "https://u:pw@h/x?sig=abc&page=2",
+        "request_headers": [["Authorization", "Bearer t0k"], ["Cookie", "s=1"], ["X-My-Token", "t"],
+                            ["Accept", "text/plain"]],
+        "response_headers": {"Set-Cookie": "id=9", "Content-Type": "json"},
+    }
+    masked = mask_entry(entry)
+    text = json.dumps(masked)
+    for secret in ("t0k", "s=1", '"t"', "id=9", "abc", "pw"):
+        assert secret not in text, secret
+    assert "text/plain" in text and "page=2" in text and "Bearer" in text
+    assert entry["request_headers"][0][1] == "Bearer t0k"  # the input is untouched
+    out = io.StringIO()
+    export_logs([entry], "csv", out)
+    assert "t0k" not in out.getvalue()
