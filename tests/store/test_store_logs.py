@@ -50,7 +50,7 @@ def test_filters(tmp_path):
     assert ids(macro="jira", status="failed") == ["d101", "d100"]
     assert ids(trigger="retry") == ["d100"]
     assert ids(delivery_id="d7") == ["d7"]
-    assert ids(record_id="BUG-0001")[:2] == ["d19", "d16"]
+    assert ids(record_id="BUG-0001")[:3] == ["d100", "d19", "d16"]
     assert ids(run_id="run-1") == [f"d{n}" for n in range(19, 9, -1)]
     assert ids(since="2026-11-02T10:00:15Z", until="2026-11-02T10:00:17Z") == ["d17", "d16", "d15"]
     with pytest.raises(InputError, match="status"):
