@@ -1,7 +1,185 @@
-"""Commands of this area (placeholder until the area lands)."""
+"""Macro commands: ``macro add|list|show|remove|preview``.
+
+Everything shown here is masked: URLs with credential query parameters, literal
+credentials in sensitive headers, resolved ``${NAME}`` values. Only the delivery engine
+ever holds the real request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
 
 import click
 
+from cctui.cli.context import Context
+from cctui.errors import InputError, NotFound
+
 
 def register(cli: click.Group) -> None:
-    """Add this area's commands to the root group."""
+    """Add the ``macro`` command group to the root group."""
+    cli.add_command(macro)
+
+
+def _ctx() -> Context:
+    return click.get_current_context().find_root().obj
+
+
+def _stored(ctx: Context, name: str):
+    from cctui.macros import Macro
+
+    stored = ctx.store.macro_get(name)
+    if stored is None:
+        known = ", ".join(sorted(m["name"] for m in ctx.store.macros_all())) or "none yet"
+        raise NotFound(f"macro {name!r} does not exist (known: {known}).")
+    return Macro.from_dict(stored, where=f"macro {name}", schema=ctx.schema)
+
+
+def _known_fields(ctx: Context, target: str) -> set[str]:
+    """Field names present in the data: extra fields (imported, return values) are tags too."""
+    records = ctx.store.users_all() if target == "users" else ctx.store.feedback_all()
+    fields: set[str] = set(ctx.schema.extra_fields)
+    for record in records:
+        fields.update(record)
+    for stored in ctx.store.macros_all():
+        fields.update(stored.get("return_values") or {})
+        fields.update(stored.get("on_success") or {})
+    return fields
+
+
+@click.group()
+def macro() -> None:
+    """Manage webhook macros (TOML or JSON files, or presets)."""
+
+
+@macro.command("add")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--preset", "kind", help="slack, jira, teams, discord, salesforce or generic.")
+@click.option("--name", help="Name of the new macro (with --preset).")
+@click.option("--url", help="URL the macro sends to (with --preset); may use ${VAR}.")
+@click.option("--feedback-type", help="Limit the preset macro to one feedback type.")
+def add(path: str | None, kind: str | None, name: str | None, url: str | None,
+        feedback_type: str | None) -> None:
+    """Add a macro from PATH, or from --preset with --name and --url (replaces by name)."""
+    from cctui.macros import check_tags, load_macro_file, preset
+
+    ctx = _ctx()
+    if path and kind:
+        raise InputError("macro add: give either PATH or --preset, not both.")
+    if kind:
+        if not name or not url:
+            raise InputError("macro add --preset: --name and --url are required.")
+        extra = {"feedback_type": feedback_type} if feedback_type else {}
+        new = preset(kind, name=name, url=url, **extra)
+        if ctx.schema != type(ctx.schema)():  # custom types: validate against them
+            new = type(new).from_dict(new.to_dict(), where=f"preset {kind}", schema=ctx.schema)
+    elif path:
+        if name or url or feedback_type:
+            raise InputError("macro add PATH: --name, --url and --feedback-type go with --preset.")
+        new = load_macro_file(path, schema=ctx.schema)
+    else:
+        raise InputError("macro add: give a macro file PATH, or --preset P --name N --url U.")
+    check_tags(new, _known_fields(ctx, new.target), where=path or f"preset {kind}")
+    replaced = ctx.store.macro_get(new.name) is not None
+    ctx.store.macro_put(new.to_dict())
+    click.echo(f"{'Replaced' if replaced else 'Added'} macro {new.name} "
+               f"({new.method} {_shown_url(new.url)}).")
+
+
+def _shown_url(url: str) -> str:
+    from cctui.macros import mask_url
+
+    return mask_url(url)
+
+
+def _summary(stored: dict) -> dict[str, Any]:
+    trigger, schedule = stored.get("trigger"), stored.get("schedule")
+    return {
+        "name": stored["name"],
+        "target": stored.get("target", "feedback"),
+        "method": stored.get("method", "POST"),
+        "url": _shown_url(stored.get("url", "")),
+        "format": stored.get("format", "json"),
+        "feedback_type": stored.get("feedback_type"),
+        "description": stored.get("description", ""),
+        "once_per_record": bool(stored.get("once_per_record")),
+        "trigger": (trigger or {}).get("on") if trigger else None,
+        "schedule": (schedule.get("cron") or schedule.get("every")) if schedule else None,
+        "paused": bool(stored.get("paused")),
+    }
+
+
+@macro.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_(as_json: bool) -> None:
+    """List macros: name, target, method and URL (secrets masked)."""
+    rows = [_summary(m) for m in sorted(_ctx().store.macros_all(), key=lambda m: m["name"])]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No macros yet: `cctui macro add FILE` or `cctui macro add --preset slack ...`.")
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        flags = " (paused)" if r["paused"] else ""
+        click.echo(f"{r['name']:<{width}}  {r['target']:<8}  {r['method']:<6}  {r['url']}{flags}")
+
+
+def masked_for_display(stored: dict) -> dict:
+    """A stored macro as ``macro show`` prints it: references kept, literal secrets masked."""
+    from cctui.macros import mask_url, parse_headers
+    from cctui.macros.secrets import mask_stored_header, mask_stored_text
+
+    shown = {k: v for k, v in stored.items() if v not in (None, "", {}, [])}
+    shown["url"] = mask_url(stored.get("url", ""))
+    if stored.get("headers"):
+        lines = [f"{n}: {mask_stored_header(n, v)}" for n, v in parse_headers(stored["headers"])]
+        shown["headers"] = "\n".join(lines) + "\n"
+    if stored.get("signing_secret"):
+        shown["signing_secret"] = mask_stored_text(stored["signing_secret"])
+    return shown
+
+
+@macro.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """Print macro NAME as TOML (secrets unresolved, literal credentials masked)."""
+    from cctui.macros.preview import macro_toml
+
+    stored = _stored(_ctx(), name).to_dict()
+    click.echo(macro_toml(masked_for_display(stored)), nl=False)
+
+
+@macro.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove macro NAME (its delivery log stays)."""
+    if not _ctx().store.macro_remove(name):
+        raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
+    click.echo(f"Removed macro {name}.")
+
+
+@macro.command("preview")
+@click.argument("name")
+@click.option("--item", "item_id", required=True, help="The record to render for (e.g. BUG-0042).")
+@click.option("--json", "as_json", is_flag=True, help='One object {"method","url","headers","body"}.')
+def preview(name: str, item_id: str, as_json: bool) -> None:
+    """Print the exact request macro NAME would send for --item ID (secrets masked)."""
+    from cctui.macros.preview import preview_request
+
+    ctx = _ctx()
+    shown, warnings = preview_request(_stored(ctx, name), item_id, store=ctx.store, config=ctx.config)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(shown, ensure_ascii=False))
+        return
+    click.echo(f"{shown['method']} {shown['url']}")
+    headers = shown["headers"]
+    for header, value in (headers.items() if isinstance(headers, dict) else headers):
+        click.echo(f"{header}: {value}")
+    if shown["body"]:
+        click.echo("")
+        click.echo(shown["body"], nl=not shown["body"].endswith("\n"))

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cctui.errors import MacroError, TemplateError
+from cctui.errors import MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro
@@ -79,24 +79,12 @@ def render_request(
     :class:`~cctui.errors.TemplateError` for an unknown tag or a body that fails to render.
     """
     where = f"macro {macro.name}"
-    found: set[str] = set()
-    url = sec.resolve(macro.url, environ, where="url", found=found)
+    try:
+        url, headers, signing, found = _resolve_secrets(macro, environ)
+    except SecretError as exc:
+        raise SecretError(f"{where}: {exc}") from None
     if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
         raise MacroError(f"{where}: the url must be http:// or https:// once resolved, got {sec.mask_url(url, found)[:80]!r}.")
-    headers: list[tuple[str, str]] = []
-    for number, (name, value) in enumerate(macro.header_list, start=1):
-        value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found)
-        if sec.is_sensitive_header(name) and value:
-            found.add(value)
-            # Also the credential alone, in case a receiver echoes it without the scheme.
-            scheme, _, credential = value.partition(" ")
-            if credential and scheme.lower() in sec.AUTH_SCHEMES:
-                found.add(credential)
-        headers.append((name, value))
-    signing = None
-    if macro.signing_secret:
-        signing = sec.resolve(macro.signing_secret, environ, where="signing_secret", found=found)
-        found.add(signing)
 
     compiled = macro.compiled()
     context = build_context(
@@ -125,11 +113,34 @@ def render_request(
     )
 
 
-def check_tags(macro: Macro, known_fields: set[str] | frozenset[str] = frozenset()) -> None:
+def _resolve_secrets(macro: Macro, environ: Mapping[str, str]):
+    """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
+    found: set[str] = set()
+    url = sec.resolve(macro.url, environ, where="url", found=found)
+    headers: list[tuple[str, str]] = []
+    for number, (name, value) in enumerate(macro.header_list, start=1):
+        value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found)
+        if sec.is_sensitive_header(name) and value:
+            found.add(value)
+            # Also the credential alone, in case a receiver echoes it without the scheme.
+            scheme, _, credential = value.partition(" ")
+            if credential and scheme.lower() in sec.AUTH_SCHEMES:
+                found.add(credential)
+        headers.append((name, value))
+    signing = None
+    if macro.signing_secret:
+        signing = sec.resolve(macro.signing_secret, environ, where="signing_secret", found=found)
+        found.add(signing)
+    return url, headers, signing, found
+
+
+def check_tags(macro: Macro, known_fields: set[str] | frozenset[str] = frozenset(), *,
+               where: str | None = None) -> None:
     """Raise for a tag that is neither a standard field, a computed tag, a field this macro
     writes, nor one of ``known_fields`` (e.g. extra fields present in the store)."""
     context = build_context({}, target=macro.target, extra_names=macro.field_names | set(known_fields))
     unknown = macro.compiled().unknown_names(context)
     if unknown:
         known = [t for t in available_tags(None, target=macro.target)] + sorted(known_fields)
-        raise TemplateError(f"macro {macro.name}: {unknown_tag_message(unknown[0], known)}")
+        where = where or f"macro {macro.name}"
+        raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known)}")

@@ -49,7 +49,8 @@ def resolve(text: str, environ: Mapping[str, str], *, where: str, found: set[str
         value = environ.get(name)
         if value is None:
             raise SecretError(
-                f"the environment variable {name} (used in the macro's {where}) is not set."
+                f"the environment variable {name} used in the {where} is not set "
+                f"(export {name}=... before running cctui)."
             )
         if value:
             found.add(value)
