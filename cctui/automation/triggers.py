@@ -16,9 +16,10 @@ already in the chain is not fired again (no A -> B -> A ping-pong) and chains st
 
 Runners: ``runner(macro_name, record_ids, trigger)``. The CLI uses
 :class:`QueuedRunner` (runs queue up and execute with the engine before the command
-exits); the TUI and the listener use :class:`LoopRunner` (runs are scheduled as tasks
-on an asyncio loop, and the store callback, which may run in a worker thread, returns
-at once).
+exits); ``cctui listen`` uses :class:`LoopRunner` (runs are tasks on its asyncio loop;
+the store callback, which may run on a store thread, returns at once); the TUI gets a
+:class:`ThreadRunner` (its own loop on a daemon thread) unless it swaps in a
+``LoopRunner`` on the app's loop to show triggered runs in the dispatch panel.
 """
 
 from __future__ import annotations
@@ -238,6 +239,65 @@ class LoopRunner:
 
     async def wait_idle(self) -> None:
         """Wait until every run started so far (and any it chains into) has finished."""
+        await asyncio.sleep(0)  # let call_soon_threadsafe starts land first
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.05)  # chained runs arrive from store threads
+
+
+class ThreadRunner:
+    """A runner with its own event loop on a daemon thread (the TUI's default).
+
+    Triggered runs then never wait for the command to end and never compete with the
+    screen's loop for CPU between frames. ``close()`` lets runs in flight finish.
+    ``on_done(name, trigger, summary_or_exception)`` is called on the runner's thread.
+    """
+
+    def __init__(self, engine_factory: Callable[[], Any], *,
+                 on_done: Callable[[str, str, Any], None] | None = None) -> None:
+        self._engine_factory = engine_factory
+        self.on_done = on_done
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inner: LoopRunner | None = None
+
+    def _ensure(self) -> LoopRunner:
+        with self._lock:
+            if self._inner is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=serve, name="cctui-triggers", daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+                self._inner = LoopRunner(self._engine_factory(), loop, on_done=self.on_done)
+            return self._inner
+
+    def __call__(self, macro_name: str, record_ids: list[str], trigger: str) -> None:
+        self._ensure()(macro_name, record_ids, trigger)
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until every run started so far (and the runs they chain into) ended."""
+        if self._inner is None or self._loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._inner.wait_idle(), self._loop)
+        future.result(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for runs in flight, then stop the thread."""
+        if self._loop is None:
+            return
+        try:
+            self.wait_idle(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout)
+            self._loop = self._inner = self._thread = None

@@ -3,8 +3,10 @@
 Opening the store also attaches automation triggers (``cctui.automation.triggers``): a
 command that submits or modifies records (``feedback add/set``, ``import``, ``send``
 with ``on_success``) queues the triggered runs, and they run with the delivery engine
-when the command finishes, before the process exits. A face with its own event loop (the
-TUI, ``cctui listen``) swaps the runner: ``context.triggers.runner = LoopRunner(...)``.
+when the command finishes, before the process exits. The TUI faces (``cctui``, ``demo``,
+``serve``) get a ``ThreadRunner`` instead, so triggered runs start at once on a thread
+of their own; a face may swap the runner (``context.triggers.runner = LoopRunner(...)``,
+as ``cctui listen`` does).
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from cctui.core.records import Schema
 from cctui.errors import CctuiError
 
 if TYPE_CHECKING:
-    from cctui.automation.triggers import QueuedRunner, Triggers
+    from cctui.automation.triggers import QueuedRunner, ThreadRunner, Triggers
     from cctui.store import Store
+
+
+#: Commands that show the TUI: their triggered runs must not wait for the process to end.
+TUI_FACES = (None, "demo", "serve")
 
 
 class TriggeredRunsFailed(CctuiError):
@@ -41,6 +47,8 @@ class Context:
     triggers: "Triggers | None" = field(default=None, repr=False)
     #: the CLI's runner: triggered runs wait here until the command finishes
     runner: "QueuedRunner | None" = field(default=None, repr=False)
+    #: the TUI faces' runner (runs start at once on a thread of their own)
+    thread_runner: "ThreadRunner | None" = field(default=None, repr=False)
 
     @cached_property
     def data_dir(self) -> Path:
@@ -70,19 +78,25 @@ class Context:
         return Engine(self.store, config=self.config)
 
     def _attach_triggers(self, store: "Store") -> None:
-        from cctui.automation.triggers import QueuedRunner, attach
+        from cctui.automation.triggers import QueuedRunner, ThreadRunner, attach
 
-        self.runner = QueuedRunner(self.engine)
-        self.triggers = attach(store, self.runner, schema=self.schema, warn=_warn)
         ctx = click.get_current_context(silent=True)
-        if ctx is not None:
-            ctx.find_root().call_on_close(self.finish_triggered_runs)
+        root = ctx.find_root() if ctx is not None else None
+        self.runner = QueuedRunner(self.engine)
+        runner: Any = self.runner
+        if root is not None and root.invoked_subcommand in TUI_FACES:
+            self.thread_runner = runner = ThreadRunner(self.engine)
+        self.triggers = attach(store, runner, schema=self.schema, warn=_warn)
+        if root is not None:
+            root.call_on_close(self.finish_triggered_runs)
 
     def finish_triggered_runs(self) -> None:
         """Run every queued triggered run now; report each on stderr.
 
         Raises TriggeredRunsFailed (exit 1) when some delivery of those runs failed.
         """
+        if self.thread_runner is not None:
+            self.thread_runner.close(timeout=60)  # let runs in flight finish on quit
         if self.runner is None or not self.runner.pending:
             return
         failures = []
