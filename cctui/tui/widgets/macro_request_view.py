@@ -43,7 +43,8 @@ def render_macro(app: Any, macro_dict: dict, record: dict | None) -> Any:
     """The real ``RenderedRequest`` for ``record`` (raises CctuiError the user can fix)."""
     from cctui.macros import Macro, render_request
 
-    macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}")
+    macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}",
+                            schema=getattr(app, "schema", None))
     return render_request(macro, record or {}, store=getattr(app, "store", None),
                           config=getattr(app, "config", None))
 

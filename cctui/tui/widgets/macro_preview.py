@@ -1,0 +1,117 @@
+"""The macro form's right-hand pane: the request rendered for one record, masked.
+
+Shows the core's validation error (with line and column) when the macro does not
+render, the target's limit warnings when it does, and the answer of a test send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Static
+
+from cctui.errors import CctuiError
+from cctui.tui.widgets.macro_request_view import pretty_body, render_macro, request_text
+
+
+class MacroPreview(VerticalScroll):
+    """Preview of the request for the record named in its record box."""
+
+    DEFAULT_CSS = """
+    MacroPreview { border-left: solid $panel; padding: 0 1; }
+    MacroPreview #preview-record { width: 100%; }
+    MacroPreview #preview-problems { color: $error; }
+    MacroPreview #preview-warnings { color: $warning; }
+    MacroPreview #preview-answer { border: round $panel; height: auto; display: none; }
+    MacroPreview #preview-answer.-shown { display: block; }
+    """
+
+    def __init__(self, record_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._record_id = record_id
+        self.record: dict | None = None
+        self._last_form: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]Preview[/b] for record:")
+        yield Input(placeholder="record id, e.g. BUG-0001", id="preview-record")
+        yield Static("", id="preview-problems", markup=False)
+        yield Static("", id="preview-warnings", markup=False)
+        yield Static("", id="preview-request", markup=False)
+        yield Static("", id="preview-answer")
+
+    def on_mount(self) -> None:
+        record_id = self._record_id or getattr(self.app, "current_record_id", None)
+        box = self.query_one("#preview-record", Input)
+        with box.prevent(Input.Changed):
+            box.value = record_id or ""
+
+    def _pick_record(self, target: str) -> dict | None:
+        store = self.app.store
+        wanted = self.query_one("#preview-record", Input).value.strip().upper()
+        if wanted:
+            found = (store.user_get if target == "users" else store.feedback_get)(wanted)
+            if found is None:
+                raise CctuiError(f"preview record: {wanted} does not exist.")
+            return found
+        records = store.users_all() if target == "users" else store.feedback_all()
+        return records[0] if records else None
+
+    def render_form(self, form: dict) -> None:
+        """Render ``form`` (a macro dict) for the chosen record and show the outcome."""
+        self._last_form = form
+        problems = self.query_one("#preview-problems", Static)
+        warnings = self.query_one("#preview-warnings", Static)
+        request = self.query_one("#preview-request", Static)
+        try:
+            self.record = self._pick_record(form.get("target", "feedback"))
+            rendered = render_macro(self.app, form, self.record)
+        except CctuiError as exc:
+            problems.update(str(exc))
+            warnings.update("")
+            request.update("")
+            return
+        problems.update("")
+        warnings.update("\n".join(f"⚠ {w}" for w in rendered.warnings))
+        label = (self.record or {}).get("id", "(no record)")
+        request.update(f"── request for {label} (secrets masked) ──\n{request_text(rendered.masked())}")
+
+    @on(Input.Changed, "#preview-record")
+    def _record_changed(self, event: Input.Changed) -> None:
+        event.stop()  # the form's own change handler would mark it dirty
+        if self._last_form is not None:
+            self.render_form(self._last_form)
+
+    # -- test send ------------------------------------------------------------------
+    def _answer(self) -> Static:
+        answer = self.query_one("#preview-answer", Static)
+        answer.add_class("-shown")
+        return answer
+
+    def show_answer_pending(self) -> None:
+        self._answer().update("Sending once…")
+
+    def show_answer_error(self, message: str) -> None:
+        self._answer().update(Text(f"Not sent: {message}", style="red"))
+
+    def show_answer(self, result: Any) -> None:
+        """Status, explanation and body of one ``AttemptResult`` (body already masked)."""
+        code = int(getattr(result, "status_code", 0) or 0)
+        style = "green" if 200 <= code < 300 else ("yellow" if code == 429 or 300 <= code < 400 else "red")
+        out = Text()
+        out.append(f"Test send: {code or 'no response'}", style=f"bold {style}")
+        out.append(f" in {getattr(result, 'duration_ms', 0)} ms\n")
+        explanation = result.explanation()
+        out.append(f"{explanation.title}\n", style=style)
+        if not getattr(result, "ok", False) and explanation.action:
+            out.append(f"What to do: {explanation.action}\n")
+        if getattr(result, "error", None):
+            out.append(f"{result.error}\n", style="red")
+        body = getattr(result, "text", "")
+        out.append(pretty_body(body) if body else "(empty body)")
+        self._answer().update(out)
+        self.scroll_end(animate=False)
