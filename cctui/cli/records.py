@@ -8,6 +8,7 @@ import sys
 from typing import Any, Iterable
 
 import click
+from rich.cells import cell_len, set_cell_size
 
 from cctui.cli.context import Context
 from cctui.core.query import compile_query, fields_in
@@ -43,6 +44,13 @@ def _pairs(pairs: Iterable[str], where: str) -> dict[str, Any]:
             raise InputError(f"{where}: {pair!r} is not a field=value pair.")
         fields[key.strip()] = coerce_cli_value(value)
     return fields
+
+
+def _by_type(items: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["type"]] = counts.get(item["type"], 0) + 1
+    return f" ({', '.join(f'{n:,} {name}' for name, n in sorted(counts.items()))})" if counts else ""
 
 
 def _json_line(record: dict) -> str:
@@ -89,8 +97,7 @@ def import_(path: str, default_type: str | None) -> None:
 
     ctx = _ctx()
     added = import_file(ctx.store, path, ctx.schema, default_type=default_type)
-    first = f" ({added[0]['id']} to {added[-1]['id']})" if added else ""
-    click.echo(f"Imported {len(added):,} feedback items{first}.")
+    click.echo(f"Imported {len(added):,} feedback items{_by_type(added)}.")
 
 
 @click.command()
@@ -166,8 +173,11 @@ def _table(records: list[dict], total: int) -> None:
 
 
 def _truncate(text: str, width: int) -> str:
+    """One line of at most ``width`` terminal cells (CJK and emoji take two)."""
     text = " ".join(text.split())  # newlines and tabs would break the table
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + "…"
 
 
 @feedback.command("add")

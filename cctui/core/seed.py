@@ -172,10 +172,7 @@ def seed_store(store: Any, count: int, seed: int = 0, *, base_url: str = DEFAULT
 
 
 def _add_sample_macros(store: Any, base_url: str) -> int:
-    try:
-        from cctui.macros.samples import sample_macros
-    except ImportError:  # TODO: remove once cctui.macros.samples lands (macros area)
-        return 0
+    from cctui.macros.samples import sample_macros
 
     macros = sample_macros(base_url)
     for macro in macros:

@@ -211,3 +211,51 @@ def test_two_processes_editing_one_item_lose_nothing(cctui, data_dir):
     proc = subprocess.run([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "feedback", "list",
                            "--json"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and json_lines(proc.stdout)[0]["a_counter"] == rounds
+
+
+BAD_IMPORTS = [
+    ("quote.csv", b'title,type\nfine,bug\n"never closed,bug\nlast,bug\n', "quote.csv:3"),
+    ("utf8.csv", b"title,type\nfine,bug\nbad \xc3\x28 byte,bug\n", "utf8.csv:3: invalid UTF-8"),
+    ("title.csv", b"title,type,severity\nfine,bug,low\n,bug,high\n", "title.csv:3: field 'title'"),
+    ("object.json", b'{"items": []}', "object.json:1: expected a JSON list"),
+    ("lines.jsonl", b'{"title": "a", "type": "bug"}\n"just a string"\n', "lines.jsonl:2: expected a JSON object"),
+]
+
+
+@pytest.mark.parametrize("name, content, named", BAD_IMPORTS, ids=[b[0] for b in BAD_IMPORTS])
+def test_a_bad_import_exits_2_naming_the_line_and_changes_nothing(cctui, data_dir, tmp_path, name, content, named):
+    assert cctui("seed", "--count", "20").code == 0
+    before = store_files(data_dir)
+    listed_before = listed(cctui)
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = cctui("import", str(path))
+    assert result.code == 2
+    assert named in result.err and "Traceback" not in result.err
+    assert store_files(data_dir) == before
+    assert listed(cctui) == listed_before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_a_good_import_adds_every_row(cctui, tmp_path, fmt):
+    rows = [{"title": f"row {n} «ü» 🚀 \"q\" \\", "description": "line 1\nline 2", "votes": n,
+             "jira_key": f"PRJ-{n}"} for n in range(25)]
+    path = tmp_path / f"rows.{fmt}"
+    if fmt == "json":
+        path.write_text(json.dumps(rows), "utf-8")
+    elif fmt == "jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in rows), "utf-8")
+    else:
+        import csv
+
+        with path.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    result = cctui("import", str(path), "--type", "idea")
+    assert result.code == 0, result.err
+    assert "Imported 25" in result.out
+    items = listed(cctui)
+    assert [(i["title"], i["description"], i["votes"], i["jira_key"]) for i in items] == [
+        (r["title"], r["description"], r["votes"], r["jira_key"]) for r in rows]
+    assert {i["type"] for i in items} == {"Feature Request"}
