@@ -108,6 +108,10 @@ class JournaledStorage(Storage):
         if not self.dirty:
             return False
         seq = self.seq + 1
+        if self._full_rewrite or self._bulk():
+            self.seq = seq  # a snapshot is cheaper than a journal line + a compaction
+            self._write_snapshot_and_reset()
+            return True
         ops = [[name, puts, sorted(removed)] for name, (puts, removed) in self._pending.items()]
         try:
             line = orjson.dumps({"seq": seq, "ops": ops}) + b"\n"
@@ -117,7 +121,7 @@ class JournaledStorage(Storage):
         self.seq = seq
         snapshot_size = self._snapshot_sig[1] if self._snapshot_sig else 0
         limit = max(COMPACT_MIN_BYTES, snapshot_size * COMPACT_RATIO)
-        if self._full_rewrite or self.journal_valid + len(line) > limit:
+        if self.journal_valid + len(line) > limit:
             self.compact()
         else:
             self.journal_valid = append_durably(self.journal_path, line, valid_length=self.journal_valid)
@@ -125,6 +129,22 @@ class JournaledStorage(Storage):
         self._pending.clear()
         self._full_rewrite = False
         return True
+
+    def _bulk(self) -> bool:
+        """Does the staged change touch over a quarter of all documents (an import, a seed)?"""
+        staged = sum(len(puts) + len(removed) for puts, removed in self._pending.values())
+        total = sum(len(docs) for docs in self.tables.values())
+        return staged * 4 > total and staged > 1000
+
+    def _write_snapshot_and_reset(self) -> None:
+        try:
+            self.compact()
+        except TypeError as exc:
+            self.seq -= 1
+            self.discard()
+            raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
+        self._pending.clear()
+        self._full_rewrite = False
 
     def discard(self) -> None:
         """Forget staged changes; the cache was already modified, so reload it from disk."""

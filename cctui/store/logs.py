@@ -33,6 +33,7 @@ class DeliveryLog:
         self.segment_entries = segment_entries
         #: segment path -> (size, complete lines, valid bytes) when we last counted it
         self._counts: dict[Path, tuple[int, int, int]] = {}
+        self._newest: int | None = None
 
     def segments(self) -> list[Path]:
         """Segment files, oldest first."""
@@ -43,6 +44,21 @@ class DeliveryLog:
 
     def _segment_path(self, number: int) -> Path:
         return self.directory / f"seg-{number:06d}.jsonl"
+
+    def _newest_number(self) -> int:
+        """The newest segment's number (0 if none) without listing the directory each time.
+
+        Another process may have rotated since we looked, so step past any newer files.
+        """
+        if self._newest is None:
+            segments = self.segments()
+            self._newest = int(SEGMENT.match(segments[-1].name).group(1)) if segments else 0  # type: ignore[union-attr]
+        while self._segment_path(self._newest + 1).exists():
+            self._newest += 1
+        if self._newest and not self._segment_path(self._newest).exists():
+            self._newest = None  # the log was removed under us: list again
+            return self._newest_number()
+        return self._newest
 
     def _count(self, path: Path) -> tuple[int, int]:
         """(complete lines, bytes they take) of a segment; cached while its size holds."""
@@ -64,10 +80,9 @@ class DeliveryLog:
         if not self.directory.is_dir():
             self.directory.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.directory.parent)
-        segments = self.segments()
-        if segments:
-            number = int(SEGMENT.match(segments[-1].name).group(1))  # type: ignore[union-attr]
-            lines, valid = self._count(segments[-1])
+        number = self._newest_number()
+        if number:
+            lines, valid = self._count(self._segment_path(number))
         else:
             number, lines, valid = 1, 0, 0
         # every older segment is full, so an entry's position gives it a unique id
@@ -92,6 +107,7 @@ class DeliveryLog:
             size = append_durably(path, data, valid_length=valid)
             lines += len(chunk)
             valid = size
+            self._newest = number
             self._counts[path] = (size, lines, size)
 
     # -- reading ---------------------------------------------------------------------
