@@ -1,7 +1,312 @@
-"""Commands of this area (placeholder until the area lands)."""
+"""Delivery commands: ``send``, ``logs``, ``retry`` and ``receiver``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import threading
+import time
 
 import click
+
+from cctui.cli.context import Context
+from cctui.delivery import events as ev
+from cctui.errors import InputError, NotFound
 
 
 def register(cli: click.Group) -> None:
     """Add this area's commands to the root group."""
+    for command in (send, logs, retry, receiver):
+        cli.add_command(command)
+
+
+def _ctx() -> Context:
+    return click.get_current_context().find_root().obj
+
+
+def _line(obj: dict) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+# -- send -----------------------------------------------------------------------------------
+
+def _records_for(ctx: Context, macro, items: tuple[str, ...], query: str | None, all_: bool) -> list[str]:
+    """The ids to send to, validated: unknown ids and wrong targets are bad usage."""
+    from cctui.core.query import compile_query, fields_in
+
+    store = ctx.store
+    users = macro.target == "users"
+    kind = "user" if users else "feedback item"
+    wanted_type = getattr(macro, "feedback_type", None)
+    if items:
+        ids = []
+        for record_id in items:
+            record = store.user_get(record_id) if users else store.feedback_get(record_id)
+            if record is None:
+                other = store.feedback_get(record_id) if users else store.user_get(record_id)
+                if other is not None:
+                    raise InputError(f"--item {record_id}: macro {macro.name!r} runs on "
+                                     f"{'users' if users else 'feedback'}, and {record_id} is "
+                                     f"{'a feedback item' if users else 'a user'}.")
+                raise NotFound(f"--item {record_id}: no {kind} with that id.")
+            if wanted_type and not users and record.get("type") != wanted_type:
+                raise InputError(f"--item {record_id}: macro {macro.name!r} only runs on "
+                                 f"{wanted_type!r} items, and {record_id} is a {record.get('type')!r}.")
+            if record_id not in ids:
+                ids.append(record_id)
+        return ids
+    records = store.users_all() if users else store.feedback_all()
+    if wanted_type and not users:
+        records = [r for r in records if r.get("type") == wanted_type]
+    if query:
+        records = compile_query(query, ctx.schema, known_fields=fields_in(records)).filter(records)
+    return [r["id"] for r in records]
+
+
+class _Reporter:
+    """The CLI's listener: a rich progress bar on a terminal, plain lines otherwise,
+    JSON lines with ``--json``."""
+
+    def __init__(self, as_json: bool, total: int, dry_run: bool) -> None:
+        self.as_json = as_json
+        self.dry_run = dry_run
+        self.progress = None
+        if not as_json and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                                     TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.progress.add_task("sending", total=total, status="")
+            self.progress.start()
+        self.counts = {"delivered": 0, "failed": 0}
+
+    def __call__(self, event) -> None:
+        if isinstance(event, ev.RecordDone):
+            if self.as_json:
+                _line({"id": event.record_id, "outcome": event.outcome, "status_code": event.status_code,
+                       "attempts": event.attempts, "error": event.error, "delivery_id": event.delivery_id,
+                       "run_id": event.run_id, **({"request": event.extra["request"]}
+                                                  if "request" in event.extra else {})})
+            elif self.progress is not None:
+                key = "delivered" if event.outcome == ev.DELIVERED else "failed" \
+                    if event.outcome in (ev.FAILED, ev.NOT_SENT) else None
+                if key:
+                    self.counts[key] += 1
+                self.progress.update(self.task, advance=1,
+                                     status=f"{self.counts['delivered']} ok, {self.counts['failed']} failed")
+            else:
+                detail = f" {event.status_code}" if event.status_code else ""
+                why = f": {event.error}" if event.error else ""
+                click.echo(f"{event.record_id} {event.outcome}{detail}{why}")
+        elif isinstance(event, ev.RetryScheduled) and self.progress is not None:
+            self.progress.update(self.task, status=f"retrying {event.record_id} in {event.delay:.1f} s")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def summary(self, summary: ev.RunSummary) -> None:
+        if self.as_json:
+            _line({"summary": True, "run_id": summary.run_id, "macro": summary.macro, "sent": summary.sent,
+                   "delivered": summary.delivered, "failed": summary.failed, "skipped": summary.skipped,
+                   "not_sent": summary.not_sent, "attempts": summary.attempts,
+                   "cancelled": summary.cancelled, "dry_run": summary.dry_run, "reason": summary.reason})
+            return
+        if summary.dry_run:
+            click.echo(f"dry run: {summary.skipped} request(s) rendered, {summary.failed} failed to render; "
+                       "nothing sent.")
+            return
+        run = f" (run {summary.run_id})" if summary.run_id else ""
+        click.echo(f"{summary.macro}: sent {summary.sent}, delivered {summary.delivered}, failed "
+                   f"{summary.failed}, skipped {summary.skipped}{run}"
+                   + (" — cancelled" if summary.cancelled else ""))
+        if summary.reason:
+            click.echo(f"stopped early: {summary.reason}", err=True)
+        if summary.failed and not summary.cancelled:
+            click.echo("See `cctui logs --status failed`; `cctui retry` sends the failures again.", err=True)
+
+
+def _run_engine(make_coro) -> ev.RunSummary:
+    """Run the engine on a fresh loop; the first Ctrl-C cancels the run gracefully."""
+    from cctui.delivery import Engine
+
+    ctx = _ctx()
+    engine = Engine(ctx.store, ctx.config)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, engine.cancel)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests) or Windows
+            pass
+        return await make_coro(engine)
+
+    return asyncio.run(main())
+
+
+@click.command()
+@click.argument("name")
+@click.option("--item", "items", multiple=True, metavar="ID", help="A record id (repeatable).")
+@click.option("--filter", "query", metavar="Q", help="Send to every record matching the filter.")
+@click.option("--all", "all_", is_flag=True, help="Send to every record of the macro's target.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (default: the macro's).")
+@click.option("--dry-run", is_flag=True, help="Render and validate every request; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record, then a summary object.")
+def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concurrency: int | None,
+         dry_run: bool, as_json: bool) -> None:
+    """Run macro NAME's webhook over records (--item ID ..., --filter Q or --all).
+
+    Exit 0 when every record was delivered, 1 when any failed, 2 for bad usage.
+    """
+    from cctui.delivery.engine import load_macro
+
+    if sum(bool(x) for x in (items, query, all_)) != 1:
+        raise InputError("send: give exactly one of --item ID, --filter Q or --all.")
+    ctx = _ctx()
+    macro = load_macro(ctx.store, name)
+    ids = _records_for(ctx, macro, items, query, all_)
+    trigger = "manual" if items else "bulk"
+    reporter = _Reporter(as_json, len(ids), dry_run)
+    try:
+        summary = _run_engine(lambda engine: engine.run(name, ids, trigger=trigger, concurrency=concurrency,
+                                                         listener=reporter, dry_run=dry_run))
+    finally:
+        reporter.close()
+    reporter.summary(summary)
+    if not summary.ok:
+        click.get_current_context().exit(1)
+
+
+# -- logs -----------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--macro", help="Only this macro's attempts.")
+@click.option("--item", "record_id", metavar="ID", help="Only attempts for this record.")
+@click.option("--status", metavar="S", help="A code (404), a class (4xx), ok or failed.")
+@click.option("--limit", type=click.IntRange(1), help="At most N attempts (default 50 in the table, all with --json).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt, newest first.")
+def logs(macro: str | None, record_id: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
+    """The delivery log: one line per attempt, newest first."""
+    store = _ctx().store
+    entries = store.log_iter(macro=macro, record_id=record_id, status=status)
+    if limit is None and not as_json:
+        limit = 50
+    shown = 0
+    rows = []
+    for entry in entries:
+        if limit is not None and shown >= limit:
+            break
+        shown += 1
+        if as_json:
+            _line(entry)
+        else:
+            rows.append(entry)
+    if not as_json:
+        _table(rows)
+
+
+def _table(rows: list[dict]) -> None:
+    if not rows:
+        click.echo("No attempts match.")
+        return
+    heads = ("time", "macro", "record", "try", "status", "ms", "explanation")
+    table = [heads] + [(
+        (e.get("started_at") or "").replace("T", " ").rstrip("Z"), e.get("macro", ""), e.get("record_id", ""),
+        str(e.get("attempt", "")), str(e.get("status_code", "")) if e.get("status_code") else "-",
+        str(e.get("duration_ms", "")), _short(e)) for e in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(heads) - 1)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+def _short(entry: dict) -> str:
+    explanation = entry.get("explanation")
+    if isinstance(explanation, dict) and explanation.get("title"):
+        text = explanation["title"]
+    else:
+        text = entry.get("error") or ""
+    return text if len(text) <= 70 else text[:69] + "…"
+
+
+# -- retry ----------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--macro", help="Only this macro's deliveries.")
+@click.option("--item", "record_id", metavar="ID", help="Only this record's deliveries.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (default: the macro's).")
+def retry(macro: str | None, record_id: str | None, concurrency: int | None) -> None:
+    """Send again every delivery whose last attempt failed, and finish interrupted runs.
+
+    A record whose last attempt was delivered is never sent again.
+    """
+    ctx = _ctx()
+    if macro:
+        from cctui.delivery.engine import load_macro
+
+        load_macro(ctx.store, macro)  # unknown or paused: bad usage, before anything is sent
+    reporter = _Reporter(False, 0, False)
+    reporter.progress = None  # the total is unknown up front: plain lines
+    summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id,
+                                                      listener=reporter, concurrency=concurrency))
+    if summary.total == 0:
+        click.echo("Nothing to retry: no failed deliveries and no interrupted runs.")
+        return
+    reporter.summary(summary)
+    if not summary.ok:
+        click.get_current_context().exit(1)
+
+
+# -- receiver -------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
+@click.option("--status", "status_code", default=200, show_default=True, type=click.IntRange(100, 599),
+              help="Status to answer with.")
+@click.option("--fail-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests answered 503.")
+@click.option("--delay", default=0.0, type=click.FloatRange(0), help="Seconds to wait before answering.")
+@click.option("--slack", is_flag=True, help="Behave like a Slack incoming webhook (ok, error codes, 1/s).")
+@click.option("--slack-rate", default=1.0, type=click.FloatRange(0.01), help="Slack mode: messages per second.")
+@click.option("--quiet", is_flag=True, help="Print one line per request instead of the full request.")
+def receiver(host: str, port: int, status_code: int, fail_rate: float, delay: float, slack: bool,
+             slack_rate: float, quiet: bool) -> None:
+    """A local webhook receiver that shows and records what arrives (Ctrl-C to stop).
+
+    Paths: /status/CODE, /slack/ERROR (e.g. /slack/channel_not_found, /slack/archived),
+    /jira, /flaky/N, /big/BYTES, /reset, /never; GET /_received lists what arrived.
+    """
+    from cctui.delivery.receiver import serve_in_background
+
+    store = _ctx().store
+    keep: list[dict] = []
+    lock = threading.Lock()
+
+    def on_request(item) -> None:
+        click.echo(f"{item.at}  {item.method} {item.path} -> {item.status}" if quiet else item.pretty())
+        with lock:
+            keep.append(item.to_dict())
+            del keep[:-200]
+
+    url, stop = serve_in_background(host, port, status=status_code, fail_rate=fail_rate, delay=delay,
+                                    slack=slack, slack_rate=slack_rate, on_request=on_request)
+    click.echo(f"cctui receiver listening on {url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    saved = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            with lock:
+                snapshot, count = list(keep), stop.receiver.count
+            if count != saved:  # the last 200 requests, under the data dir, at most twice a second
+                store.state_set("receiver.requests", snapshot)
+                saved = count
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        click.echo(f"received {stop.receiver.count} request(s)")

@@ -22,7 +22,7 @@ from cctui.core.clock import iso
 from cctui.delivery import events as ev
 from cctui.delivery.attempt import AttemptResult, Prepared, perform, prepare
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
-from cctui.delivery.ratelimit import HostLimiter
+from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.errors import CctuiError, InputError, NotFound
@@ -233,7 +233,7 @@ class Engine:
         s = state.summary
         if outcome == ev.DELIVERED:
             s.delivered += 1
-        elif outcome == ev.SKIPPED:
+        elif outcome in (ev.SKIPPED, ev.RENDERED):
             s.skipped += 1
         else:
             s.failed += 1
@@ -265,10 +265,11 @@ class Engine:
         except CctuiError as exc:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=str(exc))
         if state.dry_run:
-            return self._done(state, record_id, delivery_id, ev.SKIPPED, error="dry run",
+            return self._done(state, record_id, delivery_id, ev.RENDERED,
                               extra={"request": prepared.masked})
         attempt = made
         sent = False
+        limited = 0  # 429s with a server wait: they do not use up the retry schedule
         while True:
             stopped = self._stopped(state, prepared.host, breaker)
             if stopped:
@@ -295,13 +296,20 @@ class Engine:
                     recorder.change(record_id, changes)
                 return self._done(state, record_id, delivery_id, ev.DELIVERED, status=result.status_code,
                                   attempts=attempt - made, extra=changes)
-            breaker.failure(prepared.host, result.title(paused))
+            if breaker.failure(prepared.host, result.title(paused)) and not state.summary.reason:
+                state.summary.reason = breaker.is_open(prepared.host)
             if paused:
                 self._pause(state, result, recorder)
             wait = server_wait(result.headers, result.json_body())
             if result.status_code == 429:
                 limiter.slow_down(prepared.host, wait)
-            delay = self.policy.delay(attempt - made, wait, self.rng) if decision.action == RETRY else None
+            if decision.action != RETRY:
+                delay = None
+            elif result.status_code == 429 and wait is not None and limited < MAX_RATE_LIMITED:
+                limited += 1
+                delay = wait
+            else:
+                delay = self.policy.delay(attempt - made - limited, wait, self.rng)
             if delay is None:
                 error = result.error or result.title(paused)
                 return self._done(state, record_id, delivery_id, ev.FAILED, status=result.status_code,

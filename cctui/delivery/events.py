@@ -15,7 +15,8 @@ DELIVERED = "delivered"
 FAILED = "failed"
 SKIPPED = "skipped"
 NOT_SENT = "not_sent"
-OUTCOMES = (DELIVERED, FAILED, SKIPPED, NOT_SENT)
+RENDERED = "rendered"  # dry runs: rendered and valid, not sent
+OUTCOMES = (DELIVERED, FAILED, SKIPPED, NOT_SENT, RENDERED)
 
 
 @dataclass

@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+#: A 429 with Retry-After does not use up the retry schedule (the server says when to
+#: come back), but a record gives up after this many of them.
+MAX_RATE_LIMITED = 10
 #: Hosts with a known pace (requests/s) when the macro does not set one.
 DEFAULT_HOST_RATES = {"hooks.slack.com": 1.0}
 MIN_RATE = 0.05  # never slow below one request per 20 s
@@ -63,12 +66,14 @@ class TokenBucket:
             self._not_before = max(self._not_before, now + wait)
         if now < self._slowed_until:
             return  # the other in-flight 429s of the same burst: slow down once, not N times
-        self._slowed_until = now + max(wait or 0.0, 1.0 / self.rate if self.rate else 1.0)
         if self.rate:
             self.rate = max(MIN_RATE, self.rate / 2)
         else:
             # No limit known: start from what the server's wait implies (1 per wait).
             self.rate = max(MIN_RATE, 1.0 / wait) if wait else 1.0
+        # Requests already in flight at the old pace may still bounce: ignore their 429s
+        # for about two intervals at the new pace.
+        self._slowed_until = now + max(wait or 0.0, 2.0 / self.rate)
         self._tokens = min(self._tokens, 0.0)
         self._stamp = now
 

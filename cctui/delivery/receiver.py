@@ -179,12 +179,15 @@ class Receiver:
         return response
 
 
+RECEIVER = web.AppKey("receiver", Receiver)
+
+
 def make_receiver_app(**options) -> web.Application:
     """An aiohttp app answering every path (see the module docstring for behaviours);
-    ``app["receiver"]`` is its :class:`Receiver`."""
+    ``app[RECEIVER]`` is its :class:`Receiver`."""
     receiver = options.pop("receiver", None) or Receiver(**options)
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app["receiver"] = receiver
+    app[RECEIVER] = receiver
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     return app
 
@@ -236,4 +239,4 @@ def serve_in_background(host: str = "127.0.0.1", port: int = 0, **options) -> tu
     if "error" in ready:
         raise ready["error"]
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{shown}:{ready['port']}", _Stop(loop, ready["runner"], thread, app["receiver"])
+    return f"http://{shown}:{ready['port']}", _Stop(loop, ready["runner"], thread, app[RECEIVER])

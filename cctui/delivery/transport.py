@@ -63,7 +63,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method, url, headers=request.headers.multi_items(),
                 data=request.content or None, allow_redirects=False, timeout=client_timeout,
             ) as answer:
-                body = await answer.content.read(self.body_limit + 1)
+                body = await _read_at_most(answer.content, self.body_limit + 1)
                 truncated = len(body) > self.body_limit
                 if truncated:
                     body = body[: self.body_limit]
@@ -100,6 +100,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes, stopping at the end of the body (``read(n)`` may return less)."""
+    first = await stream.read(limit)
+    if len(first) >= limit or not first:
+        return first
+    chunks, size = [first], len(first)
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _timeout_text(timeout: dict) -> str:

@@ -1,0 +1,96 @@
+"""Fixtures for the delivery tests: a store with items, macros, and real HTTP servers on
+127.0.0.1 (the receiver in a thread, plus small misbehaving aiohttp apps)."""
+
+from __future__ import annotations
+
+import socket
+from types import SimpleNamespace
+
+import pytest
+
+from cctui.delivery.receiver import serve_in_background
+
+#: A tiny retry schedule so tests that retry stay fast.
+FAST = {"retry_schedule": [0.05, 0.1, 0.15], "breaker_threshold": 20, "jitter": 0.0}
+
+
+def fast_config(**delivery):
+    return SimpleNamespace(delivery={**FAST, **delivery}, base_url=None)
+
+
+@pytest.fixture
+def store(data_dir):
+    from cctui.store import open_store
+
+    s = open_store(data_dir)
+    yield s
+    s.close()
+
+
+def add_items(store, count: int, **fields) -> list[str]:
+    """``count`` bug reports; returns their ids."""
+    items = [{"type": "Bug Report", "title": f"Crash #{n} on save", "status": "New", "severity": "High",
+              "submitter": "ana@example.com", "votes": n, "description": "It \"crashes\"\nbadly", "steps": "",
+              "category": "editor", **fields} for n in range(count)]
+    return [item["id"] for item in store.feedback_add(items)]
+
+
+def put_macro(store, name: str = "hook", url: str = "http://127.0.0.1:9/", **keys) -> dict:
+    from cctui.macros.model import Macro
+
+    data = {"name": name, "url": url, "body": '{"text": "((id)): ((title))"}', "timeout": 5, **keys}
+    macro = Macro.from_dict(data).to_dict()
+    store.macro_put(macro)
+    return macro
+
+
+@pytest.fixture
+def receiver():
+    """A receiver on a free port: ``(base_url, Receiver)``."""
+    url, stop = serve_in_background()
+    yield SimpleNamespace(url=url, state=stop.receiver, stop=stop)
+    stop()
+
+
+@pytest.fixture
+def make_receiver():
+    """Receivers with options: ``make_receiver(slack_rate=20)``."""
+    stops = []
+
+    def make(**options):
+        url, stop = serve_in_background(**options)
+        stops.append(stop)
+        return SimpleNamespace(url=url, state=stop.receiver, stop=stop)
+
+    yield make
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def fast_cli_config(tmp_path, monkeypatch):
+    """Point CCTUI_CONFIG at a config with the tiny retry schedule (for CLI tests)."""
+    path = tmp_path / "config.toml"
+    path.write_text("[delivery]\nretry_schedule = [0.05, 0.1, 0.15]\njitter = 0.0\n", encoding="utf-8")
+    monkeypatch.setenv("CCTUI_CONFIG", str(path))
+    return path
+
+
+class Collector(list):
+    """A listener that keeps every event."""
+
+    def __call__(self, event) -> None:
+        self.append(event)
+
+    def of(self, kind) -> list:
+        return [e for e in self if isinstance(e, kind)]
