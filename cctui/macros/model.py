@@ -154,7 +154,10 @@ def _schedule(raw: Any, where: str, schema: Schema) -> dict[str, Any] | None:
     out["filter"] = _filter(raw.get("filter"), f"{where}: [schedule] key 'filter'", schema)
     for key in ("start", "end"):
         if raw.get(key):
-            parse_iso(str(raw[key]), where=f"{where}: [schedule] key {key!r}")
+            try:
+                parse_iso(str(raw[key]), where=f"{where}: [schedule] key {key!r}")
+            except InputError as exc:
+                raise MacroError(str(exc)) from None
             out[key] = str(raw[key])
     if out.get("start") and out.get("end") and parse_iso(out["start"]) > parse_iso(out["end"]):
         raise MacroError(f"{where}: [schedule] 'start' is after 'end'.")
@@ -325,25 +328,25 @@ class Macro:
 def load_macro_file(path: str | Path, *, schema: Schema | None = None) -> Macro:
     """Read a macro from a ``.toml`` or ``.json`` file; errors name the file and key."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise MacroError(f"{path}: a macro file must end in .toml or .json.")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MacroError(f"{path}: no such file.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MacroError(f"{path}: cannot read the file ({exc}).") from None
-    suffix = path.suffix.lower()
     if suffix == ".toml":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise MacroError(f"{path}: not valid TOML ({exc}).") from None
-    elif suffix == ".json":
+    else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MacroError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}).") from None
-    else:
-        raise MacroError(f"{path}: a macro file must end in .toml or .json.")
     return Macro.from_dict(data, where=str(path), schema=schema)
 
 

@@ -197,6 +197,10 @@ def scan(source: str, *, json_aware: bool) -> list[Segment]:
     n = len(source)
     while i < n:
         if source.startswith("((", i) or source.startswith("{%", i):
+            if source.startswith("(((", i):
+                # "Bug (((id)))": parens before a tag are literal; the tag is the last "((".
+                run = len(source) - i - len(source[i:].lstrip("("))
+                i += run - 2
             if i > text_start:
                 segments.append(Segment("text", text_start, i, in_string))
             if source[i] == "(":
@@ -293,6 +297,10 @@ def _rewrite(source: str, segments: list[Segment], fmt: str) -> str:
             piece = f"(({lead}({expr})|{_FILTER_FOR[kind]}{trail}))"
         elif seg.kind == "text" and fmt == "form":
             piece = _form_literal(source, seg)
+        if seg.kind == "text" and piece.endswith("(") and source.startswith("((", seg.end):
+            # jinja2 would read "(" + "((" as the start of a tag: keep those parens raw.
+            parens = len(piece) - len(piece.rstrip("("))
+            piece = piece[:-parens] + "{% raw %}" + "(" * parens + "{% endraw %}"
         out.append(piece)
     return "".join(out)
 
