@@ -67,6 +67,7 @@ class JournaledStorage(Storage):
         self._pending: dict[str, tuple[dict[str, Any], set[str]]] = {}
         self._full_rewrite = False
         self.load()
+        self.refresh()  # in case a compaction ran while we read
 
     # -- TinyDB's Storage interface ------------------------------------------------
     def read(self) -> Tables:
@@ -151,6 +152,7 @@ class JournaledStorage(Storage):
         self._pending.clear()
         self._full_rewrite = False
         self.load()
+        self.refresh()
 
     def compact(self) -> None:
         """Write everything as a fresh snapshot, then empty the journal.
@@ -180,24 +182,35 @@ class JournaledStorage(Storage):
         )
 
     def refresh(self) -> bool:
-        """Bring the cache up to date with disk; True if anything changed."""
-        if not self.stale():
-            return False
-        journal = signature(self.journal_path)
-        tail_only = (
-            signature(self.snapshot_path) == self._snapshot_sig
-            and journal is not None and self._journal_sig is not None
-            and journal[0] == self._journal_sig[0] and journal[1] >= self.journal_valid
-        )
-        if not tail_only:
-            self.load()  # compacted or replaced by someone else: start over
-            return True
-        before = self.seq
-        self._replay_journal()
-        if self.seq == before:
-            return False
-        self.generation += 1
-        return True
+        """Bring the cache up to date with disk; True if anything changed.
+
+        Safe without the lock: a line still being appended is incomplete and waits for the
+        next refresh, and if a compaction replaced the snapshot while we read, the snapshot's
+        signature no longer matches afterwards and we read again.
+        """
+        changed = False
+        for _attempt in range(20):
+            if not self.stale():
+                return changed
+            journal = signature(self.journal_path)
+            tail_only = (
+                signature(self.snapshot_path) == self._snapshot_sig
+                and journal is not None and self._journal_sig is not None
+                and journal[0] == self._journal_sig[0] and journal[1] >= self.journal_valid
+            )
+            if tail_only:
+                before = self.seq
+                self._replay_journal()
+                if self.seq != before:
+                    self.generation += 1
+                    changed = True
+            else:
+                self.load()  # compacted or replaced by someone else: start over
+                changed = True
+            if signature(self.snapshot_path) == self._snapshot_sig:
+                return changed
+            self._snapshot_sig = None  # compacted under us: what we read may be mixed
+        raise StoreCorrupt(f"{self.snapshot_path}: it keeps changing while being read; try again.")
 
     def load(self) -> None:
         """Read the snapshot and replay the journal from scratch."""

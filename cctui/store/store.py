@@ -46,13 +46,13 @@ class Store(MetaTables):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.schema = schema or Schema()
         self._lock = DataDirLock(self.data_dir, lock_timeout)
-        with self._lock:  # never read half of another process's compaction
-            self._records_db = CctuiDB(
-                self.data_dir / "records.json", self.data_dir / "records.journal", storage=JournaledStorage
-            )
-            self._meta_db = CctuiDB(
-                self.data_dir / "meta.json", self.data_dir / "meta.journal", storage=JournaledStorage
-            )
+        # no lock needed to read: JournaledStorage re-reads if a compaction races with it
+        self._records_db = CctuiDB(
+            self.data_dir / "records.json", self.data_dir / "records.journal", storage=JournaledStorage
+        )
+        self._meta_db = CctuiDB(
+            self.data_dir / "meta.json", self.data_dir / "meta.journal", storage=JournaledStorage
+        )
         self._records: JournaledStorage = self._records_db.storage  # type: ignore[assignment]
         self._meta: JournaledStorage = self._meta_db.storage  # type: ignore[assignment]
         self._feedback: RecordTable = self._records_db.table("feedback")
@@ -75,13 +75,12 @@ class Store(MetaTables):
     def _reading(self) -> Iterator[None]:
         """Hold the in-process mutex and catch up with other processes if they wrote."""
         with self._lock.mutex:
-            if not self._lock.held and (self._records.stale() or self._meta.stale()):
-                with self._lock:
-                    self._refresh()
+            if not self._lock.held:  # inside a write we hold the lock: nothing can change
+                self._refresh()  # two stats when nothing changed; never waits for the lock
             yield
 
     def _refresh(self) -> None:
-        """Under the lock: apply other processes' commits to the cache."""
+        """Apply other processes' commits to the cache (under the lock, or read-only)."""
         changed = self._records.refresh()
         changed = self._meta.refresh() or changed
         if changed:

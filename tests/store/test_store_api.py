@@ -215,3 +215,45 @@ def test_subscriber_errors_do_not_undo_the_commit(store, data_dir):
     store.subscribe(lambda event: 1 / 0)
     store.feedback_add(items(("bug", "a")))
     assert open_store(data_dir).feedback_count() == 1
+
+
+def test_reads_do_not_wait_for_a_busy_lock(data_dir):
+    writer = open_store(data_dir, SCHEMA)
+    writer.feedback_add(items(("bug", "a")))
+    holder = FileLock(str(data_dir / ".lock"))
+    holder.acquire()  # e.g. a long import running in another process
+    try:
+        reader = open_store(data_dir, SCHEMA, lock_timeout=0.2)
+        assert reader.feedback_get("BUG-0001")["title"] == "a"
+        assert reader.feedback_count() == 1
+    finally:
+        holder.release()
+
+
+def test_lock_free_reads_stay_consistent_while_another_writer_compacts(data_dir, monkeypatch):
+    from cctui.store import journal
+
+    monkeypatch.setattr(journal, "COMPACT_MIN_BYTES", 3000)  # compact every few commits
+    writer = open_store(data_dir, SCHEMA)
+    writer.feedback_add(items(("bug", "a"), ("bug", "b")))
+    reader = open_store(data_dir, SCHEMA)  # a second store behaves like another process
+    rounds = 300
+    problems: list[str] = []
+
+    def write():
+        for n in range(1, rounds + 1):
+            writer.feedback_update_each({"BUG-0001": {"votes": n}, "BUG-0002": {"votes": -n}})
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    last = 0
+    while thread.is_alive() or last < rounds:
+        a, b = (r["votes"] for r in reader.feedback_all())  # one read: one consistent state
+        if a + b != 0 or a < last:
+            problems.append(f"saw {a}/{b} after {last}")
+        last = a
+        if not thread.is_alive() and last < rounds:
+            break
+    thread.join()
+    assert problems == []
+    assert reader.feedback_get("BUG-0001")["votes"] == rounds
