@@ -15,7 +15,30 @@ from cctui.cli.context import Context
 from cctui.errors import CctuiError
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class UserFacingError(click.ClickException):
+    """A :class:`CctuiError` on its way out: one line on stderr and its exit code."""
+
+    def __init__(self, error: CctuiError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"cctui: {self.format_message()}", err=True, file=file)
+
+
+class RootGroup(click.Group):
+    """Turns user errors into clean messages everywhere: the console script and tests alike."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CctuiError as exc:
+            if ctx.obj is not None and getattr(ctx.obj, "debug", False):
+                raise
+            raise UserFacingError(exc) from exc
+
+
+@click.group(cls=RootGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),

@@ -228,6 +228,7 @@ def coerce_cli_value(text: str) -> Any:
         return None
     if text in ("true", "false"):
         return text == "true"
-    if re.fullmatch(r"-?\d+", text):
+    # "0042" stays text: zip codes and ticket numbers keep their leading zeros.
+    if re.fullmatch(r"-?(0|[1-9]\d*)", text):
         return int(text)
     return text
