@@ -205,18 +205,25 @@ def start_bulk(app: App, record_ids: list[str], *, target: str = "feedback",
         return
 
     def picked(name: str | None) -> None:
-        if not name:
-            return
-        macro = next(m for m in macros if m["name"] == name)
-        sample = _record(app, target, record_ids[0])
-        masked, error = render_masked_sample(app, macro, sample)
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                app.dispatcher.start(name, record_ids, trigger="bulk")
-                show_dispatch(app)
-
-        app.push_screen(ConfirmRun(macro, len(record_ids), masked, record_ids[0], error), confirmed)
+        if name:
+            confirm_and_start(app, name, record_ids)
 
     app.push_screen(MacroPicker(macros, len(record_ids)), picked)
+
+
+def confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
+    """The confirmation for macro ``name`` on ``record_ids``; yes starts the run."""
+    macro = app.store.macro_get(name)
+    if macro is None or not record_ids:
+        app.notify("Mark records first (or open one)." if macro else f"No macro {name}.", severity="warning")
+        return
+    sample = _record(app, macro.get("target", "feedback"), record_ids[0])
+    masked, error = render_masked_sample(app, macro, sample)
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            app.dispatcher.start(name, record_ids, trigger="bulk")
+            show_dispatch(app)
+
+    app.push_screen(ConfirmRun(macro, len(record_ids), masked, record_ids[0], error), confirmed)
 

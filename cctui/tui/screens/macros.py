@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cctui.tui import commands_part2  # noqa: F401 - registers the palette commands
 from cctui.tui.dispatcher import Dispatcher
 
 PRESETS = ("slack", "jira", "teams", "discord", "salesforce", "generic")

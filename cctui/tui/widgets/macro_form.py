@@ -196,6 +196,8 @@ class MacroFormScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#f-name", Input).focus()
+        url = self.query_one("#f-url", Input)
+        self._show_url_hint(url.value, url.validate(url.value))
         self.call_after_refresh(self._remember_saved)
         self.call_after_refresh(self.update_preview)
 

@@ -1,0 +1,70 @@
+"""Command palette providers for the workflow screens: run, open, retry, go to a log.
+
+Registered with the shell's palette on import (``commands.register_provider``); the
+macros screen imports this module so the commands exist as soon as the app does.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from cctui.tui.commands import Command, CommandListProvider, register_provider
+
+
+def _marked_ids(app) -> list[str]:
+    """The feedback screen's marks, else the current record (what ``m`` would use)."""
+    screen = getattr(app, "_feedback_screen", None)
+    marks = sorted(getattr(screen, "marks", None) or [])
+    if marks:
+        return marks
+    current = getattr(app, "current_record_id", None)
+    return [current] if current else []
+
+
+class MacroCommandsProvider(CommandListProvider):
+    """``Run macro: NAME`` on the marked records, ``Edit macro: NAME``, ``Log of macro: NAME``."""
+
+    def commands(self) -> Iterable[Command]:
+        app = self.app
+        for macro in sorted(app.store.macros_all(), key=lambda m: m["name"]):
+            name = macro["name"]
+            yield (f"Run macro: {name}", "Run it on the marked records (or the current one), after a confirmation",
+                   lambda name=name: self._run(name))
+            yield (f"Edit macro: {name}", "Open the macro form", lambda name=name: self._edit(name))
+            yield (f"Log of macro: {name}", "Every attempt of this macro", lambda name=name: self._log(f"macro:{name}"))
+
+    def _run(self, name: str) -> None:
+        from cctui.tui.screens.bulk import confirm_and_start
+
+        confirm_and_start(self.app, name, _marked_ids(self.app))
+
+    def _edit(self, name: str) -> None:
+        from cctui.tui.widgets.macro_form import MacroFormScreen
+
+        macro = self.app.store.macro_get(name)
+        if macro is not None:
+            self.app.switch_mode("macros")
+            self.app.push_screen(MacroFormScreen(macro))
+
+    def _log(self, query: str) -> None:
+        from cctui.tui.screens.logs import LogsScreen
+
+        self.app.push_screen(LogsScreen(filter=query))
+
+
+class RetryCommandsProvider(CommandListProvider):
+    """``Retry all failed deliveries`` and ``Log: failed attempts``."""
+
+    def commands(self) -> Iterable[Command]:
+        yield ("Retry all failed deliveries", "Send again every delivery whose last attempt failed",
+               self._retry)
+        yield ("Log: failed attempts", "The log inspector showing failures only",
+               lambda: MacroCommandsProvider._log(self, "failed"))
+
+    def _retry(self) -> None:
+        self.app.dispatcher.retry()
+        self.app.switch_mode("dispatch")
+
+
+register_provider(MacroCommandsProvider)
+register_provider(RetryCommandsProvider)
