@@ -95,6 +95,9 @@ def check_limits(macro: Any, body: str) -> list[str]:
     """Warnings for ``body`` as rendered for ``macro`` (empty when nothing is over)."""
     if getattr(macro, "format", "json") != "json" or not body:
         return []
+    url = getattr(macro, "url", "")
+    if not any(k in body for k in ('"blocks"', '"embeds"', '"content"', '"text"')):
+        return []  # nothing a known target limits: skip parsing again (bulk sends)
     try:
         payload = json.loads(body)
     except ValueError:
@@ -102,8 +105,8 @@ def check_limits(macro: Any, body: str) -> list[str]:
     if not isinstance(payload, dict):
         return []
     warn: list[str] = []
-    if "blocks" in payload or "hooks.slack.com" in getattr(macro, "url", ""):
+    if "blocks" in payload or "hooks.slack.com" in url:
         _slack(payload, warn)
-    if "embeds" in payload or "discord" in getattr(macro, "url", "").lower():
+    if "embeds" in payload or "content" in payload or "discord" in url.lower():
         _discord(payload, warn)
     return warn

@@ -44,13 +44,12 @@ def _toml_string(key: str, value: str) -> str:
 
     import tomli_w
 
-    literal_ok = (
-        "\n" in value and "'''" not in value and not value.endswith("'")
-        and not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value)
-    )
-    if literal_ok:
+    plain = not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value)
+    if plain and "\n" in value and "'''" not in value and not value.endswith("'"):
         # TOML drops a newline right after the opening ''', so one is always written.
         return f"{key} = '''\n{value}'''\n"
+    if plain and "\n" not in value and "'" not in value and ('"' in value or "\\" in value):
+        return f"{key} = '{value}'\n"  # a literal string: JSON without \" noise
     return tomli_w.dumps({key: value})
 
 
