@@ -296,17 +296,24 @@ def receiver(host: str, port: int, status_code: int, fail_rate: float, delay: fl
     click.echo(f"cctui receiver listening on {url} (Ctrl-C to stop)")
     sys.stdout.flush()
     saved = 0
+
+    def save() -> None:
+        """The last 200 requests, under the data dir (at most twice a second)."""
+        nonlocal saved
+        with lock:
+            snapshot, count = list(keep), stop.receiver.count
+        if count != saved:
+            store.state_set("receiver.requests", snapshot)
+            saved = count
+
     try:
         while True:
             time.sleep(0.5)
-            with lock:
-                snapshot, count = list(keep), stop.receiver.count
-            if count != saved:  # the last 200 requests, under the data dir, at most twice a second
-                store.state_set("receiver.requests", snapshot)
-                saved = count
+            save()
             sys.stdout.flush()
     except KeyboardInterrupt:
         pass
     finally:
         stop()
+        save()
         click.echo(f"received {stop.receiver.count} request(s)")

@@ -10,6 +10,7 @@ run it in a thread with :func:`serve_in_background`. What it answers:
   ``slack=True`` makes every path behave like ``/slack/``;
 - ``/jira``: ``201 {"id", "key": "CC-<n>", "self"}`` like Jira's create-issue;
 - ``/flaky/<n>``: 503 (``Retry-After: 0``) for the first n attempts of each webhook-id;
+- ``/echo``: the request as received (headers unmasked), as JSON;
 - ``/big/<bytes>``, ``/reset`` (connection dropped mid-response), ``/never`` (no answer);
 - ``GET /_received``: what arrived, as JSON (secrets masked);
 - anything else: ``status`` (default 200), failing a ``fail_rate`` share with 503, after
@@ -146,6 +147,11 @@ class Receiver:
             if seen <= limit:
                 return web.Response(status=503, text="try again", headers={"Retry-After": "0"})
             return web.Response(text="ok")
+        if head == "echo":
+            # Reflects the request as received, secrets included: a stand-in for receivers
+            # that echo credentials back, so tests can prove cctui masks responses too.
+            return web.json_response({"headers": dict(request.headers), "body": body.decode("utf-8", "replace"),
+                                      "path": request.path_qs})
         if head == "big" and len(parts) > 1 and parts[1].isdigit():
             return web.Response(body=b"x" * int(parts[1]), content_type="text/plain")
         if head == "reset":
@@ -165,7 +171,7 @@ class Receiver:
             return web.json_response([r.to_dict() for r in self.received])
         body = await request.read()
         item = Received(iso(), request.method, request.path, request.query_string,
-                        {k: _masked(k, v) for k, v in request.headers.items()},
+                        {str(k): _masked(k, v) for k, v in request.headers.items()},
                         body.decode("utf-8", "replace"))
         self.count += 1
         webhook_id = request.headers.get("webhook-id")

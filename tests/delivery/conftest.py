@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from types import SimpleNamespace
 
@@ -84,6 +85,10 @@ def fast_cli_config(tmp_path, monkeypatch):
     path.write_text("[delivery]\nretry_schedule = [0.05, 0.1, 0.15]\njitter = 0.0\n", encoding="utf-8")
     monkeypatch.setenv("CCTUI_CONFIG", str(path))
     return path
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 class Collector(list):
