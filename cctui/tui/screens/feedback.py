@@ -8,7 +8,9 @@ keystroke has already superseded.
 
 from __future__ import annotations
 
-from textual import on, work
+from dataclasses import replace
+
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -45,7 +47,11 @@ class FeedbackScreen(Screen):
         Binding("S", "sort_flip", "Reverse", show=False, id="sort-direction"),
         Binding("right_square_bracket", "section(1)", "Next table", show=False, id="section-next"),
         Binding("left_square_bracket", "section(-1)", "Previous table", show=False, id="section-prev"),
+        Binding("b", "toggle_sidebar", "Sidebar", show=False, id="toggle-sidebar"),
     ]
+
+    #: Below this width the sidebar starts hidden so the table keeps its columns (80x24).
+    SIDEBAR_MIN_WIDTH = 100
 
     DEFAULT_CSS = """
     FeedbackScreen #main { height: 1fr; }
@@ -67,6 +73,7 @@ class FeedbackScreen(Screen):
         self._revision: int | None = None
         self._debounce: Timer | None = None
         self._anchor: int | None = None
+        self._sidebar_choice: bool | None = None  # None: decided by the terminal width
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -172,6 +179,7 @@ class FeedbackScreen(Screen):
         bar = self.filter_bar
         bar.error, bar.loading = "", False
         bar.shown, bar.total = len(rows), total
+        bar.section = self.section.label if self.section.query is None else ""
 
     # -- sidebar ---------------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#sidebar")
@@ -208,6 +216,24 @@ class FeedbackScreen(Screen):
                 if not sidebar.get_option_at_index(index).disabled:
                     break
             sidebar.highlighted = index
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_sidebar()
+
+    def _layout_sidebar(self) -> None:
+        show = self._sidebar_choice
+        if show is None:
+            show = self.size.width >= self.SIDEBAR_MIN_WIDTH
+        self.query_one(Sidebar).display = show
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        self._sidebar_choice = not sidebar.display
+        self._layout_sidebar()
+        if sidebar.display:
+            sidebar.focus()
+        else:
+            self.table.focus()
 
     def run_saved_filter(self, name: str) -> None:
         """Show the saved filter ``name`` (from the config's ``[filters]``)."""

@@ -30,6 +30,8 @@ class FilterBar(Vertical):
     """Records marked."""
     sort_label: reactive[str] = reactive("")
     """e.g. ``Created ↓``."""
+    section: reactive[str] = reactive("")
+    """Name of the table shown (All feedback, Bug Report, Users)."""
     loading: reactive[bool] = reactive(True)
     error: reactive[str] = reactive("")
     """The last filter error (empty when the filter is good)."""
@@ -43,6 +45,8 @@ class FilterBar(Vertical):
         if not self.is_mounted:
             return
         parts = ["Loading…" if self.loading else count_text(self.shown, self.total)]
+        if self.section:
+            parts.insert(0, self.section)
         parts.append(f"{self.marked:,} marked")
         if self.sort_label:
             parts.append(f"sort: {self.sort_label}")
@@ -51,7 +55,7 @@ class FilterBar(Vertical):
     def on_mount(self) -> None:
         self._update()
 
-    watch_shown = watch_total = watch_marked = watch_sort_label = watch_loading = _update
+    watch_shown = watch_total = watch_marked = watch_sort_label = watch_loading = watch_section = _update
 
     def watch_error(self, error: str) -> None:
         self.set_class(bool(error), "-error")

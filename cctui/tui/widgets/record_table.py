@@ -240,7 +240,8 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         for i, (column, cells) in enumerate(self._layout(width)):
             label = column.label
             if column.key == self.sort_field:
-                label += " ↓" if self.sort_descending else " ↑"
+                arrow = " ↓" if self.sort_descending else " ↑"
+                label = set_cell_size(label, max(0, cells - 2)).rstrip() + arrow
             sep = " " if i else ""
             segments.append(Segment(sep + set_cell_size(label, cells), style))
         return _fill(segments, width, style)

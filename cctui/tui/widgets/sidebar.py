@@ -49,6 +49,8 @@ class Sidebar(OptionList):
         self.set_options(options)
         if highlighted is not None and highlighted < self.option_count:
             self.highlighted = highlighted
+        elif self.option_count:
+            self.highlighted = 0
 
     def section(self, key: str | None) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)

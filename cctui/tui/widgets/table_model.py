@@ -35,7 +35,7 @@ FEEDBACK_COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", 11, priority=1, kind="status"),
     Column("severity", "Severity", 8, priority=2, kind="severity"),
     Column("created", "Created", 10, priority=3, kind="date"),
-    Column("votes", "Votes", 5, priority=4, kind="number"),
+    Column("votes", "Votes", 7, priority=4, kind="number"),
     Column("category", "Category", 12, priority=6),
     Column("submitter", "Submitter", 14, priority=7),
     Column("type", "Type", 15, priority=8),
