@@ -104,8 +104,18 @@ def mask_headers(
 
 
 def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """A URL as it may be shown: resolved secrets and credential-like query values masked."""
-    url = mask_text(url, secrets)
+    """A URL as it may be shown: resolved secrets and credential-like query values masked.
+
+    A secret that is itself a URL (``url = "${SLACK_WEBHOOK_URL}"``) keeps its scheme and
+    host visible: which service a request went to is no secret, and it is what a person
+    needs to read a log.
+    """
+    secrets = tuple(secrets)
+    for secret in secrets:
+        parts = urlsplit(secret) if secret and "://" in secret else None
+        if parts and parts.scheme and parts.hostname and secret in url and not parts.password:
+            url = url.replace(secret, f"{parts.scheme}://{parts.netloc}/{MASK}")
+    url = mask_text(url, [s for s in secrets if not (s and s.startswith(("http://", "https://")))])
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -77,3 +77,12 @@ def test_mask_helpers():
 def test_duplicate_header_names_are_shown_as_a_list():
     macro = Macro.from_dict({"name": "d", "url": "https://h.example", "headers": "X-A: 1\nX-A: 2"})
     assert render_request(macro, make_record()).masked()["headers"] == [["X-A", "1"], ["X-A", "2"]]
+
+
+def test_a_secret_url_keeps_its_host_visible():
+    macro = Macro.from_dict({"name": "u", "url": "${HOOK_URL}"})
+    hook = "https://hooks.slack.com/services/T0/B0/s3cretpart"
+    request = render_request(macro, make_record(description=hook), environ={"HOOK_URL": hook})
+    shown = request.masked()
+    assert shown["url"] == f"https://hooks.slack.com/{MASK}"
+    assert "s3cretpart" not in json.dumps(shown)
