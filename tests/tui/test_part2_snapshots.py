@@ -66,6 +66,9 @@ def test_bulk_confirmation(snap_app, snap_compare):
         from cctui.tui.screens.bulk import confirm_and_start
 
         ids = [r["id"] for r in store.feedback_all() if r["type"] == "Bug Report"][:12]
+        # Over the macro list (ours), not the feedback table, whose look is another area's.
+        await pilot.press("2")
+        await pilot.pause()
         confirm_and_start(app, "slack-bugs", ids)
         await pilot.pause()
 
