@@ -241,7 +241,7 @@ class Macro:
                 f"{where}: key 'name' must be lowercase letters, digits and '-' "
                 f"(at most 64), got {name!r}."
             )
-        where = f"{where} ({name})" if where == "macro" else where
+        where = f"macro {name}" if where == "macro" else where
         target = d.get("target", "feedback")
         if target not in TARGETS:
             raise MacroError(f"{where}: key 'target' must be feedback or users, got {target!r}.")
