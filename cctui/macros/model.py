@@ -30,7 +30,7 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 KEYS = frozenset({
     "name", "description", "target", "feedback_type", "method", "url", "headers", "format",
     "body", "once_per_record", "timeout", "concurrency", "rate_limit", "signing_secret",
-    "return_values", "on_success", "trigger", "schedule", "paused", "paused_reason",
+    "return_values", "on_success", "trigger", "schedule", "paused", "paused_reason", "paused_at",
 })
 
 
@@ -206,6 +206,7 @@ class Macro:
     description: str = ""
     paused: bool = False  # set by the delivery engine after a 410 Gone
     paused_reason: str | None = None
+    paused_at: str | None = None  # when the engine paused it (ISO 8601)
 
     @property
     def header_list(self) -> list[tuple[str, str]]:
@@ -302,6 +303,7 @@ class Macro:
             description=str(d.get("description") or ""),
             paused=d.get("paused", False),
             paused_reason=d.get("paused_reason") or None,
+            paused_at=d.get("paused_at") or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -317,7 +319,7 @@ class Macro:
             "rate_limit": self.rate_limit, "signing_secret": self.signing_secret,
             "return_values": dict(self.return_values), "on_success": dict(self.on_success),
             "trigger": self.trigger, "schedule": self.schedule,
-            "paused_reason": self.paused_reason,
+            "paused_reason": self.paused_reason, "paused_at": self.paused_at,
         }
         out.update({k: v for k, v in optional.items() if v})
         if self.paused:
