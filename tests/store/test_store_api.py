@@ -257,3 +257,11 @@ def test_lock_free_reads_stay_consistent_while_another_writer_compacts(data_dir,
     thread.join()
     assert problems == []
     assert reader.feedback_get("BUG-0001")["votes"] == rounds
+
+
+def test_given_low_id_does_not_make_allocation_reuse_ids(store):
+    store.feedback_add(items(("bug", "a"), ("bug", "b"), ("bug", "c")))
+    added = store.feedback_add([{**items(("bug", "x"))[0], "id": "BUG-0010"}, *items(("bug", "y"))])
+    assert [r["id"] for r in added] == ["BUG-0010", "BUG-0011"]
+    added = store.feedback_add([{**items(("idea", "x"))[0], "id": "IDEA-0005"}, *items(("bug", "z"))])
+    assert [r["id"] for r in added] == ["IDEA-0005", "BUG-0012"]
