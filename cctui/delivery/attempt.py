@@ -6,6 +6,7 @@ the outcome into a log entry in which no secret appears in clear.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -31,6 +32,11 @@ except ImportError:  # pragma: no cover - depends on another area's layout
         return mask_text(url, secrets)
 
 
+# Attempt ids: the delivery id and attempt number are unique except when a resumed run
+# repeats an attempt number; a per-process random start + counter separates those.
+_SERIAL = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
 @dataclass
 class Prepared:
     """A rendered request ready to send, plus what may be shown of it."""
@@ -43,6 +49,7 @@ class Prepared:
     secrets: frozenset[str]
     masked: dict  # {"method", "url", "headers", "body"} with secrets masked
     key: bytes | None = None  # HMAC key for webhook-signature
+    masked_headers: dict = field(default_factory=dict)  # the macro's headers, masked, once
 
 
 def prepare(macro, record: dict, store=None, config=None, environ=os.environ) -> Prepared:
@@ -65,8 +72,9 @@ def prepare(macro, record: dict, store=None, config=None, environ=os.environ) ->
     host = urlsplit(rendered.url).hostname or ""
     if not host:
         raise MacroError(f"url: {masked['url']!r} has no host name.")
-    return Prepared(rendered.method, rendered.url, list(rendered.headers),
-                    rendered.body.encode("utf-8"), host, frozenset(secrets), masked, key)
+    headers = list(rendered.headers)
+    return Prepared(rendered.method, rendered.url, headers, rendered.body.encode("utf-8"), host,
+                    frozenset(secrets), masked, key, _as_dict(mask_headers(headers, secrets)))
 
 
 @dataclass
@@ -132,7 +140,7 @@ class AttemptResult:
         p = self.prepared
         secrets = p.secrets
         return {
-            "id": f"{delivery_id}-{attempt}-{os.urandom(3).hex()}",
+            "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",
             "delivery_id": delivery_id,
             "run_id": state.run_id,
             "macro": state.macro.name,
@@ -146,18 +154,29 @@ class AttemptResult:
             "error": mask_text(self.error, secrets) if self.error else None,
             "duration_ms": self.duration_ms,
             "started_at": self.started_at,
-            "request_headers": _as_dict(mask_headers(self.sent_headers, secrets)),
+            # The macro's headers were masked once in prepare(); the rest (webhook-*,
+            # User-Agent) carry no secret.
+            "request_headers": {**p.masked_headers, **dict(self.sent_headers[len(p.headers):])},
             "request_body": p.masked.get("body", ""),
             "response_headers": _as_dict(mask_headers(list(self.headers.items()), secrets)),
             "response_body": self.text,
             "response_truncated": self.truncated,
-            "explanation": self.explanation(paused).to_dict(),
+            "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
         }
 
 
 @lru_cache(maxsize=64)
 def _ok_explanation(code: int) -> Explanation:
     return explain(code)
+
+
+@lru_cache(maxsize=64)
+def _ok_dict_cached(code: int) -> tuple:
+    return tuple(_ok_explanation(code).to_dict().items())
+
+
+def _ok_dict(code: int) -> dict:
+    return dict(_ok_dict_cached(code))
 
 
 def _as_dict(headers: list[tuple[str, str]]) -> dict[str, str]:
@@ -182,11 +201,12 @@ def json_path(data: Any, path: str) -> tuple[bool, Any]:
 
 async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, timeout: float) -> AttemptResult:
     """Send one attempt with fresh ``webhook-*`` headers; never raises for network trouble."""
-    stamp = int(now().timestamp())
+    moment = now()
+    stamp = int(moment.timestamp())
     headers = prepared.headers + signing.webhook_headers(delivery_id, stamp, prepared.body, prepared.key)
     if not any(name.lower() == "user-agent" for name, _ in prepared.headers):
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
-    started_at = iso()
+    started_at = iso(moment)
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:

@@ -25,10 +25,13 @@ from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, Retry
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.transport import HttpSender, make_transport
+from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
 
 TRIGGERS = ("manual", "bulk", "submit", "modify", "schedule", "retry")
 DEFAULT_CONCURRENCY = 8
+#: From this many records on, a run reads records through a :class:`RunView`.
+BULK = 64
 #: Keys the engine adds to a stored macro; not part of the macro file format.
 PAUSE_KEYS = ("paused_at",)
 
@@ -71,6 +74,7 @@ class _Run:
     already: frozenset[str] = frozenset()
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None  # the run ends early (410 pause); None = keep going
+    view: RunView | None = None  # bulk runs read records through an indexed view
 
     def emit(self, event) -> None:
         if self.listener is not None:
@@ -141,6 +145,8 @@ class Engine:
                 state.already = await asyncio.to_thread(self._delivered_before, macro.name)
             state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
         summary.run_id = state.run_id
+        if len(ids) >= BULK:
+            state.view = RunView(self.store, getattr(macro, "target", "feedback"))
         self._runs[state.run_id or f"dry-{id(state)}"] = state
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
                                                  target=getattr(macro, "target", "feedback"),
@@ -172,6 +178,7 @@ class Engine:
             if recorder is not None:
                 if state.run_id:
                     recorder.call(lambda: self.store.run_update(state.run_id, self._final(state)))
+                recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
             self._runs.pop(state.run_id or f"dry-{id(state)}", None)
         if recorder is not None and recorder.error is not None:
@@ -257,11 +264,11 @@ class Engine:
         if record_id in state.already:
             return self._done(state, record_id, delivery_id, ev.SKIPPED,
                               error="already delivered by this macro (once_per_record)")
-        record = self._record(state.macro, record_id)
+        record = state.view.record(record_id) if state.view else self._record(state.macro, record_id)
         if record is None:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
         try:
-            prepared = prepare(state.macro, record, self.store, self.config)
+            prepared = prepare(state.macro, record, state.view or self.store, self.config)
         except CctuiError as exc:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=str(exc))
         if state.dry_run:

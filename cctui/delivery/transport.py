@@ -174,10 +174,15 @@ class HttpSender:
                                     "pool": timeout}, "cctui_url": url},
         )
         try:
-            async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
+            if isinstance(self.transport, AiohttpTransport):
+                # aiohttp enforces the total timeout itself; a second timer per request
+                # costs measurable loop time at thousands of requests per second.
                 response = await self.transport.handle_async_request(request)
-                if not hasattr(response, "_content"):
-                    await self._read_capped(response)
+            else:
+                async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
+                    response = await self.transport.handle_async_request(request)
+                    if not hasattr(response, "_content"):
+                        await self._read_capped(response)
         except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response

@@ -1,0 +1,179 @@
+"""Bulk-send throughput: `cctui send` (every attempt persisted) vs bare aiohttp and httpx.
+
+Setup: a loopback aiohttp receiver runs in its own process (so it does not share the
+sender's event loop or CPU time slice); each sender runs in a fresh child process, so
+the peak RSS it prints is its own. All senders POST one ~300-byte JSON body per record
+at the same concurrency. `cctui send` is the real command: it opens the store, renders
+every body from the record with the macro's template, sends with retries armed, writes
+one log entry per attempt through the store and the run record.
+
+    python benchmarks/dispatch.py                 # 10,000 records, concurrency 32
+    python benchmarks/dispatch.py -n 2000 -c 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BODY = json.dumps({"text": "New bug BUG-0001: " + "x" * 260}).encode()
+
+RECEIVER = """
+import sys
+from aiohttp import web
+async def hook(request):
+    await request.read()
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_route("*", "/{tail:.*}", hook)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def drive(n: int, concurrency: int, one) -> None:
+    ids = iter(range(n))
+
+    async def worker():
+        for _ in ids:
+            await one()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def bare_aiohttp(url: str, n: int, c: int) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async def one():
+            async with session.post(url, data=BODY, headers={"Content-Type": "application/json"}) as r:
+                await r.read()
+
+        await drive(n, c, one)
+
+
+async def bare_httpx(url: str, n: int, c: int) -> None:
+    import httpx
+
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    async with httpx.AsyncClient(limits=limits) as client:
+        async def one():
+            await client.post(url, content=BODY, headers={"Content-Type": "application/json"})
+
+        await drive(n, c, one)
+
+
+def child(kind: str, url: str, n: int, c: int, data_dir: str) -> None:
+    """Run one sender and print {"seconds", "rss_mb"} as JSON."""
+    if kind == "cctui":
+        from cctui.cli import main
+
+        began = time.perf_counter()
+        try:
+            main(["--data-dir", data_dir, "send", "bench", "--all", "--concurrency", str(c), "--json"])
+        except SystemExit as exc:
+            if exc.code:
+                raise
+        seconds = time.perf_counter() - began
+        sys.stdout.flush()
+    else:
+        fn = bare_aiohttp if kind == "aiohttp" else bare_httpx
+        began = time.perf_counter()
+        asyncio.run(fn(url, n, c))
+        seconds = time.perf_counter() - began
+    print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}), file=sys.stderr)
+
+
+def prepare(data_dir: Path, url: str, n: int) -> None:
+    from cctui.macros.model import Macro
+    from cctui.store import open_store
+
+    store = open_store(data_dir)
+    store.feedback_add([{"type": "Bug Report", "title": f"Crash {i} when saving a large file", "status": "New",
+                         "severity": "High", "submitter": "ana@example.com", "votes": i % 50,
+                         "description": "Steps: open, edit, save. " * 4, "steps": "", "category": "editor"}
+                        for i in range(n)])
+    store.macro_put(Macro.from_dict({
+        "name": "bench", "url": url, "concurrency": 32,
+        "body": '{"text": "New bug ((id)): ((title))", "severity": "((severity))", "votes": ((votes))}',
+    }).to_dict())
+    store.close()
+
+
+def run_child(kind: str, url: str, n: int, c: int, data_dir: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url, "-n", str(n), "-c", str(c),
+                           "--data-dir", str(data_dir)], capture_output=True, text=True)
+    line = [l for l in proc.stderr.splitlines() if l.startswith("RESULT ")]
+    if proc.returncode or not line:
+        raise SystemExit(f"{kind} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(line[0][len("RESULT "):])
+    result["rate"] = n / result["seconds"]
+    if kind == "cctui":
+        lines = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
+        result["delivered"] = lines[-1]["delivered"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=10_000, help="records (default 10,000)")
+    parser.add_argument("-c", type=int, default=32, help="concurrency (default 32)")
+    parser.add_argument("--child")
+    parser.add_argument("--url")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.url, args.n, args.c, args.data_dir)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        with tempfile.TemporaryDirectory() as tmp:
+            small, full = Path(tmp) / "small", Path(tmp) / "full"
+            prepare(full, url, args.n)
+            prepare(small, url, max(1, args.n // 10))
+            results = {
+                "aiohttp": run_child("aiohttp", url, args.n, args.c, full),
+                "httpx": run_child("httpx", url, args.n, args.c, full),
+                "cctui": run_child("cctui", url, args.n, args.c, full),
+                "cctui (n/10)": run_child("cctui", url, max(1, args.n // 10), args.c, small),
+            }
+            logged = sum(1 for _ in __import__("cctui.store", fromlist=["open_store"]).open_store(full).log_iter())
+    finally:
+        receiver.terminate()
+        receiver.wait()
+    base = results["aiohttp"]["rate"]
+    print(f"{args.n:,} records, concurrency {args.c}, receiver in its own process, {os.cpu_count()} CPUs")
+    print(f"{'sender':<14}{'req/s':>9}{'x aiohttp':>11}{'peak RSS':>11}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['rate']:>9,.0f}{r['rate'] / base:>11.2f}{r['rss_mb']:>9.0f} MB")
+    print(f"cctui: {results['cctui']['delivered']:,} delivered, {logged:,} log entries persisted")
+
+
+if __name__ == "__main__":
+    main()
