@@ -201,3 +201,43 @@ def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, make_recei
     assert summary.cancelled and summary.delivered < 10 and summary.not_sent >= 30
     assert store.run_get(summary.run_id)["status"] == "cancelled"
     assert slow.state.count == summary.sent
+
+
+@pytest.mark.parametrize("kind", ["httpx", "httpx-aiohttp"])
+def test_other_httpx_transports_plug_into_the_same_seam(store, receiver, kind):
+    from cctui.delivery.transport import make_transport
+
+    ids = add_items(store, 3)
+    put_macro(store, url=receiver.url + "/big/100000")
+    engine = Engine(store, fast_config(), transport=make_transport(kind))
+
+    async def main():
+        try:
+            return await engine.run("hook", ids)
+        finally:
+            await engine.transport.aclose()
+
+    assert asyncio.run(main()).delivered == 3
+    entry = attempts(store)[0]
+    assert len(entry["response_body"]) == 64 * 1024 and entry["response_truncated"] is True
+    assert entry["request_headers"]["User-Agent"].startswith("cctui/")
+
+
+def test_engine_shares_a_running_loop_with_other_work(store, make_receiver):
+    """The TUI's case: the engine runs on the UI's loop; the loop keeps ticking."""
+    slow = make_receiver(delay=0.05)
+    ids = add_items(store, 12)
+    put_macro(store, url=slow.url + "/hook", concurrency=4)
+    engine = Engine(store, fast_config())
+    ticks = []
+
+    async def main():
+        task = engine.start("hook", ids, trigger="bulk")
+        while not task.done():
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+        return task.result()
+
+    summary = asyncio.run(main())
+    assert summary.delivered == 12 and len(ticks) >= 5
+    assert {e["trigger"] for e in attempts(store)} == {"bulk"}
