@@ -9,6 +9,7 @@ one log entry per attempt through the store and the run record.
 
     python benchmarks/dispatch.py                 # 10,000 records, concurrency 32
     python benchmarks/dispatch.py -n 2000 -c 8
+    python benchmarks/dispatch.py --delay 0.02   # a receiver that takes 20 ms, like a real hook
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from pathlib import Path
 BODY = json.dumps({"text": "New bug BUG-0001: " + "x" * 260}).encode()
 
 RECEIVER = """
-import sys
+import asyncio, sys
 from aiohttp import web
+DELAY = float(sys.argv[2])
 async def hook(request):
     await request.read()
+    if DELAY:
+        await asyncio.sleep(DELAY)
     return web.Response(text="ok")
 app = web.Application()
 app.router.add_route("*", "/{tail:.*}", hook)
@@ -136,6 +140,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=10_000, help="records (default 10,000)")
     parser.add_argument("-c", type=int, default=32, help="concurrency (default 32)")
+    parser.add_argument("--delay", type=float, default=0.0,
+                        help="receiver latency in seconds (e.g. 0.02 for a real-world hook)")
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--data-dir")
@@ -145,7 +151,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(args.delay)])
     try:
         for _ in range(100):
             try:
@@ -168,7 +174,8 @@ def main() -> None:
         receiver.terminate()
         receiver.wait()
     base = results["aiohttp"]["rate"]
-    print(f"{args.n:,} records, concurrency {args.c}, receiver in its own process, {os.cpu_count()} CPUs")
+    print(f"{args.n:,} records, concurrency {args.c}, receiver in its own process "
+          f"(latency {args.delay * 1000:g} ms), {os.cpu_count()} CPUs")
     print(f"{'sender':<14}{'req/s':>9}{'x aiohttp':>11}{'peak RSS':>11}")
     for name, r in results.items():
         print(f"{name:<14}{r['rate']:>9,.0f}{r['rate'] / base:>11.2f}{r['rss_mb']:>9.0f} MB")

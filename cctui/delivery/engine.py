@@ -54,8 +54,8 @@ def load_macro(store, name: str):
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
     if stored.get("paused"):
         reason = stored.get("paused_reason") or "paused"
-        raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it "
-                         f"with `cctui macro resume {name}`.")
+        raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it by "
+                         f"adding it again (`cctui macro add PATH`).")
     clean = {k: v for k, v in stored.items() if k not in PAUSE_KEYS}
     return Macro.from_dict(clean, where=f"macro {name}")
 
