@@ -253,7 +253,10 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None) -> 
     summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id,
                                                       listener=reporter, concurrency=concurrency))
     if summary.total == 0:
-        click.echo("Nothing to retry: no failed deliveries and no interrupted runs.")
+        if summary.reason:
+            click.echo(f"Nothing retried: {summary.reason}.")
+        else:
+            click.echo("Nothing to retry: no failed deliveries and no interrupted runs.")
         return
     reporter.summary(summary)
     if not summary.ok:

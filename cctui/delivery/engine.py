@@ -195,6 +195,12 @@ class Engine:
                                         active=set(self._runs))
         total = ev.RunSummary(None, macro or "*", "retry")
         for plan in plans:
+            stored = await asyncio.to_thread(self.store.macro_get, plan.macro)
+            if stored is None or stored.get("paused"):
+                # A paused (410) or removed macro cannot finish its runs: report, go on.
+                why = "is paused" if stored else "no longer exists"
+                total.reason = total.reason or f"macro {plan.macro!r} {why}; its deliveries were left as they are"
+                continue
             result = await self.run(plan.macro, plan.record_ids, trigger="retry", concurrency=concurrency,
                                     listener=listener, resume=plan.run_id, deliveries=plan.deliveries)
             total.run_id = result.run_id
@@ -335,7 +341,7 @@ class Engine:
         """410 Gone: pause the macro (until someone resumes it) and end the run. The
         store write goes through the recorder thread, in order with the log."""
         if state.stop_reason is None:
-            reason = f"{result.title(True)} from {result.prepared.host} at {iso()}"
+            reason = f"{result.title(False)} from {result.prepared.host} at {iso()}"
             state.stop_reason = f"macro paused: {reason}"
             state.summary.reason = state.stop_reason
             name = state.macro.name

@@ -120,3 +120,15 @@ def test_receiver_command_prints_and_records_requests(data_dir):
 
     kept = open_store(data_dir).state_get("receiver.requests")
     assert [r["status"] for r in kept] == [404, 200]
+
+
+def test_retry_leaves_a_paused_macro_alone_and_says_so(cli, store, receiver, fast_cli_config):
+    ids = add_items(store, 3)
+    put_macro(store, url=receiver.url + "/slack/archived", concurrency=1)
+    assert cli("send", "hook", "--all").exit_code == 1
+    assert store.macro_get("hook")["paused"] is True
+    result = cli("retry")
+    assert result.exit_code == 0 and "macro 'hook' is paused" in result.output
+    assert receiver.state.count == 1
+    named = cli("retry", "--macro", "hook")
+    assert named.exit_code == 2 and "is paused" in named.output
