@@ -2,6 +2,7 @@
 
     python store_worker.py increment DATA_DIR SHARED_ID OWN_ID COUNT START_FILE
     python store_worker.py bulk DATA_DIR BATCH
+    python store_worker.py cli-set DATA_DIR RECORD_ID FIELD COUNT START_FILE
 """
 
 from __future__ import annotations
@@ -43,5 +44,17 @@ def bulk(data_dir: str, batch: str) -> None:
         print(store.feedback_count(), flush=True)  # acknowledged: durable before this line
 
 
+def cli_set(data_dir: str, record_id: str, field: str, count: str, start_file: str) -> None:
+    """``cctui feedback set`` in a loop, through the real CLI entry point (each call opens
+    the store afresh, like a separate command would) without paying interpreter start-up."""
+    from cctui.cli import cli
+
+    while not Path(start_file).exists():
+        time.sleep(0.005)
+    for i in range(1, int(count) + 1):
+        cli.main(["--data-dir", data_dir, "feedback", "set", record_id, f"{field}={i}"],
+                 prog_name="cctui", standalone_mode=False)
+
+
 if __name__ == "__main__":
-    {"increment": increment, "bulk": bulk}[sys.argv[1]](*sys.argv[2:])
+    {"increment": increment, "bulk": bulk, "cli-set": cli_set}[sys.argv[1]](*sys.argv[2:])

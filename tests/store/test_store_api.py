@@ -265,3 +265,14 @@ def test_given_low_id_does_not_make_allocation_reuse_ids(store):
     assert [r["id"] for r in added] == ["BUG-0010", "BUG-0011"]
     added = store.feedback_add([{**items(("idea", "x"))[0], "id": "IDEA-0005"}, *items(("bug", "z"))])
     assert [r["id"] for r in added] == ["IDEA-0005", "BUG-0012"]
+
+
+def test_flush_and_close_finish_submitted_writes(store, data_dir):
+    store.feedback_add(items(("bug", "a")))
+    for n in range(1, 21):
+        store.submit(store.feedback_update, ["BUG-0001"], {"votes": n})
+    store.flush()
+    assert open_store(data_dir).feedback_get("BUG-0001")["votes"] == 20
+    future = store.submit(store.feedback_update, ["BUG-0001"], {"votes": 21})
+    store.close()
+    assert future.done() and open_store(data_dir).feedback_get("BUG-0001")["votes"] == 21

@@ -51,6 +51,28 @@ def test_two_processes_editing_at_once_lose_nothing(data_dir):
     assert fresh.feedback_count() == 3
 
 
+def test_two_processes_running_feedback_set_in_loops(data_dir):
+    schema = Schema()
+    open_store(data_dir).feedback_add([schema.feedback({"type": "bug", "title": "shared"})])
+    start = data_dir.parent / "go-cli"
+    count = 40
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "cli-set", str(data_dir), "BUG-0001", field, str(count), str(start)],
+            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for field in ("count_a", "count_b")
+    ]
+    time.sleep(0.3)
+    start.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    record = open_store(data_dir).feedback_get("BUG-0001")
+    # both processes edited the same record; neither's last edit was overwritten
+    assert (record["count_a"], record["count_b"]) == (count, count)
+
+
 def test_sigkill_during_large_writes_keeps_committed_data(data_dir):
     batch = 2000
     rng = random.Random(7)
