@@ -20,7 +20,7 @@ import httpx
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
-from cctui.delivery.attempt import AttemptResult, Prepared, perform, prepare
+from cctui.delivery.attempt import AttemptResult, perform, prepare
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
