@@ -161,6 +161,34 @@ def remove(name: str) -> None:
     click.echo(f"Removed macro {name}.")
 
 
+@macro.command("pause")
+@click.argument("name")
+@click.option("--reason", default="paused by hand", show_default=True, help="Why, shown in the log and TUI.")
+def pause(name: str, reason: str) -> None:
+    """Pause macro NAME: it refuses to run (by hand, trigger or schedule) until resumed."""
+    from cctui.core.clock import iso
+
+    ctx = _ctx()
+    _stored(ctx, name)
+    ctx.store.macro_update(name, {"paused": True, "paused_reason": reason, "paused_at": iso()})
+    click.echo(f"Paused macro {name}: {reason}.")
+
+
+@macro.command("resume")
+@click.argument("name")
+def resume(name: str) -> None:
+    """Resume macro NAME after a pause (for example the automatic pause after a 410 Gone)."""
+    ctx = _ctx()
+    stored = ctx.store.macro_get(name)
+    if stored is None:
+        raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
+    if not stored.get("paused"):
+        click.echo(f"Macro {name} is not paused.")
+        return
+    ctx.store.macro_update(name, {"paused": False, "paused_reason": None, "paused_at": None})
+    click.echo(f"Resumed macro {name}.")
+
+
 @macro.command("preview")
 @click.argument("name")
 @click.option("--item", "item_id", required=True, help="The record to render for (e.g. BUG-0042).")
