@@ -5,9 +5,11 @@ every macro with a ``[trigger]`` whether the event's kind is in ``on`` and which
 records match its ``filter`` *after* the change, then calls ``runner`` ONCE per macro
 with all those ids: a 10,000-row import (one store event) is one run per macro.
 
-*Modify* fires for a record that matches the filter now and had a real field changed
-(``modified`` alone does not count), so moving a record *into* the filter fires, and
-editing a record that already matches fires too.
+*Modify* fires for a record that matches the filter now and whose change touched a
+field the filter looks at (``severity:critical`` watches ``severity``; a bare word
+watches ``title`` and ``description``; an empty filter watches every field except
+``modified``). So moving a record *into* the filter fires, while setting ``jira_key`` or
+a listener's status update on an already-critical record does not re-send it.
 
 Loops: a change written by macro M (``ChangeEvent.by_macro``) never triggers M again,
 and triggered runs form chains (A's ``on_success`` triggers B, B's triggers C): a macro
@@ -68,6 +70,17 @@ def _changed_for_real(changed: Iterable[str] | None) -> bool:
     return bool(set(changed or ()) - _BOOKKEEPING)
 
 
+def watched_fields(query: Any) -> frozenset[str] | None:
+    """The fields a compiled filter reads (None: an empty filter, which watches all)."""
+    terms = getattr(query, "terms", ())
+    if not terms:
+        return None
+    fields = {term.field for term in terms if term.field}
+    if any(term.field is None for term in terms):
+        fields |= {"title", "description"}  # a bare word searches these
+    return frozenset(fields)
+
+
 def matching_ids(macro: Any, event: Any, schema: Any = None) -> list[str]:
     """The ids in ``event`` that should fire ``macro``'s trigger (empty: do not fire)."""
     from cctui.core.query import compile_query
@@ -81,6 +94,7 @@ def matching_ids(macro: Any, event: Any, schema: Any = None) -> list[str]:
     if wanted and schema is not None:
         wanted = schema.type_named(str(wanted)).name
     changed = list(event.changed or [])
+    watched = watched_fields(query)
     ids = []
     for index, record in enumerate(event.records):
         if record is None or (wanted and record.get("type") != wanted):
@@ -89,6 +103,8 @@ def matching_ids(macro: Any, event: Any, schema: Any = None) -> list[str]:
             fields = changed[index] if index < len(changed) else None
             if not _changed_for_real(fields):
                 continue
+            if watched is not None and not watched & set(fields or ()):
+                continue  # the change did not touch what the filter looks at
         if query(record):
             ids.append(str(record["id"]))
     return ids

@@ -57,6 +57,18 @@ def test_modify_into_the_filter_fires_and_a_bookkeeping_only_change_does_not():
     assert plan(modify([(bug(1), {"title": "still low"})]), CRITICAL) == []
 
 
+def test_modify_fires_only_when_a_watched_field_changed():
+    already = bug(1, severity="Critical")
+    assert plan(modify([(already, {"jira_key": "CC-1"})]), CRITICAL) == []
+    assert plan(modify([(already, {"severity": "Critical", "votes": 2})]), CRITICAL) == [
+        ("escalate", ["BUG-0001"])]
+    anything = {"name": "any", "trigger": {"on": ["modify"]}}
+    assert plan(modify([(already, {"jira_key": "CC-1"})]), anything) == [("any", ["BUG-0001"])]
+    words = {"name": "words", "trigger": {"on": ["modify"], "filter": "crash"}}
+    assert plan(modify([(bug(2), {"description": "a crash"})]), words) == [("words", ["BUG-0002"])]
+    assert plan(modify([(bug(3, title="crash"), {"votes": 3})]), words) == []
+
+
 def test_a_macro_never_fires_on_its_own_update():
     event = modify([(bug(1, severity="Critical"), {"status": "Escalated"})], by_macro="escalate")
     assert plan(event, CRITICAL) == []
@@ -68,7 +80,7 @@ def test_ping_pong_between_two_macros_stops():
     record = bug(1, severity="Critical")
     triggers(submit(record))                                    # escalate
     triggers(modify([(record, {"status": "Escalated"})], by_macro="escalate"))   # -> notify
-    triggers(modify([({**record, "status": "Escalated"}, {"severity": "Critical", "title": "x"})],
+    triggers(modify([({**record, "status": "Escalated"}, {"severity": "Critical"})],
                     by_macro="notify"))                         # escalate again? no: cycle
     assert [name for name, _, _ in calls] == ["escalate", "notify"]
 

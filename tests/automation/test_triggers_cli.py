@@ -60,15 +60,16 @@ def test_on_success_updates_do_not_loop(cli, data_dir, receiver):
     # escalate's on_success makes the record match notify's filter; notify's own update
     # makes it match escalate's again: each must run exactly once.
     put_macro(data_dir, name="escalate", url=f"{receiver.url}/escalate",
-              trigger={"on": ["submit", "modify"], "filter": "severity:critical"},
+              trigger={"on": ["submit", "modify"], "filter": "severity:critical,high"},
               on_success={"status": "Escalated"}, return_values={"jira_key": "key"})
     put_macro(data_dir, name="notify", url=f"{receiver.url}/notify",
               trigger={"on": ["modify"], "filter": "status:escalated"},
-              on_success={"category": "notified"})
+              on_success={"category": "notified", "severity": "High"})
     ok(cli("feedback", "add", "--type", "bug", "--title", "Data loss", "--field", "severity=critical"))
     assert sorted(receiver.paths()) == ["/escalate", "/notify"]
     [record], runs, _ = read(data_dir)
-    assert (record["status"], record["category"], record["jira_key"]) == ("Escalated", "notified", "CC-1")
+    assert (record["status"], record["category"], record["jira_key"], record["severity"]) == (
+        "Escalated", "notified", "CC-1", "High")
     assert sorted((r["macro"], r["trigger"]) for r in runs) == [("escalate", "submit"), ("notify", "modify")]
 
 
