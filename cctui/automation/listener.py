@@ -13,7 +13,7 @@ rate limited per client address (429) and limited in size (413). Routes:
 Updates go through the store as *modify* with ``origin="listener"``, so triggers fire.
 Store calls run on the store's writer thread (``store.submit``, group commit) so the
 event loop never blocks on disk. Every inbound event is printed and kept
-in the store (state key ``listener:inbound``, the newest ``INBOUND_KEEP``).
+in the store (the newest ``INBOUND_KEEP``; read them with :func:`inbound_events`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ DEFAULT_MAX_BODY = 256 * 1024
 #: Requests per second per client address, and the burst allowed above it.
 DEFAULT_RATE_LIMIT = 20.0
 INBOUND_KEY = "listener:inbound"
+#: The inbound log is a ring of this many small state entries (one small write per event).
 INBOUND_KEEP = 500
 
 STORE_KEY: web.AppKey = web.AppKey("store", object)
@@ -68,6 +69,21 @@ class _RateLimiter:
         if len(self._buckets) > 10_000:  # forget idle clients so memory stays bounded
             self._buckets = {k: v for k, v in self._buckets.items() if stamp - v[1] < 60}
         return allowed
+
+
+def append_inbound(store: Any, event: dict) -> None:
+    """Keep ``event`` in the store's inbound ring (call inside a store transaction)."""
+    number = int(store.state_get(f"{INBOUND_KEY}:next") or 0)
+    store.state_set(f"{INBOUND_KEY}:{number % INBOUND_KEEP}", {**event, "n": number})
+    store.state_set(f"{INBOUND_KEY}:next", number + 1)
+
+
+def inbound_events(store: Any) -> list[dict]:
+    """The kept inbound events, oldest first (for screens and tests)."""
+    number = int(store.state_get(f"{INBOUND_KEY}:next") or 0)
+    first = max(0, number - INBOUND_KEEP)
+    events = (store.state_get(f"{INBOUND_KEY}:{n % INBOUND_KEEP}") for n in range(first, number))
+    return [e for e in events if e]
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
@@ -144,15 +160,12 @@ class Listener:
             ids = ",".join(event["records"]) or "-"
             self.echo(f"{event['at']} {event['client']} {event['method']} {event['path']} "
                       f"-> {event['status']} {ids} {event['note']}".rstrip())
+        if response.status == 429:
+            return  # a flood is printed, not written: it must not become disk traffic
         try:
-            await self.call(self._append_inbound, event)
+            await self.call(append_inbound, self.store, event)
         except CctuiError:
             pass  # a busy store must not turn an answered request into an error
-
-    def _append_inbound(self, event: dict) -> None:
-        events = list(self.store.state_get(INBOUND_KEY) or [])
-        events.append(event)
-        self.store.state_set(INBOUND_KEY, events[-INBOUND_KEEP:])
 
     # -- routes ----------------------------------------------------------------------
     async def _json_object(self, request: web.Request) -> dict:

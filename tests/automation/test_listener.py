@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from cctui.automation.listener import INBOUND_KEY, make_listener_app
+from cctui.automation.listener import inbound_events, make_listener_app
 from cctui.core.records import Schema
 from cctui.errors import InputError
 from cctui.store import open_store
@@ -71,7 +71,7 @@ async def test_the_right_token_updates_the_record_as_a_modify(listener):
     assert store.feedback_get("BUG-0001")["status"] == "Closed"
     [event] = events
     assert (event.kind, event.origin, event.ids) == ("modify", "listener", ["BUG-0001"])
-    inbound = store.state_get(INBOUND_KEY)
+    inbound = inbound_events(store)
     assert inbound[-1]["path"] == "/records/BUG-0001" and inbound[-1]["status"] == 200
     assert "BUG-0001" in printed[-1] and TOKEN not in "".join(printed) + str(inbound)
 
@@ -180,3 +180,21 @@ def test_a_map_to_an_unknown_status_or_an_empty_token_is_refused(store):
         make_listener_app(store, TOKEN, jira_status_map={"Done": "Finished"})
     with pytest.raises(InputError, match="CCTUI_LISTEN_TOKEN"):
         make_listener_app(store, "")
+
+
+def test_the_inbound_log_keeps_the_newest_events(store, monkeypatch):
+    from cctui.automation import listener as module
+
+    monkeypatch.setattr(module, "INBOUND_KEEP", 3)
+    for n in range(5):
+        with store.batch():
+            module.append_inbound(store, {"path": f"/records/BUG-{n}"})
+    assert [e["path"] for e in inbound_events(store)] == [f"/records/BUG-{n}" for n in (2, 3, 4)]
+
+
+async def test_refused_requests_are_logged_without_the_token(listener):
+    base, session, store, _, printed = listener
+    async with session.post(f"{base}/hooks/jira", json={}, headers={"Authorization": "Bearer guess"}) as r:
+        assert r.status == 401
+    assert inbound_events(store)[-1]["status"] == 401
+    assert "guess" not in str(inbound_events(store)) + "".join(printed)
