@@ -12,7 +12,8 @@ import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,20 +22,42 @@ from cctui.core.clock import iso, now
 from cctui.delivery import signing
 from cctui.delivery.explain import Explanation, explain
 from cctui.delivery.transport import TRUNCATED, USER_AGENT, HttpSender
-from cctui.errors import MacroError
+from cctui.errors import CctuiError, MacroError
+from cctui.macros.tags import build_context
 
-try:  # the macros package owns masking; keep working if a helper moves
-    from cctui.macros.secrets import mask_headers, mask_text, mask_url
-except ImportError:  # pragma: no cover - depends on another area's layout
-    from cctui.macros import mask_headers, mask_text  # type: ignore
-
-    def mask_url(url, secrets=()):  # type: ignore
-        return mask_text(url, secrets)
+from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text
 
 
 # Attempt ids: the delivery id and attempt number are unique except when a resumed run
 # repeats an attempt number; a per-process random start + counter separates those.
 _SERIAL = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+@dataclass
+class Fixed:
+    """What stays the same for every record of one run (secrets resolved once): the
+    request line, headers, secrets and their masked forms."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    host: str
+    secrets: frozenset[str]
+    key: bytes | None
+    masked_url: str
+    masked_shown: Any  # the headers as previews show them (dict, or list of pairs)
+    masked_headers: dict  # the macro's headers, masked, for the log
+    order: tuple[str, ...]  # secrets longest first (how mask_text applies them)
+    has_user_agent: bool
+    wire: Any = None  # encoded headers for the sender, filled on first send
+
+    def mask(self, text: str) -> str:
+        """``mask_text(text, secrets)`` without sorting the secrets again."""
+        if text:
+            for secret in self.order:
+                if secret in text:
+                    text = text.replace(secret, MASK)
+        return text
 
 
 @dataclass
@@ -50,16 +73,83 @@ class Prepared:
     masked: dict  # {"method", "url", "headers", "body"} with secrets masked
     key: bytes | None = None  # HMAC key for webhook-signature
     masked_headers: dict = field(default_factory=dict)  # the macro's headers, masked, once
+    fixed: Fixed | None = None
 
 
-def prepare(macro, record: dict, store=None, config=None, environ=os.environ) -> Prepared:
-    """Render ``macro`` for ``record``; raises the macros' TemplateError/SecretError."""
+def _render_request():
     try:
         from cctui.macros import render_request
     except ImportError:  # the package may not re-export it
         from cctui.macros.request import render_request
+    return render_request
 
-    rendered = render_request(macro, record, store=store, config=config, environ=environ)
+
+class RequestFactory:
+    """Prepares one macro's request for many records (one factory per run).
+
+    Everything that does not depend on the record (``${SECRET}`` resolution, the URL and
+    headers, the signing key, the masked URL and headers) is worked out once, from the
+    first record, with :func:`cctui.macros.render_request`. For each further record only
+    the body is rendered (the same compiled template and context that ``render_request``
+    uses). Anything unusual (a tag the record lacks, a render error, a body that turns
+    empty) goes through ``render_request`` itself, so errors read exactly the same.
+    """
+
+    def __init__(self, macro, store=None, config=None, environ=os.environ) -> None:
+        self.macro = macro
+        self.store = store
+        self.config = config
+        self.environ = environ
+        self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
+        self._fast: tuple | None = None
+
+    def prepare(self, record: dict) -> Prepared:
+        """The request for ``record``; raises the macros' TemplateError/SecretError."""
+        fast = self._fast
+        if fast is not None and self._fixed:
+            compiled, target, base_url, extra, dynamic = fast
+            if not any(name not in record for name in dynamic):
+                context = build_context(record, target=target, store=self.store, base_url=base_url,
+                                        extra_names=extra, now=iso_now())
+                try:
+                    body = compiled.render(context) if self.macro.body else ""
+                except CctuiError:
+                    body = None  # render_request below raises it with the macro's name
+                fixed = self._fixed.get(bool(body)) if body is not None else None
+                if fixed is not None:
+                    return _prepared(fixed, body)
+        return self._full(record)
+
+    def _full(self, record: dict) -> Prepared:
+        rendered = _render_request()(self.macro, record, store=self.store, config=self.config,
+                                     environ=self.environ)
+        fixed = self._fixed.get(bool(rendered.body))
+        if fixed is None:
+            fixed = self._fixed[bool(rendered.body)] = _fix(rendered)
+        if self._fast is None:
+            self._fast = self._fast_path()
+        return _prepared(fixed, rendered.body)
+
+    def _fast_path(self) -> tuple:
+        from cctui.macros.templating import ENV
+
+        macro = self.macro
+        compiled = macro.compiled()
+        target = getattr(macro, "target", "feedback")
+        config = self.config
+        base_url = (config.get("base_url") if isinstance(config, Mapping)
+                    else getattr(config, "base_url", None)) if config is not None else None
+        schema = getattr(self.store, "schema", None)
+        extra = frozenset(macro.field_names) | frozenset(getattr(schema, "extra_fields", ()) or ())
+        # Names every context has (standard fields, computed tags, extra names): only
+        # the template's other names depend on the record.
+        known = set(build_context({}, target=target, base_url=base_url, extra_names=extra, now=""))
+        known |= set(ENV.globals)
+        dynamic = tuple(sorted(name for name in compiled.names if name not in known))
+        return compiled, target, base_url, extra, dynamic
+
+
+def _fix(rendered) -> Fixed:
     secrets = set(rendered.secrets)
     key = None
     signing_secret = getattr(rendered, "signing_secret", None)
@@ -67,14 +157,55 @@ def prepare(macro, record: dict, store=None, config=None, environ=os.environ) ->
         secrets.add(signing_secret)
         key = signing.secret_key(signing_secret)
     masked = rendered.masked()
-    if secrets - set(rendered.secrets):
-        masked = {**masked, "body": mask_text(masked.get("body", ""), secrets)}
     host = urlsplit(rendered.url).hostname or ""
     if not host:
         raise MacroError(f"url: {masked['url']!r} has no host name.")
-    headers = list(rendered.headers)
-    return Prepared(rendered.method, rendered.url, headers, rendered.body.encode("utf-8"), host,
-                    frozenset(secrets), masked, key, _as_dict(mask_headers(headers, secrets)))
+    headers = tuple(rendered.headers)
+    return Fixed(
+        rendered.method, rendered.url, headers, host, frozenset(secrets), key, masked["url"],
+        masked["headers"], _as_dict(mask_headers(list(headers), secrets)),
+        tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
+        any(name.lower() == "user-agent" for name, _ in headers),
+    )
+
+
+def _prepared(fixed: Fixed, body: str) -> Prepared:
+    masked = {"method": fixed.method, "url": fixed.masked_url, "headers": fixed.masked_shown,
+              "body": fixed.mask(body)}
+    return Prepared(fixed.method, fixed.url, list(fixed.headers), body.encode("utf-8"), fixed.host,
+                    fixed.secrets, masked, fixed.key, fixed.masked_headers, fixed)
+
+
+def prepare(macro, record: dict, store=None, config=None, environ=os.environ) -> Prepared:
+    """Render ``macro`` for ``record``; raises the macros' TemplateError/SecretError.
+    (A run uses one :class:`RequestFactory` for all its records.)"""
+    return RequestFactory(macro, store, config, environ).prepare(record)
+
+
+_last_second: list = [None, ""]
+
+
+def iso_now() -> str:
+    """``iso()`` of now, formatted at most once per second (``CCTUI_NOW`` honoured)."""
+    if os.environ.get("CCTUI_NOW"):
+        return iso()
+    second = int(time.time())
+    if _last_second[0] != second:
+        _last_second[1] = iso(datetime.fromtimestamp(second, timezone.utc))
+        _last_second[0] = second
+    return _last_second[1]
+
+
+def _stamp() -> tuple[int, str]:
+    """(unix seconds, ISO 8601) of now for one attempt (``CCTUI_NOW`` honoured)."""
+    if os.environ.get("CCTUI_NOW"):
+        moment = now()
+        return int(moment.timestamp()), iso(moment)
+    second = int(time.time())
+    if _last_second[0] != second:
+        _last_second[1] = iso(datetime.fromtimestamp(second, timezone.utc))
+        _last_second[0] = second
+    return second, _last_second[1]
 
 
 @dataclass
@@ -91,6 +222,7 @@ class AttemptResult:
     headers: dict[str, str] = field(default_factory=dict)
     truncated: bool = False
     _json: Any = field(default=None, repr=False)
+    _text: str | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +234,12 @@ class AttemptResult:
 
     @property
     def text(self) -> str:
-        return mask_text(self.body.decode("utf-8", "replace"), self.prepared.secrets)
+        """The response body, decoded and masked (once)."""
+        if self._text is None:
+            text = self.body.decode("utf-8", "replace")
+            fixed = self.prepared.fixed
+            self._text = fixed.mask(text) if fixed is not None else mask_text(text, self.prepared.secrets)
+        return self._text
 
     def json_body(self) -> Any:
         """The response body as JSON, or None when it is not JSON."""
@@ -138,7 +275,13 @@ class AttemptResult:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
         response_headers and explanation; everything masked."""
         p = self.prepared
-        secrets = p.secrets
+        fixed = p.fixed
+        mask = fixed.mask if fixed is not None else (lambda text: mask_text(text, p.secrets))
+        # The macro's headers were masked once per run; the rest (webhook-*, User-Agent)
+        # carry no secret.
+        request_headers = dict(p.masked_headers)
+        for name, value in self.sent_headers[len(p.headers):]:
+            request_headers[name] = value
         return {
             "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",
             "delivery_id": delivery_id,
@@ -151,18 +294,31 @@ class AttemptResult:
             "url": p.masked["url"],
             "status_code": self.status_code,
             "ok": self.ok,
-            "error": mask_text(self.error, secrets) if self.error else None,
+            "error": mask(self.error) if self.error else None,
             "duration_ms": self.duration_ms,
             "started_at": self.started_at,
-            # The macro's headers were masked once in prepare(); the rest (webhook-*,
-            # User-Agent) carry no secret.
-            "request_headers": {**p.masked_headers, **dict(self.sent_headers[len(p.headers):])},
+            "request_headers": request_headers,
             "request_body": p.masked.get("body", ""),
-            "response_headers": _as_dict(mask_headers(list(self.headers.items()), secrets)),
+            "response_headers": _masked_response_headers(self.headers, p.secrets, mask),
             "response_body": self.text,
             "response_truncated": self.truncated,
             "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
         }
+
+
+@lru_cache(maxsize=256)
+def _sensitive(name: str) -> bool:
+    from cctui.macros.secrets import is_sensitive_header
+
+    return is_sensitive_header(name)
+
+
+def _masked_response_headers(headers: dict[str, str], secrets: frozenset[str], mask) -> dict[str, str]:
+    """Response headers (names already unique) as the log keeps them: credentials masked."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        out[name] = mask_header_value(name, value, secrets) if _sensitive(name) else mask(value)
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -201,16 +357,20 @@ def json_path(data: Any, path: str) -> tuple[bool, Any]:
 
 async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, timeout: float) -> AttemptResult:
     """Send one attempt with fresh ``webhook-*`` headers; never raises for network trouble."""
-    moment = now()
-    stamp = int(moment.timestamp())
-    headers = prepared.headers + signing.webhook_headers(delivery_id, stamp, prepared.body, prepared.key)
-    if not any(name.lower() == "user-agent" for name, _ in prepared.headers):
+    stamp, started_at = _stamp()
+    webhook = signing.webhook_headers(delivery_id, stamp, prepared.body, prepared.key)
+    headers = prepared.headers + webhook
+    fixed = prepared.fixed
+    if not (fixed.has_user_agent if fixed is not None
+            else any(name.lower() == "user-agent" for name, _ in prepared.headers)):
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
-    started_at = iso(moment)
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:
-        response = await sender.send(prepared.method, prepared.url, headers, prepared.body, timeout)
+        if fixed is not None:
+            response = await sender.send_prepared(prepared, headers, timeout)
+        else:
+            response = await sender.send(prepared.method, prepared.url, headers, prepared.body, timeout)
     except httpx.TransportError as exc:
         result.error = str(exc) or type(exc).__name__
     except (ValueError, OSError) as exc:  # e.g. a URL that httpx refuses outright
@@ -218,7 +378,7 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     else:
         result.status_code = response.status_code
         result.body = response.content
-        result.headers = {k.lower(): v for k, v in response.headers.items()}
+        result.headers = dict(response.headers.items())  # names lowercased, repeats joined
         result.truncated = bool(response.extensions.get(TRUNCATED))
     result.duration_ms = int(round((time.perf_counter() - began) * 1000))
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import random
 from dataclasses import dataclass, field
@@ -20,13 +21,15 @@ import httpx
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
-from cctui.delivery.attempt import AttemptResult, perform, prepare
+from cctui.delivery.attempt import AttemptResult, RequestFactory, perform
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
+
+log = logging.getLogger(__name__)
 
 TRIGGERS = ("manual", "bulk", "submit", "modify", "schedule", "retry")
 DEFAULT_CONCURRENCY = 8
@@ -57,6 +60,9 @@ def load_macro(store, name: str):
         raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it by "
                          f"adding it again (`cctui macro add PATH`).")
     clean = {k: v for k, v in stored.items() if k not in PAUSE_KEYS}
+    schema = getattr(store, "schema", None)  # custom feedback types and fields
+    if schema is not None:
+        return Macro.from_dict(clean, where=f"macro {name}", schema=schema)
     return Macro.from_dict(clean, where=f"macro {name}")
 
 
@@ -75,10 +81,20 @@ class _Run:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None  # the run ends early (410 pause); None = keep going
     view: RunView | None = None  # bulk runs read records through an indexed view
+    factory: RequestFactory | None = None  # renders the macro for each record
+    listener_errors: int = 0
 
     def emit(self, event) -> None:
+        """Tell the listener; a listener that raises is logged and the run goes on (a
+        broken progress bar must not leave half a run unsent)."""
         if self.listener is not None:
-            self.listener(event)
+            try:
+                self.listener(event)
+            except Exception:
+                self.listener_errors += 1
+                if self.listener_errors == 1:
+                    log.exception("delivery listener %r raised on %s; the run goes on (further "
+                                  "errors are counted, not logged)", self.listener, type(event).__name__)
 
     def delivery(self, record_id: str) -> tuple[str, int]:
         """(delivery id, attempts already made) for a record."""
@@ -137,16 +153,17 @@ class Engine:
             raise InputError("--concurrency: expected a whole number >= 1.")
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
         state = _Run(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
+        if len(ids) >= BULK:
+            state.view = RunView(self.store, getattr(macro, "target", "feedback"))
+        state.factory = RequestFactory(macro, state.view or self.store, self.config)
         if ids and not dry_run:
             # Fail fast, before anything is persisted or sent: a missing ${SECRET} or a
             # broken template shows on the first record as well as on the last.
-            await asyncio.to_thread(self._preflight, macro, ids[0])
+            await asyncio.to_thread(self._preflight, state.factory, macro, ids[0])
             if getattr(macro, "once_per_record", False):
                 state.already = await asyncio.to_thread(self._delivered_before, macro.name)
             state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
         summary.run_id = state.run_id
-        if len(ids) >= BULK:
-            state.view = RunView(self.store, getattr(macro, "target", "feedback"))
         self._runs[state.run_id or f"dry-{id(state)}"] = state
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
                                                  target=getattr(macro, "target", "feedback"),
@@ -208,10 +225,10 @@ class Engine:
         return total
 
     # -- store work (runs in threads) ---------------------------------------------------
-    def _preflight(self, macro, record_id: str) -> None:
+    def _preflight(self, factory: RequestFactory, macro, record_id: str) -> None:
         record = self._record(macro, record_id)
         if record is not None:
-            prepare(macro, record, self.store, self.config)
+            factory.prepare(record)  # also works out the run's fixed request parts
 
     def _record(self, macro, record_id: str) -> dict | None:
         if getattr(macro, "target", "feedback") == "users":
@@ -252,8 +269,9 @@ class Engine:
             s.failed += 1
             if outcome == ev.NOT_SENT:
                 s.not_sent += 1
-        state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
-                                 error, extra or {}))
+        if state.listener is not None:
+            state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
+                                     error, extra or {}))
 
     def _stopped(self, state: _Run, host: str | None, breaker: CircuitBreaker) -> str | None:
         if state.cancel.is_set():
@@ -274,7 +292,7 @@ class Engine:
         if record is None:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
         try:
-            prepared = prepare(state.macro, record, state.view or self.store, self.config)
+            prepared = state.factory.prepare(record)
         except CctuiError as exc:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=str(exc))
         if state.dry_run:
@@ -295,13 +313,16 @@ class Engine:
                 sent = True
                 state.summary.sent += 1
             state.summary.attempts += 1
-            state.emit(ev.AttemptStarted(state.run_id, record_id, delivery_id, attempt, prepared.masked["url"]))
+            if state.listener is not None:
+                state.emit(ev.AttemptStarted(state.run_id, record_id, delivery_id, attempt,
+                                             prepared.masked["url"]))
             result: AttemptResult = await perform(sender, prepared, delivery_id, self.timeout_of(state.macro))
             decision = decide(result.status_code, result.error, result.location)
             paused = decision.action == PAUSE
             recorder.attempt(result.log_entry(state, record_id, delivery_id, attempt, paused))
-            state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
-                                          result.duration_ms, result.ok, result.error, result.title(paused)))
+            if state.listener is not None:
+                state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
+                                              result.duration_ms, result.ok, result.error, result.title(paused)))
             if decision.action == DELIVERED:
                 breaker.success(prepared.host)
                 changes = result.record_changes(state.macro)

@@ -20,6 +20,7 @@ from typing import Iterable
 
 import aiohttp
 import httpx
+import yarl
 
 from cctui import __version__
 
@@ -41,6 +42,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.limit = limit
         self.body_limit = body_limit
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit,
@@ -54,14 +56,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None:
             self._session = self._open()
         timeout = request.extensions.get("timeout") or {}
-        client_timeout = aiohttp.ClientTimeout(
-            total=timeout.get("read"), sock_connect=timeout.get("connect"),
-        )
-        url = request.extensions.get("cctui_url") or str(request.url)
+        key = (timeout.get("read"), timeout.get("connect"))
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:
+            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(total=key[0], sock_connect=key[1])
+        url = _yarl(request.extensions.get("cctui_url") or str(request.url))
+        try:
+            content = request.content
+        except httpx.RequestNotRead:
+            content = await request.aread()
         try:
             async with self._session.request(
                 request.method, url, headers=request.headers.multi_items(),
-                data=request.content or None, allow_redirects=False, timeout=client_timeout,
+                data=content or None, allow_redirects=False, timeout=client_timeout,
             ) as answer:
                 body = await _read_at_most(answer.content, self.body_limit + 1)
                 truncated = len(body) > self.body_limit
@@ -75,10 +82,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 # does not try to decode it a second time.
                 raw_headers = [(k, v) for k, v in answer.raw_headers
                                if k.lower() != b"content-encoding"]
-                response = httpx.Response(answer.status, headers=raw_headers,
-                                          content=body, request=request, extensions=extensions)
                 if truncated:
-                    response.extensions[TRUNCATED] = True
+                    extensions[TRUNCATED] = True
+                # The body is already read: hand it over as a byte stream and mark the
+                # response read (httpx's content= path would re-scan headers and run the
+                # body through its decoders again, several µs per request for nothing).
+                response = httpx.Response(answer.status, headers=raw_headers, stream=httpx.ByteStream(body),
+                                          request=request, extensions=extensions)
+                response._content = body  # what Response.read() would set; httpx is pinned
                 return response
         except asyncio.TimeoutError as exc:
             raise httpx.TimeoutException(_timeout_text(timeout), request=request) from exc
@@ -154,6 +165,12 @@ def _url(text: str) -> httpx.URL:
     return httpx.URL(text)
 
 
+@functools.lru_cache(maxsize=512)
+def _yarl(text: str) -> yarl.URL:
+    # The same for aiohttp: it takes a parsed yarl.URL as it is.
+    return yarl.URL(text)
+
+
 class HttpSender:
     """Sends one request at a time over a transport (one per run): builds the
     ``httpx.Request``, adds ``User-Agent``, applies the timeout, reads the body capped."""
@@ -161,6 +178,7 @@ class HttpSender:
     def __init__(self, transport: httpx.AsyncBaseTransport, body_limit: int = BODY_LIMIT) -> None:
         self.transport = transport
         self.body_limit = body_limit
+        self._ext: dict[tuple, dict] = {}
 
     async def send(self, method: str, url: str, headers: Iterable[tuple[str, str]],
                    content: bytes, timeout: float) -> httpx.Response:
@@ -168,11 +186,11 @@ class HttpSender:
         headers = list(headers)
         if not any(name.lower() == "user-agent" for name, _ in headers):
             headers.append(("User-Agent", USER_AGENT))
-        request = httpx.Request(
-            method, _url(url), headers=headers, content=content,
-            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout,
-                                    "pool": timeout}, "cctui_url": url},
-        )
+        request = httpx.Request(method, _url(url), headers=headers, content=content,
+                                extensions=self._extensions(timeout, url))
+        return await self._send(request, timeout)
+
+    async def _send(self, request: httpx.Request, timeout: float) -> httpx.Response:
         try:
             if isinstance(self.transport, AiohttpTransport):
                 # aiohttp enforces the total timeout itself; a second timer per request
@@ -186,6 +204,42 @@ class HttpSender:
         except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response
+
+    async def send_prepared(self, prepared, headers: list[tuple[str, str]], timeout: float) -> httpx.Response:
+        """One attempt of a prepared request (:mod:`cctui.delivery.attempt`): the same
+        request as :meth:`send`, built without re-normalising the run's fixed headers.
+
+        ``headers`` starts with the prepared (fixed) headers, then the attempt's own
+        (``webhook-*``, ``User-Agent``). The fixed part is encoded once per run.
+        """
+        fixed = prepared.fixed
+        wire = fixed.wire
+        if wire is None:
+            try:
+                url = _url(prepared.url)
+                wire = fixed.wire = (url, [(b"Host", url.netloc)] + [
+                    (name.encode("ascii"), value.encode("ascii")) for name, value in fixed.headers])
+            except (UnicodeEncodeError, httpx.InvalidURL):
+                wire = fixed.wire = False  # httpx's own path reports it, as before
+        if wire is False:
+            return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
+        url, encoded = wire
+        body = prepared.body
+        raw = encoded + [(name.encode("latin-1"), value.encode("latin-1"))
+                         for name, value in headers[len(fixed.headers):]]
+        raw.append((b"Content-Length", str(len(body)).encode()))
+        request = httpx.Request(prepared.method, url, headers=raw, stream=httpx.ByteStream(body),
+                                extensions=self._extensions(timeout, prepared.url))
+        request.read()
+        return await self._send(request, timeout)
+
+    def _extensions(self, timeout: float, url: str) -> dict:
+        found = self._ext.get((timeout, url))
+        if found is None:
+            found = self._ext[(timeout, url)] = {
+                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout},
+                "cctui_url": url}
+        return found
 
     async def _read_capped(self, response: httpx.Response) -> None:
         chunks: list[bytes] = []
