@@ -3,7 +3,7 @@
 No Textual here: the CLI and the TUI are two listeners of the same engine.
 """
 
-from cctui.delivery.engine import Engine, delivery_id_for, load_macro
+from cctui.delivery.engine import Engine, SendResult, delivery_id_for, load_macro
 from cctui.delivery.events import (
     AttemptFinished, AttemptStarted, RecordDone, RetryScheduled, RunFinished, RunStarted, RunSummary,
 )
@@ -11,7 +11,7 @@ from cctui.delivery.explain import Explanation, explain
 
 __all__ = [
     "AttemptFinished", "AttemptStarted", "Engine", "Explanation", "RecordDone", "RetryScheduled",
-    "RunFinished", "RunStarted", "RunSummary", "delivery_id_for", "explain", "load_macro",
+    "RunFinished", "RunStarted", "RunSummary", "SendResult", "delivery_id_for", "explain", "load_macro",
     "make_receiver_app", "serve_in_background",
 ]
 

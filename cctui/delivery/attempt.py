@@ -271,12 +271,22 @@ class AttemptResult:
         changes.update(getattr(macro, "on_success", None) or {})
         return changes
 
+    def _mask(self):
+        fixed = self.prepared.fixed
+        return fixed.mask if fixed is not None else (lambda text: mask_text(text, self.prepared.secrets))
+
+    def masked_error(self) -> str | None:
+        return self._mask()(self.error) if self.error else None
+
+    def masked_headers(self) -> dict[str, str]:
+        """The response headers with credentials masked."""
+        return _masked_response_headers(self.headers, self.prepared.secrets, self._mask())
+
     def log_entry(self, state, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
         response_headers and explanation; everything masked."""
         p = self.prepared
-        fixed = p.fixed
-        mask = fixed.mask if fixed is not None else (lambda text: mask_text(text, p.secrets))
+        mask = self._mask()
         # The macro's headers were masked once per run; the rest (webhook-*, User-Agent)
         # carry no secret.
         request_headers = dict(p.masked_headers)

@@ -14,14 +14,16 @@ import hashlib
 import logging
 import os
 import random
+import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 import httpx
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
 from cctui.delivery.attempt import AttemptResult, RequestFactory, perform
+from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
@@ -45,13 +47,33 @@ def delivery_id_for(run_id: str | None, record_id: str) -> str:
     return f"msg_{digest}"
 
 
-def load_macro(store, name: str):
-    """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
+class SendResult(NamedTuple):
+    """What :meth:`Engine.send_once` got back. ``headers``, ``body`` and ``error`` are
+    masked (no secret in clear), ready to show on a screen."""
+
+    status_code: int  # 0 when no response came
+    headers: dict[str, str]  # response headers, names lowercased
+    body: str  # response body as text, cut at 64 KiB
+    duration_ms: int
+    error: str | None  # why no response came (refused, timeout, ...)
+    explanation: Explanation  # title, meaning, action
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+def _macro_class():
     try:
         from cctui.macros import Macro
     except ImportError:  # the package may not re-export it
         from cctui.macros.model import Macro
+    return Macro
 
+
+def load_macro(store, name: str):
+    """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
+    Macro = _macro_class()
     stored = store.macro_get(name)
     if stored is None:
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
@@ -129,6 +151,28 @@ class Engine:
                 state.cancel.set()
                 found = True
         return found
+
+    async def send_once(self, macro: Any, record: Mapping | None = None) -> SendResult:
+        """Render ``macro`` (a Macro or a macro dict) for ``record`` and send it once: no
+        retry, no run, nothing logged or written (the TUI's "test send"). Redirects are
+        not followed and the macro's timeout holds, as in a run. A template or secret
+        problem raises its :class:`~cctui.errors.CctuiError`; network trouble does not
+        raise (status 0 and ``error``)."""
+        if isinstance(macro, Mapping):
+            schema = getattr(self.store, "schema", None)
+            where = f"macro {macro.get('name') or '(new)'}"
+            macro = (_macro_class().from_dict(macro, where=where, schema=schema) if schema is not None
+                     else _macro_class().from_dict(macro, where=where))
+        factory = RequestFactory(macro, self.store, self.config)
+        prepared = await asyncio.to_thread(factory.prepare, dict(record or {}))
+        sender = HttpSender(self.transport or make_transport(limit=1))
+        try:
+            result = await perform(sender, prepared, f"test-{int(time.time() * 1000)}", self.timeout_of(macro))
+        finally:
+            if self.transport is None:
+                await sender.aclose()
+        return SendResult(result.status_code, result.masked_headers(), result.text, result.duration_ms,
+                          result.masked_error(), result.explanation())
 
     @property
     def active_runs(self) -> list[str]:

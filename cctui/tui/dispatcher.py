@@ -367,22 +367,16 @@ class Dispatcher:
         return True
 
     async def test_send(self, macro_dict: dict, record: dict | None) -> Any:
-        """Send the macro's request for ``record`` once and return the engine's
-        ``AttemptResult`` (status, masked body, explanation). Nothing is logged: a test
-        send is not a delivery."""
-        from cctui.delivery.attempt import perform, prepare
-        from cctui.delivery.transport import HttpSender, make_transport
-        from cctui.macros import Macro
+        """Send the macro's request for ``record`` once (``Engine.send_once``: nothing is
+        logged, a test send is not a delivery) and return what the preview shows: status,
+        duration, masked body and error, and the explanation."""
+        from types import SimpleNamespace
 
-        macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}")
-        prepared = await asyncio.to_thread(prepare, macro, record or {}, self.app.store,
-                                           getattr(self.app, "config", None))
-        sender = HttpSender(make_transport(limit=1))
-        try:
-            return await perform(sender, prepared, f"test-{int(time.time() * 1000)}",
-                                 float(getattr(macro, "timeout", 15) or 15))
-        finally:
-            await sender.aclose()
+        result = await self.engine.send_once(macro_dict, record)
+        # The preview reads an attempt-like object: ``explanation()`` is a method there.
+        return SimpleNamespace(status_code=result.status_code, ok=result.ok, duration_ms=result.duration_ms,
+                               error=result.error, text=result.body, headers=result.headers,
+                               result=result, explanation=lambda paused=False: result.explanation)
 
     # -- macros -------------------------------------------------------------------
     def set_paused(self, macro_name: str, paused: bool) -> None:
