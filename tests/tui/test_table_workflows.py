@@ -128,8 +128,9 @@ async def test_sidebar_switches_tables_with_counts(make_app, tui):
         await tui.wait_for(pilot, lambda: "Bug Report" in tui.status_text(app) and "12 of 12" in tui.status_text(app))
         for _ in range(4):
             await pilot.press("right_square_bracket")
-        await tui.wait_for(pilot, lambda: "Users" in tui.status_text(app) and "3 of 3" in tui.status_text(app))
-        assert tui.table(app).columns[1].key == "name"
+        await tui.wait_for(pilot, lambda: tui.table(app).columns[1].key == "name")
+        assert "Users" in tui.status_text(app) and "3 of 3" in tui.status_text(app)
+        assert tui.table(app).rows[0]["id"].startswith("USR-")
 
 
 async def test_saved_filters_from_config_in_sidebar_and_palette(make_app, tui):

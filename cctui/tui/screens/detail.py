@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cctui.core.records import FEEDBACK_FIELDS
 from cctui.errors import CctuiError
 from cctui.tui.widgets.app_header import AppHeader
+from cctui.tui.widgets.key_hints import KeyHints
 
 #: How many delivery attempts the detail shows (the log screen has the rest).
 RECENT_ATTEMPTS = 5
@@ -66,7 +67,7 @@ class DetailScreen(Screen):
             yield Static("", id="detail-steps", markup=False)
             yield Static("Deliveries", classes="detail-heading")
             yield Static("", id="detail-deliveries")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)

@@ -8,10 +8,11 @@ records take tens of milliseconds to filter and sort) and hands the result to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from cctui.core.query import sort_key
-from cctui.core.records import Schema
+from cctui.core.records import DATE_FIELDS, NUMERIC_FIELDS, Schema
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,14 @@ def sort_rows(rows: list[dict], schema: Schema, field: str | None, descending: b
     present, missing = [], []
     for row in rows:
         (missing if row.get(field) in (None, "") else present).append(row)
+    try:
+        # Dates (canonical ISO strings) and numbers sort right by their raw value, and
+        # itemgetter is ~3x faster than a Python key at 100k rows.
+        if field in DATE_FIELDS or field in NUMERIC_FIELDS:
+            present.sort(key=itemgetter(field), reverse=descending)
+            return present + missing
+    except TypeError:  # mixed types in an extra field: fall back to the general key
+        pass
     present.sort(key=key, reverse=descending)
     return present + missing
 
