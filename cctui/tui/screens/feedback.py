@@ -193,12 +193,13 @@ class FeedbackScreen(Screen):
         if generation == self._generation:
             self.filter_bar.error = message  # the previous rows stay on screen
 
-    def _show_rows(self, generation: int, target: str, rows: list[dict], total: int) -> None:
+    def _show_rows(self, generation: int, columns: tuple, rows: list[dict], total: int) -> None:
         if generation != self._generation:
             return
         table = self.table
         table.placeholder = "No records match the filter." if total else "No records yet: try `cctui seed --count 100`."
-        table.set_rows(rows, USER_COLUMNS if target == "users" else FEEDBACK_COLUMNS, keep_id=table.current_id)
+        table.set_rows(rows, columns, keep_id=table.current_id)
+        self._update_sort_label()
         bar = self.filter_bar
         bar.error, bar.loading = "", False
         bar.shown, bar.total = len(rows), total
