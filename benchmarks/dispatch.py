@@ -12,12 +12,15 @@ Every sender is timed the same way: modules are imported first, then the clock r
 from the start of the work (for cctui: from the start of the command, store opening
 included) to its end. bare aiohttp and cctui take turns (`--rounds`, default 3), each
 cctui round on a fresh copy of the same store, and the table shows each sender's median
-round, so noise from other work on the machine hits both alike. bare httpx runs once
+round, so noise from other work on the machine hits both alike. cctui runs once per
+round with each transport named by `--transports` (default: `lean`, the default one,
+then `aiohttp`; set through `CCTUI_TRANSPORT`), so the transports compare in one run. bare httpx runs once
 (it is slow). A cctui run over a tenth of the records shows whether memory stays flat.
 
     python benchmarks/dispatch.py                 # 10,000 records, concurrency 32 (~1 min)
     python benchmarks/dispatch.py -n 2000 -c 8
     python benchmarks/dispatch.py --delay 0.02   # a receiver that takes 20 ms, like a real hook
+    python benchmarks/dispatch.py --transports lean   # only the default transport
 """
 
 from __future__ import annotations
@@ -98,7 +101,9 @@ async def bare_httpx(url: str, n: int, c: int) -> None:
 
 def child(kind: str, url: str, n: int, c: int, data_dir: str) -> None:
     """Run one sender and print {"seconds", "rss_mb"} as JSON."""
-    if kind == "cctui":
+    if kind.startswith("cctui"):
+        if ":" in kind:
+            os.environ["CCTUI_TRANSPORT"] = kind.split(":", 1)[1]
         import cctui.cli.delivery  # noqa: F401  (imports outside the clock, as for the others)
         import cctui.delivery.engine  # noqa: F401
         from cctui.cli import main
@@ -146,7 +151,7 @@ def run_child(kind: str, url: str, n: int, c: int, data_dir: Path) -> dict:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-2000:]}")
     result = json.loads(line[0][len("RESULT "):])
     result["rate"] = n / result["seconds"]
-    if kind == "cctui":
+    if kind.startswith("cctui"):
         lines = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
         result["delivered"] = lines[-1]["delivered"]
     return result
@@ -160,6 +165,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0,
                         help="receiver latency in seconds (e.g. 0.02 for a real-world hook)")
     parser.add_argument("--no-httpx", action="store_true", help="skip the (slow) bare httpx run")
+    parser.add_argument("--transports", default="lean,aiohttp",
+                        help="cctui transports to compare, comma-separated (default lean,aiohttp)")
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--data-dir")
@@ -172,8 +179,10 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(args.delay)])
-    rounds: dict[str, list[dict]] = {"aiohttp": [], "cctui": []}
-    ratios: list[float] = []
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    names = {t: "cctui" if i == 0 else f"cctui ({t})" for i, t in enumerate(transports)}
+    rounds: dict[str, list[dict]] = {"aiohttp": [], **{names[t]: [] for t in transports}}
+    ratios: dict[str, list[float]] = {names[t]: [] for t in transports}
     logged: list[int] = []
     try:
         for _ in range(100):
@@ -188,18 +197,19 @@ def main() -> None:
             prepare(small, url, max(1, args.n // 10))
             run_child("aiohttp", url, min(args.n, 1000), args.c, template)  # warm the receiver up
             for number in range(max(1, args.rounds)):
-                full = Path(tmp) / f"full-{number}"
-                shutil.copytree(template, full)
                 bare = run_child("aiohttp", url, args.n, args.c, template)
-                ours = run_child("cctui", url, args.n, args.c, full)
                 rounds["aiohttp"].append(bare)
-                rounds["cctui"].append(ours)
-                ratios.append(ours["rate"] / bare["rate"])
-                logged.append(sum(1 for _ in open_store(full).log_iter()))
-            results = {"aiohttp": _median(rounds["aiohttp"]), "cctui": _median(rounds["cctui"])}
+                for t in transports:
+                    full = Path(tmp) / f"full-{number}-{t}"
+                    shutil.copytree(template, full)
+                    ours = run_child(f"cctui:{t}", url, args.n, args.c, full)
+                    rounds[names[t]].append(ours)
+                    ratios[names[t]].append(ours["rate"] / bare["rate"])
+                    logged.append(sum(1 for _ in open_store(full).log_iter()))
+            results = {name: _median(runs) for name, runs in rounds.items()}
             if not args.no_httpx:
                 results["httpx"] = run_child("httpx", url, args.n, args.c, template)
-            results["cctui (n/10)"] = run_child("cctui", url, max(1, args.n // 10), args.c, small)
+            results["cctui (n/10)"] = run_child(f"cctui:{transports[0]}", url, max(1, args.n // 10), args.c, small)
     finally:
         receiver.terminate()
         receiver.wait()
@@ -210,14 +220,16 @@ def main() -> None:
     print(f"{args.n:,} records, concurrency {args.c}, receiver in its own process "
           f"(latency {args.delay * 1000:g} ms), {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"aiohttp {aiohttp.__version__}, httpx {httpx.__version__}")
-    print(f"median of {len(ratios)} alternating rounds for aiohttp and cctui; one run for the others")
-    print(f"{'sender':<14}{'req/s':>9}{'x aiohttp':>11}{'peak RSS':>11}")
+    print(f"median of {args.rounds} alternating rounds for aiohttp and cctui; one run for the others; "
+          f"cctui = transport {transports[0]!r}")
+    print(f"{'sender':<22}{'req/s':>9}{'x aiohttp':>11}{'peak RSS':>11}")
     for name, r in results.items():
-        print(f"{name:<14}{r['rate']:>9,.0f}{r['rate'] / base:>11.2f}{r['rss_mb']:>9.0f} MB")
-    print("cctui / aiohttp per round: " + ", ".join(f"{r:.2f}" for r in ratios)
-          + f" (median {statistics.median(ratios):.2f})")
+        print(f"{name:<22}{r['rate']:>9,.0f}{r['rate'] / base:>11.2f}{r['rss_mb']:>9.0f} MB")
+    for name, values in ratios.items():
+        print(f"{name} / aiohttp per round: " + ", ".join(f"{r:.2f}" for r in values)
+              + f" (median {statistics.median(values):.2f})")
     print(f"cctui: {results['cctui']['delivered']:,} delivered per round, "
-          f"log entries persisted per round: {', '.join(f'{n:,}' for n in logged)}")
+          f"log entries persisted per cctui run: {', '.join(f'{n:,}' for n in logged)}")
 
 
 def _median(runs: list[dict]) -> dict:

@@ -4,10 +4,14 @@ Measured on loopback (benchmarks/dispatch.py, 32 in flight, 2 cores): httpx's ow
 is several times slower than aiohttp, and even ``httpx_aiohttp.AiohttpTransport`` behind
 ``httpx.AsyncClient`` reaches about a third of bare aiohttp. Most of the gap is per-request
 Python work (URL re-parsing, client-level header/cookie merging, streaming wrappers), so
-the default here is :class:`AiohttpTransport`: a lean ``httpx.AsyncBaseTransport`` that
-hands the request to one keep-alive ``aiohttp.ClientSession`` and returns an already-read,
-size-capped ``httpx.Response``; and :class:`HttpSender` calls the transport directly
-with cached ``httpx.URL`` objects. Any other httpx transport (``httpx.AsyncHTTPTransport``,
+:class:`HttpSender` calls a transport directly with cached ``httpx.URL`` objects, and the
+transport returns an already-read, size-capped ``httpx.Response``.
+
+The default transport is :class:`cctui.delivery.lean.LeanTransport`: HTTP/1.1 on an
+asyncio Protocol with its own keep-alive pool, several times cheaper per request than
+aiohttp's ``ClientSession``. :class:`AiohttpTransport` (one keep-alive
+``aiohttp.ClientSession``) stays available (``CCTUI_TRANSPORT=aiohttp`` or ``[delivery]
+transport = "aiohttp"``), and any other httpx transport (``httpx.AsyncHTTPTransport``,
 ``httpx.MockTransport`` in unit tests) plugs into the same seam.
 """
 
@@ -15,19 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import aiohttp
 import httpx
 import yarl
 
 from cctui import __version__
+from cctui.delivery.lean import BODY_LIMIT, TRUNCATED, LeanTransport
+from cctui.errors import InputError
 
 USER_AGENT = f"cctui/{__version__}"
-#: Longest response body kept (the log truncates there too).
-BODY_LIMIT = 64 * 1024
-TRUNCATED = "truncated"
+# BODY_LIMIT: longest response body kept (the log truncates there too); TRUNCATED: the
+# response extension that says the body was cut there.
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -37,6 +43,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     The request's ``extensions["timeout"]`` (httpx's dict) gives ``connect`` and ``read``;
     ``read`` is used as the total time for the attempt.
     """
+
+    enforces_timeout = True  # HttpSender needs no second timer around it
 
     def __init__(self, limit: int = 100, body_limit: int = BODY_LIMIT) -> None:
         self.limit = limit
@@ -145,8 +153,33 @@ def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
     return f"cannot connect to {where}: {os_error.strerror if hasattr(os_error, 'strerror') and os_error.strerror else os_error}"
 
 
-def make_transport(kind: str = "aiohttp", limit: int = 100) -> httpx.AsyncBaseTransport:
-    """``aiohttp`` (default, fastest measured), ``httpx-aiohttp`` or ``httpx`` (httpx's pool)."""
+#: Transports :func:`make_transport` knows; the first is the default.
+TRANSPORTS = ("lean", "aiohttp", "httpx-aiohttp", "httpx")
+
+
+def transport_kind(config=None, environ=os.environ) -> str:
+    """Which transport a run uses: ``CCTUI_TRANSPORT``, else the config's ``[delivery]
+    transport``, else ``lean`` (the fastest measured, see docs/readme/50-delivery.md)."""
+    kind = environ.get("CCTUI_TRANSPORT")
+    if not kind and config is not None:
+        delivery = getattr(config, "delivery", None)
+        if isinstance(delivery, Mapping):
+            kind = delivery.get("transport")
+    kind = (kind or TRANSPORTS[0]).strip().lower()
+    if kind not in TRANSPORTS:
+        raise InputError(f"transport {kind!r} (CCTUI_TRANSPORT or [delivery] transport): expected one of "
+                         f"{', '.join(TRANSPORTS)}.")
+    return kind
+
+
+def make_transport(kind: str | None = None, limit: int = 100) -> httpx.AsyncBaseTransport:
+    """``lean`` (default: :class:`cctui.delivery.lean.LeanTransport`), ``aiohttp``
+    (:class:`AiohttpTransport`), ``httpx-aiohttp`` or ``httpx`` (httpx's own pool).
+    ``None`` picks by :func:`transport_kind` (``CCTUI_TRANSPORT``)."""
+    if kind is None:
+        kind = transport_kind()
+    if kind == "lean":
+        return LeanTransport(limit=limit)
     if kind == "aiohttp":
         return AiohttpTransport(limit=limit)
     if kind == "httpx-aiohttp":
@@ -192,10 +225,11 @@ class HttpSender:
 
     async def _send(self, request: httpx.Request, timeout: float) -> httpx.Response:
         try:
-            if isinstance(self.transport, AiohttpTransport):
-                # aiohttp enforces the total timeout itself; a second timer per request
-                # costs measurable loop time at thousands of requests per second.
-                response = await self.transport.handle_async_request(request)
+            if getattr(self.transport, "enforces_timeout", False):
+                # The transport enforces the total timeout itself (and words its own
+                # timeout errors); a second timer per request costs measurable loop time
+                # at thousands of requests per second.
+                return await self.transport.handle_async_request(request)
             else:
                 async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
                     response = await self.transport.handle_async_request(request)
