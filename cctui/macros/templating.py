@@ -238,6 +238,9 @@ class CompiledBody:
     format: str
     template: Any  # jinja2.Template
     names: frozenset[str]  # the top-level names (tags) the template reads
+    #: The JSON shape is proven at compile time (see :func:`_always_json`): every
+    #: rendering is valid JSON, so render() need not parse each body to check it.
+    always_json: bool = False
 
     def render(self, context: Mapping[str, Any]) -> str:
         """The body for one record's ``context``; a :class:`TemplateError` names the problem."""
@@ -253,7 +256,7 @@ class CompiledBody:
             raise TemplateError(f"body: a tag failed to render ({exc}).") from None
         if self.format == "form":
             return "&".join(line.strip() for line in text.splitlines() if line.strip())
-        if self.format == "json" and text.strip():
+        if self.format == "json" and not self.always_json and text.strip():
             try:
                 json.loads(text)
             except json.JSONDecodeError as exc:
@@ -389,4 +392,49 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
     except TemplateSyntaxError as exc:  # also unknown filters and tests
         raise TemplateError(f"body line {exc.lineno}: {exc.message}.") from None
     names = frozenset(meta.find_undeclared_variables(ast))
-    return CompiledBody(source, fmt, template, names)
+    return CompiledBody(source, fmt, template, names, fmt == "json" and _always_json(ast))
+
+
+def _always_json(ast: nodes.Template) -> bool:
+    """True when every rendering of ``ast`` is valid JSON, whatever the record holds.
+
+    Proven on what jinja will actually output, not on the scan: the template must be
+    only literal text and tags (no blocks), each tag piped last through ``_json_str``
+    standing inside a JSON string or ``_json_value`` standing outside one, and the
+    literal text with each tag replaced by a placeholder (``a`` inside a string, ``0``
+    as a value) must parse as JSON. Both filters always return valid JSON for their
+    place (string content, a JSON literal), so the rendered body is JSON too, and
+    render() can skip parsing it. Anything else keeps the check at render time.
+    """
+    parts: list[str] = []
+    in_string = False
+    for output in ast.body:
+        if not isinstance(output, nodes.Output):
+            return False
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                text = node.data
+                i, n = 0, len(text)
+                while i < n:
+                    c = text[i]
+                    if in_string and c == "\\":
+                        i += 2
+                        continue
+                    if c == '"':
+                        in_string = not in_string
+                    i += 1
+                if i > n:  # a backslash ends the literal: it would escape the tag's output
+                    return False
+                parts.append(text)
+            elif isinstance(node, nodes.Filter) and node.node is not None and (
+                    (node.name == "_json_str" and in_string) or (node.name == "_json_value" and not in_string)):
+                parts.append("a" if in_string else "0")
+            else:
+                return False
+    if in_string:
+        return False
+    try:
+        json.loads("".join(parts))
+    except ValueError:
+        return False
+    return True
