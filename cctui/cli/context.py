@@ -6,7 +6,7 @@ with ``on_success``) queues the triggered runs, and they run with the delivery e
 when the command finishes, before the process exits. The TUI faces (``cctui``, ``demo``,
 ``serve``) get a ``ThreadRunner`` instead, so triggered runs start at once on a thread
 of their own; a face may swap the runner (``context.triggers.runner = LoopRunner(...)``,
-as ``cctui listen`` does).
+as ``cctui listen`` does, and as the TUI does while it runs: its dispatcher starts them).
 """
 
 from __future__ import annotations

@@ -18,7 +18,11 @@ def open_tui(ctx: Context) -> None:
     """Run the TUI on ``ctx``'s data directory and config (blocks until quit)."""
     from cctui.tui.app import CctuiApp
 
-    app = CctuiApp(ctx.store, ctx.config, theme=ctx.theme, data_dir=ctx.data_dir, schema=ctx.schema)
+    store = ctx.store  # opening it attaches the triggers
+    # While the app runs, triggered runs start on its loop through its dispatcher, so they
+    # show on screen 3; the context's ThreadRunner takes them again after quit.
+    app = CctuiApp(store, ctx.config, theme=ctx.theme, data_dir=ctx.data_dir, schema=ctx.schema,
+                   triggers=ctx.triggers)
     app.run()
 
 

@@ -11,21 +11,34 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from cctui.config import Config
 from cctui.core.records import Schema
-from cctui.tui import commands
+from cctui.tui import commands, commands_part2
 from cctui.tui.keys import binding_ids, check_keymap
 from cctui.tui.screens.detail import DetailScreen
 from cctui.tui.screens.dispatch import DispatchScreen
 from cctui.tui.screens.feedback import FeedbackScreen
 from cctui.tui.screens.help import HelpScreen
 from cctui.tui.screens.logs import LogsScreen
-from cctui.tui.screens.macros import MacrosScreen
+from cctui.tui.screens.bulk import ConfirmRun, MacroPicker
+from cctui.tui.screens.logs import RevealConfirm
+from cctui.tui.screens.macros import MacrosScreen, PresetPicker
 from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
+from cctui.tui.widgets.log_detail import LogDetailScreen
+from cctui.tui.widgets.log_table import LogTable
+from cctui.tui.widgets.macro_form import Confirm, MacroFormScreen, TagPicker
 from cctui.tui.widgets.record_table import RecordTable
+
+#: Seconds between two looks for due schedules while the app is open (cron's minute).
+SCHEDULE_EVERY = 60.0
+#: Every screen and widget class whose bindings ``[keymap]`` may remap.
+KEYMAP_CLASSES = (FeedbackScreen, DetailScreen, HelpScreen, RecordTable, MacrosScreen, PresetPicker,
+                  MacroFormScreen, TagPicker, Confirm, MacroPicker, ConfirmRun, DispatchScreen,
+                  LogsScreen, LogTable, LogDetailScreen, RevealConfirm)
 
 
 class CctuiApp(App):
@@ -47,9 +60,15 @@ class CctuiApp(App):
     ]
 
     def __init__(self, store: Any, config: Config, *, theme: str | None = None,
-                 data_dir: Path | str | None = None, schema: Schema | None = None) -> None:
+                 data_dir: Path | str | None = None, schema: Schema | None = None,
+                 triggers: Any = None) -> None:
+        """``triggers`` is the store's :class:`cctui.automation.Triggers` subscriber, if
+        any: while the app runs, its runs go through :attr:`dispatcher` (screen 3)."""
         super().__init__()
         self.store = store
+        self.triggers = triggers
+        self._outer_runner: Any = None
+        self._schedule_runner: Any = None
         """The :class:`cctui.store.Store`; screens call it from thread workers only."""
         self.config = config
         self.schema: Schema = schema or getattr(store, "schema", None) or Schema.from_config(config.records)
@@ -82,6 +101,7 @@ class CctuiApp(App):
         for problem in self._startup_problems:
             self.notify(problem, severity="error", timeout=10)
         self._apply_keymap()
+        self._start_automation()
         # Persist after the initial choice so that only real changes are written.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
@@ -101,13 +121,39 @@ class CctuiApp(App):
             self.config.set("theme", wanted)
 
     def _apply_keymap(self) -> None:
-        known = binding_ids([type(self), FeedbackScreen, DetailScreen, HelpScreen, RecordTable,
-                             MacrosScreen, DispatchScreen, LogsScreen])
+        known = binding_ids([type(self), *KEYMAP_CLASSES])
         keymap, problems = check_keymap(self.config.keymap, known)
         for problem in problems:
             self.notify(problem, severity="warning", timeout=10)
         if keymap:
             self.set_keymap(keymap)
+
+    # -- automation: triggered and scheduled runs show on screen 3 ---------------------
+    def _start_automation(self) -> None:
+        self._schedule_runner = self.dispatcher.runner()  # made here: it binds this loop
+        if self.triggers is not None:
+            self._outer_runner = self.triggers.runner
+            self.triggers.runner = self.dispatcher.runner()
+        self.set_interval(SCHEDULE_EVERY, self.run_due_schedules, name="run-due")
+        self.set_timer(1.0, self.run_due_schedules)  # what came due while cctui was closed
+
+    def on_unmount(self) -> None:
+        if self.triggers is not None and self._outer_runner is not None:
+            self.triggers.runner = self._outer_runner  # the app's loop is going away
+
+    @work(thread=True, exclusive=True, group="run-due", exit_on_error=False)
+    def run_due_schedules(self) -> list:
+        """Start every schedule that is due now (``CCTUI_NOW`` honoured), like ``cctui run-due``.
+
+        Runs in a thread (claiming a period takes the store's lock and fsyncs); the runs
+        themselves start on the app's loop through the dispatcher.
+        """
+        from cctui.automation.schedules import run_due
+
+        def warn(message: str) -> None:
+            self.call_from_thread(self.notify, message, severity="warning", timeout=8)
+
+        return run_due(self.store, self._schedule_runner, schema=self.schema, warn=warn)
 
     def _theme_changed(self, theme) -> None:
         if self.config.theme != theme.name:
@@ -117,6 +163,19 @@ class CctuiApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    @property
+    def marked_ids(self) -> list[str]:
+        """What ``m`` acts on: the feedback screen's marked ids, else the current record."""
+        screen = self._feedback_screen
+        if screen is not None:
+            # ``marks`` only until FeedbackScreen's public ``marked_ids`` lands.
+            marked = getattr(screen, "marked_ids", None)
+            if marked is None:
+                marked = getattr(screen, "marks", None)
+            if marked:
+                return sorted(marked)
+        return [self.current_record_id] if self.current_record_id else []
 
     def open_record(self, record_id: str) -> None:
         """Show the detail of feedback ``record_id`` (e.g. the log inspector's jump)."""

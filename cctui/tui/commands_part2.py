@@ -1,7 +1,7 @@
 """Command palette providers for the workflow screens: run, open, retry, go to a log.
 
-Registered with the shell's palette on import (``commands.register_provider``); the
-macros screen imports this module so the commands exist as soon as the app does.
+Registered with the shell's palette on import (``commands.register_provider``); the app
+imports this module, so the commands exist as soon as the app does.
 """
 
 from __future__ import annotations
@@ -9,16 +9,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from cctui.tui.commands import Command, CommandListProvider, register_provider
-
-
-def _marked_ids(app) -> list[str]:
-    """The feedback screen's marks, else the current record (what ``m`` would use)."""
-    screen = getattr(app, "_feedback_screen", None)
-    marks = sorted(getattr(screen, "marks", None) or [])
-    if marks:
-        return marks
-    current = getattr(app, "current_record_id", None)
-    return [current] if current else []
 
 
 class MacroCommandsProvider(CommandListProvider):
@@ -36,7 +26,7 @@ class MacroCommandsProvider(CommandListProvider):
     def _run(self, name: str) -> None:
         from cctui.tui.screens.bulk import confirm_and_start
 
-        confirm_and_start(self.app, name, _marked_ids(self.app))
+        confirm_and_start(self.app, name, self.app.marked_ids)
 
     def _edit(self, name: str) -> None:
         from cctui.tui.widgets.macro_form import MacroFormScreen

@@ -10,6 +10,7 @@ individual events: a 10k-record run must not cost 10k repaints.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections import Counter, deque
@@ -261,6 +262,10 @@ class Dispatcher:
 
     def track(self, progress: RunProgress) -> RunProgress:
         """Show ``progress`` in the panel (also used to feed scripted events)."""
+        if not progress.started_at:
+            from cctui.core.clock import iso
+
+            progress.started_at = iso()  # the macro list's "last run" reads it
         self.session_runs.append(progress)
         self._mark_dirty()
         return progress
@@ -296,6 +301,34 @@ class Dispatcher:
 
         self._launch(progress, go)
         return progress
+
+    def runner(self) -> Callable[[str, list[str], str], None]:
+        """An automation runner (``cctui.automation``) that starts runs here.
+
+        Triggers call it from whatever thread wrote the change (the store's writer
+        thread, a worker) and schedules from a worker; each call hops onto the app's
+        loop, so triggered and scheduled runs show in the dispatch panel like bulk ones.
+        """
+        loop = asyncio.get_running_loop()
+        main = threading.current_thread()
+        # Textual finds its app through context variables; a callback scheduled from a
+        # store thread would run without them, so it runs in a copy of the app's.
+        context = contextvars.copy_context()
+
+        def run(macro_name: str, record_ids: list[str], trigger: str) -> None:
+            ids = list(record_ids)
+            if threading.current_thread() is main:
+                loop.call_soon(self._start_automated, macro_name, ids, trigger, context=context.copy())
+            else:
+                loop.call_soon_threadsafe(self._start_automated, macro_name, ids, trigger,
+                                          context=context.copy())
+
+        return run
+
+    def _start_automated(self, macro_name: str, ids: list[str], trigger: str) -> None:
+        self.start(macro_name, ids, trigger=trigger)
+        self.app.notify(f"{trigger} run of {macro_name} on {len(ids):,} record{'s' if len(ids) != 1 else ''}"
+                        " started (screen 3).", timeout=3)
 
     def retry(self, *, macro: str | None = None, record_id: str | None = None) -> RunProgress:
         """Send again what last failed (the engine never re-sends a delivered record)."""

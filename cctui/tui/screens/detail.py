@@ -1,7 +1,7 @@
 """One feedback record: every field, the full description, its deliveries, and edits.
 
 Status, severity and category change with cycle keys (``s``/``v``/``c`` forward, shifted
-backward). Each edit is written by the store in a thread worker (never on the event
+backward); ``l`` opens the record's delivery log. Each edit is written by the store in a thread worker (never on the event
 loop) with ``origin="tui"``, so it counts as a *modify* and may fire triggers.
 """
 
@@ -38,6 +38,7 @@ class DetailScreen(Screen):
         Binding("c", "cycle('category', 1)", "Category", id="detail-category-next"),
         Binding("C", "cycle('category', -1)", "Category back", show=False, id="detail-category-prev"),
         Binding("m", "run_macro", "Macro", id="detail-run-macro"),
+        Binding("l", "record_log", "Log", id="detail-log"),
         Binding("down,j", "scroll('down')", "Scroll down", show=False, id="detail-scroll-down"),
         Binding("up,k", "scroll('up')", "Scroll up", show=False, id="detail-scroll-up"),
     ]
@@ -65,7 +66,7 @@ class DetailScreen(Screen):
             yield Static("", id="detail-description", markup=False)
             yield Static("Steps to reproduce", classes="detail-heading", id="detail-steps-heading")
             yield Static("", id="detail-steps", markup=False)
-            yield Static("Deliveries", classes="detail-heading")
+            yield Static("Deliveries  [$text-muted](l: the full log of this record)[/]", classes="detail-heading")
             yield Static("", id="detail-deliveries")
         yield KeyHints()
 
@@ -164,6 +165,15 @@ class DetailScreen(Screen):
     def action_scroll(self, direction: str) -> None:
         body = self.query_one("#detail-body", VerticalScroll)
         body.scroll_down() if direction == "down" else body.scroll_up()
+
+    def action_record_log(self) -> None:
+        """Every delivery attempt for this record (the log inspector, filtered)."""
+        from cctui.tui.screens.logs import LogsScreen
+
+        self.app.push_screen(LogsScreen(filter=f"record:{self.record_id}"))
+
+    def on_screen_resume(self) -> None:
+        self._load()  # a run or an edit elsewhere may have changed it
 
     def action_run_macro(self) -> None:
         from cctui.tui.screens.bulk import start_bulk

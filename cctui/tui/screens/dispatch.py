@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cctui.tui.dispatcher import Dispatcher, RunProgress
 from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
+from cctui.tui.widgets.key_hints import KeyHints
 
 #: Runs from earlier sessions shown at most (the newest ones).
 SHOW_STORED = 30
@@ -51,7 +52,7 @@ class DispatchScreen(Screen):
         yield Static("Dispatch · c cancel · p pause/resume macro · r retry failures · l log",
                      id="dispatch-title")
         yield VerticalScroll(id="dispatch-runs")
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if self.dispatcher is not None and self._fixed_runs is None:

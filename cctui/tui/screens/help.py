@@ -11,17 +11,24 @@ from textual.widgets import Static
 
 
 def binding_rows(screen: Screen) -> list[tuple[str, str, str]]:
-    """``(keys, description, id)`` for each binding active on ``screen``, deduplicated."""
+    """``(keys, description, id)`` for each binding active on ``screen``, deduplicated.
+
+    The screen's own keys come first, then the app-wide ones, then the keys of the
+    focused widget that have no id (Textual's cursor and editing keys).
+    """
     rows: dict[tuple[str, str], list[str]] = {}
+    group: dict[tuple[str, str], int] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
         description = binding.description or binding.action
         ident = binding.id or ""
         keys = rows.setdefault((description, ident), [])
+        group.setdefault((description, ident), 2 if not ident else (1 if active.node is screen.app else 0))
         shown = screen.app.get_key_display(binding)
         if shown not in keys:
             keys.append(shown)
-    return [(" ".join(keys), description, ident) for (description, ident), keys in rows.items()]
+    ordered = sorted(rows.items(), key=lambda item: group[item[0]])  # stable within a group
+    return [(" ".join(keys), description, ident) for (description, ident), keys in ordered]
 
 
 _REMAP_HINT = 'Remap a key in the config file: [keymap] <id> = "key"'

@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.containers import Vertical
 
 from cctui.errors import CctuiError
@@ -23,6 +23,7 @@ from cctui.tui.widgets.log_detail import LogDetailScreen, curl_command
 from cctui.tui.widgets.log_filter import parse_log_filter
 from cctui.tui.widgets.log_table import LogTable
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
+from cctui.tui.widgets.key_hints import KeyHints
 
 #: Most attempts read into the inspector at once (newest first); a filter narrows it.
 MAX_ENTRIES = 200_000
@@ -85,7 +86,7 @@ class LogsScreen(Screen):
         yield Static("", id="logs-count")
         yield LogTable(id="logs-table")
         yield Static("", id="logs-curl", markup=False)
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if self.filter_text:

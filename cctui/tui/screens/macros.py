@@ -6,16 +6,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from cctui.tui import commands_part2  # noqa: F401 - registers the palette commands
 from cctui.tui.dispatcher import Dispatcher
+from cctui.tui.widgets.key_hints import KeyHints
+
+#: Seconds between two looks at the store's revision (a counter read, in a thread).
+REVISION_POLL = 1.0
 
 PRESETS = ("slack", "jira", "teams", "discord", "salesforce", "generic")
 #: Where a new macro from a preset points until the user types the real URL.
@@ -96,13 +99,28 @@ class MacrosScreen(Screen):
         table = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
         yield table
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
+        self._revision: int | None = getattr(self.app.store, "revision", None)
         dispatcher = getattr(self.app, "dispatcher", None)
         if dispatcher is not None:
             dispatcher.subscribe(self)
         self.action_reload()
+        self.set_interval(REVISION_POLL, self._check_revision, name="macros-revision")
+
+    def _check_revision(self) -> None:
+        if self.is_current:
+            self._read_revision()
+
+    @work(thread=True, exclusive=True, group="macros-revision", exit_on_error=False)
+    def _read_revision(self) -> None:
+        # ``macro add`` from another process bumps it; reading waits for the store's lock,
+        # so never on the event loop.
+        revision = getattr(self.app.store, "revision", None)
+        if revision != self._revision:
+            self._revision = revision
+            self.app.call_from_thread(self.action_reload)
 
     def on_unmount(self) -> None:
         dispatcher = getattr(self.app, "dispatcher", None)

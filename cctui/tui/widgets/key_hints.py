@@ -9,9 +9,17 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widget import Widget
 
+#: Always at the right end, whatever the width: the two ways to find everything else.
+_TAIL = ((" ? ", "help "), (" ^p ", "palette "))
+
 
 class KeyHints(Widget):
-    """``⏎ Open  / Filter  space Mark ...  ^p palette`` for the screen's shown bindings."""
+    """``⏎ Open  / Filter  space Mark ...   ? help  ^p palette`` for the screen's bindings.
+
+    The screen's own keys come first; the app-wide ones (``1``-``4``, ``ctrl+q``) are
+    left out since they never change (``?`` lists them). A hint that does not fit is
+    dropped whole rather than cut mid-word.
+    """
 
     DEFAULT_CSS = """
     KeyHints { dock: bottom; height: 1; background: $panel; color: $text-muted; }
@@ -23,16 +31,21 @@ class KeyHints(Widget):
     def render(self) -> Content:
         parts: list[Content] = []
         seen: set[str] = set()
+        app = self.app
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if not binding.show or not active.enabled or binding.action in seen:
+            if not binding.show or not active.enabled or binding.action in seen or active.node is app:
                 continue
             seen.add(binding.action)
-            key = self.app.get_key_display(binding)
+            key = app.get_key_display(binding)
             parts.append(Content.assemble((f" {key} ", "bold $footer-key-foreground"), (binding.description, "$text")))
-        palette = Content.assemble((" ^p ", "bold $footer-key-foreground"), ("palette ", "$text"))
-        line = Content(" ").join(parts)
-        room = self.size.width - palette.cell_length - 1
-        if line.cell_length > room:
-            line = line.truncate(max(0, room))
-        return Content.assemble(line, " " * max(1, room - line.cell_length + 1), palette)
+        tail = Content.assemble(*((text, "bold $footer-key-foreground" if i % 2 == 0 else "$text")
+                                  for pair in _TAIL for i, text in enumerate(pair)))
+        room = self.size.width - tail.cell_length - 1
+        line = Content("")
+        for part in parts:
+            candidate = part if not line.cell_length else Content(" ").join([line, part])
+            if candidate.cell_length > room:
+                break
+            line = candidate
+        return Content.assemble(line, " " * max(1, room - line.cell_length + 1), tail)

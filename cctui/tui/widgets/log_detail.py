@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cctui.tui.widgets.log_table import status_colour
 from cctui.tui.widgets.macro_request_view import header_pairs, pretty_body
+from cctui.tui.widgets.key_hints import KeyHints
 
 
 def curl_command(method: str, url: str, headers: list[tuple[str, str]] | list[list[str]], body: str) -> str:
@@ -107,7 +108,7 @@ class LogDetailScreen(Screen):
         with VerticalScroll():
             yield Static(detail_text(self.entry), id="log-detail-body")
             yield Static("", id="log-detail-curl", markup=False)
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.query_one("#log-detail-curl").display = False

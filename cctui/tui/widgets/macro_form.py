@@ -13,16 +13,18 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual import events
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from cctui.errors import CctuiError
 from cctui.tui.widgets.macro_fields import fields_to_text, form_to_dict, text_to_fields
 from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor, parse_headers
 from cctui.tui.widgets.macro_preview import MacroPreview
+from cctui.tui.widgets.key_hints import KeyHints
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FORMATS = ("json", "form", "text")
@@ -102,12 +104,29 @@ class TagPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+#: Below this many columns the preview goes under the form and fields lose their borders.
+NARROW = 100
+
+
 class MacroFormScreen(Screen):
-    """Edit one macro. ctrl+s save, ctrl+t tag, ctrl+o test send, ctrl+n/ctrl+r header row."""
+    """Edit one macro. ctrl+s save, ctrl+t tag, ctrl+o test send, ctrl+n/ctrl+r header row.
+
+    Wide terminals show the form and the preview side by side; narrow ones (80x24) stack
+    them in one scrolling column with borderless fields, and f2 jumps to the preview.
+    """
 
     DEFAULT_CSS = """
+    MacroFormScreen #form-layout { layout: horizontal; height: 1fr; }
     MacroFormScreen #form { width: 1fr; min-width: 38; padding: 0 1; }
     MacroFormScreen MacroPreview { width: 1fr; }
+    MacroFormScreen.-narrow #form-layout { layout: vertical; overflow-y: auto; }
+    MacroFormScreen.-narrow #form { width: 100%; height: auto; overflow-y: hidden; }
+    MacroFormScreen.-narrow MacroPreview { width: 100%; height: auto; overflow-y: hidden;
+        border-left: none; border-top: solid $panel; }
+    MacroFormScreen.-narrow Label { margin-top: 0; }
+    MacroFormScreen.-narrow .row > * { margin-right: 1; }
+    MacroFormScreen.-narrow #f-body { height: 8; }
+    MacroFormScreen.-narrow .fieldmap { height: 3; }
     MacroFormScreen Label { margin-top: 1; text-style: bold; }
     MacroFormScreen .row { height: auto; }
     MacroFormScreen .row > * { width: 1fr; }
@@ -122,6 +141,7 @@ class MacroFormScreen(Screen):
         Binding("ctrl+o", "test_send", "Test send", id="macros.form.test"),
         Binding("ctrl+n", "add_header", "Add header", id="macros.form.add_header"),
         Binding("ctrl+r", "remove_header", "Remove header", id="macros.form.remove_header"),
+        Binding("f2", "show_preview", "Preview", id="macros.form.preview"),
         Binding("escape", "leave", "Back", id="macros.form.back"),
     ]
 
@@ -136,7 +156,7 @@ class MacroFormScreen(Screen):
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         m = self.macro
-        with Horizontal():
+        with Container(id="form-layout"):
             with VerticalScroll(id="form"):
                 yield Static(f"[b]{'New macro' if self.is_new else 'Macro ' + m.get('name', '')}[/b]"
                              "  ctrl+s save · esc back", id="form-title")
@@ -160,6 +180,7 @@ class MacroFormScreen(Screen):
                              allow_blank=False, id="f-format")
                 yield self._body_editor(m.get("body", ""))
                 yield Checkbox("once per record", m.get("once_per_record", False), id="f-once_per_record")
+                yield Label("Timeout (s) · concurrency · rate limit (requests/s)")
                 with Horizontal(classes="row"):
                     yield Input(str(m.get("timeout", 15)), placeholder="timeout s", id="f-timeout")
                     yield Input(str(m.get("concurrency", 8)), placeholder="concurrency", id="f-concurrency")
@@ -183,7 +204,7 @@ class MacroFormScreen(Screen):
                     yield Input(str(schedule.get("start", "")), placeholder="start date", id="f-schedule_start")
                     yield Input(str(schedule.get("end", "")), placeholder="end date", id="f-schedule_end")
             yield MacroPreview(record_id=self.record_id)
-        yield Footer()
+        yield KeyHints()
 
     def _body_editor(self, body: str) -> TextArea:
         editor = TextArea(body, id="f-body", show_line_numbers=True, tab_behavior="indent")
@@ -193,6 +214,19 @@ class MacroFormScreen(Screen):
             except Exception:  # highlighting is a nicety; plain text still edits fine
                 pass
         return editor
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            for field in self.query("Input, Select, Checkbox, TextArea"):
+                field.compact = narrow
+
+    def action_show_preview(self) -> None:
+        """Bring the preview into view and put the cursor in its record box."""
+        preview = self.query_one(MacroPreview)
+        preview.scroll_visible(top=True, animate=False)
+        preview.query_one("#preview-record", Input).focus(scroll_visible=False)
 
     def on_mount(self) -> None:
         self.query_one("#f-name", Input).focus()

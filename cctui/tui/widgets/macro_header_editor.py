@@ -38,7 +38,7 @@ class HeaderRow(Horizontal):
     """One header: name and value inputs."""
 
     DEFAULT_CSS = """
-    HeaderRow { height: 3; }
+    HeaderRow { height: auto; }
     HeaderRow .header-name { width: 2fr; }
     HeaderRow .header-value { width: 3fr; }
     """
@@ -88,6 +88,9 @@ class MacroHeaderEditor(Vertical):
         """Append an empty row and put the cursor in its name."""
         row = HeaderRow()
         await self.mount(row)
+        compact = any(field.compact for field in self.screen.query(Input))
+        for field in row.query(Input):
+            field.compact = compact  # like the rest of the form (narrow terminals)
         row.query_one(".header-name", Input).focus()
         self.post_message(self.Changed())
 
