@@ -21,6 +21,7 @@ import httpx
 from cctui.core.clock import iso, now
 from cctui.delivery import signing
 from cctui.delivery.explain import Explanation, explain
+from cctui.delivery.lean import PLAIN_HEADERS
 from cctui.delivery.transport import TRUNCATED, USER_AGENT, HttpSender
 from cctui.errors import CctuiError, MacroError
 from cctui.macros.tags import build_context
@@ -388,7 +389,9 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     else:
         result.status_code = response.status_code
         result.body = response.content
-        result.headers = dict(response.headers.items())  # names lowercased, repeats joined
+        plain = response.extensions.get(PLAIN_HEADERS)
+        # names lowercased, repeats joined
+        result.headers = plain if plain is not None else dict(response.headers.items())
         result.truncated = bool(response.extensions.get(TRUNCATED))
     result.duration_ms = int(round((time.perf_counter() - began) * 1000))
     return result

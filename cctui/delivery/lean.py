@@ -37,6 +37,9 @@ import httpx
 
 BODY_LIMIT = 64 * 1024
 TRUNCATED = "truncated"
+#: Response extension: the headers as a plain dict of str (names lowercased, repeats
+#: joined), when the transport already has them decoded.
+PLAIN_HEADERS = "cctui_headers"
 #: Longest response head (status line + headers) accepted.
 HEAD_LIMIT = 64 * 1024
 #: A pooled connection idle longer than this is closed instead of reused.
@@ -56,7 +59,7 @@ class _Connection(asyncio.Protocol):
     __slots__ = ("transport", "key", "body_limit", "closed", "idle_since", "reusable", "_waiter",
                  "_buf", "_head_done", "_status", "_reason", "_headers", "_mode", "_remaining",
                  "_chunks", "_size", "_got_any", "_no_body", "_close_after", "_chunk_state",
-                 "_truncated", "_version")
+                 "_truncated", "_version", "_ascii")
 
     def __init__(self, key: tuple, body_limit: int) -> None:
         self.transport: asyncio.Transport | None = None
@@ -133,7 +136,7 @@ class _Connection(asyncio.Protocol):
         except (ValueError, IndexError):
             raise httpx.RemoteProtocolError(
                 f"bad response: malformed status line {status_line[:80]!r}") from None
-        headers = []
+        headers = []  # httpx.Headers' own triples: (name, lowercased name, value)
         length = None
         chunked = False
         close = self._close_after or version == b"HTTP/1.0"
@@ -142,8 +145,8 @@ class _Connection(asyncio.Protocol):
             if not sep or not name or name[-1:] in (b" ", b"\t"):
                 raise httpx.RemoteProtocolError(f"bad response: malformed header line {line[:80]!r}")
             value = value.strip()
-            headers.append((name, value))
             low = name.lower()
+            headers.append((name, low, value))
             if low == b"content-length":
                 try:
                     found = int(value)
@@ -178,6 +181,7 @@ class _Connection(asyncio.Protocol):
         self._reason = parts[2] if len(parts) > 2 else b""
         self._headers = headers
         self._version = version
+        self._ascii = head.isascii()
         self.reusable = not close
         if self._no_body or status in (204, 304):
             self._mode = 0  # no body
@@ -306,7 +310,7 @@ class _Connection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
         if waiter is not None and not waiter.done():
-            waiter.set_result((self._status, self._reason, self._headers, body, truncated))
+            waiter.set_result((self._status, self._reason, self._headers, body, truncated, self._ascii))
 
     def _fail(self, exc: BaseException) -> None:
         self.closed = True
@@ -425,21 +429,30 @@ class LeanTransport(httpx.AsyncBaseTransport):
         except httpx.TransportError as exc:
             exc.request = request
             raise
-        status, reason, headers, body, truncated = answer
+        status, reason, headers, body, truncated, ascii = answer
         self._release(conn, loop)
         extensions = dict(_HTTP11)
         if reason:
             extensions["reason_phrase"] = reason
         if truncated:
             extensions[TRUNCATED] = True
-        for name, value in headers:
-            if len(name) == 16 and name.lower() == b"content-encoding":
-                body, headers, more = _decoded(body, headers, self.body_limit, truncated)
+        plain = {}
+        for _, low, value in headers:
+            if low == b"content-encoding":
+                body, headers, more = _decoded(body, headers, self.body_limit, value)
                 if more:
                     extensions[TRUNCATED] = True
+                plain = None
                 break
-        response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
-                                  request=request, extensions=extensions)
+            if ascii:
+                name = low.decode("ascii")
+                plain[name] = f"{plain[name]}, {value.decode('ascii')}" if name in plain else value.decode("ascii")
+        if plain is not None and ascii:
+            # The headers as dict(response.headers.items()) gives them (names lowercased,
+            # repeats joined), so the caller need not decode them a second time.
+            extensions[PLAIN_HEADERS] = plain
+        response = httpx.Response(status, headers=make_headers(headers, "ascii" if ascii else None),
+                                  stream=httpx.ByteStream(body), request=request, extensions=extensions)
         response._content = body  # already read (as AiohttpTransport does); httpx is pinned
         return response
 
@@ -557,10 +570,19 @@ def _expire(conn: _Connection, waiter: asyncio.Future, total) -> None:
         conn._fail(httpx.ReadTimeout(f"timed out after {total:g} s"))
 
 
-def _decoded(body: bytes, headers: list, limit: int, truncated: bool) -> tuple[bytes, list, bool]:
+def make_headers(triples: list, encoding: str | None = None) -> httpx.Headers:
+    """An ``httpx.Headers`` from its own (name, lowercased name, value) byte triples,
+    without normalising each header again (several µs per request; httpx is pinned)."""
+    headers = httpx.Headers.__new__(httpx.Headers)
+    headers._list = triples
+    headers._encoding = encoding
+    return headers
+
+
+def _decoded(body: bytes, headers: list, limit: int, coding: bytes) -> tuple[bytes, list, bool]:
     """Undo gzip/deflate (cctui asks for none, a server may send it anyway); the header is
     dropped so nothing decodes twice. An unknown coding is left as it came."""
-    coding = next(v for n, v in headers if n.lower() == b"content-encoding").strip().lower()
+    coding = coding.strip().lower()
     if coding not in (b"gzip", b"deflate", b"x-gzip"):
         return body, headers, False
     try:
@@ -573,6 +595,5 @@ def _decoded(body: bytes, headers: list, limit: int, truncated: bool) -> tuple[b
         except zlib.error:
             return body, headers, False
     more = len(out) > limit
-    headers = [(n, v) for n, v in headers
-               if n.lower() not in (b"content-encoding", b"content-length")]
+    headers = [h for h in headers if h[1] not in (b"content-encoding", b"content-length")]
     return out[:limit], headers, more

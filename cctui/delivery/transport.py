@@ -28,7 +28,7 @@ import httpx
 import yarl
 
 from cctui import __version__
-from cctui.delivery.lean import BODY_LIMIT, TRUNCATED, LeanTransport
+from cctui.delivery.lean import BODY_LIMIT, TRUNCATED, LeanTransport, make_headers
 from cctui.errors import InputError
 
 USER_AGENT = f"cctui/{__version__}"
@@ -251,19 +251,21 @@ class HttpSender:
         if wire is None:
             try:
                 url = _url(prepared.url)
-                wire = fixed.wire = (url, [(b"Host", url.netloc)] + [
-                    (name.encode("ascii"), value.encode("ascii")) for name, value in fixed.headers])
+                wire = fixed.wire = (url, [(name, name.lower(), value) for name, value in [(b"Host", url.netloc)] + [
+                    (name.encode("ascii"), value.encode("ascii")) for name, value in fixed.headers]])
             except (UnicodeEncodeError, httpx.InvalidURL):
                 wire = fixed.wire = False  # httpx's own path reports it, as before
         if wire is False:
             return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
         url, encoded = wire
         body = prepared.body
-        raw = encoded + [(name.encode("latin-1"), value.encode("latin-1"))
-                         for name, value in headers[len(fixed.headers):]]
-        raw.append((b"Content-Length", str(len(body)).encode()))
-        request = httpx.Request(prepared.method, url, headers=raw, stream=httpx.ByteStream(body),
-                                extensions=self._extensions(timeout, prepared.url))
+        raw = encoded[:]  # httpx.Headers' own triples, the fixed part encoded once per run
+        for name, value in headers[len(fixed.headers):]:
+            name = name.encode("latin-1")
+            raw.append((name, name.lower(), value.encode("latin-1")))
+        raw.append((b"Content-Length", b"content-length", str(len(body)).encode()))
+        request = httpx.Request(prepared.method, url, headers=make_headers(raw),
+                                stream=httpx.ByteStream(body), extensions=self._extensions(timeout, prepared.url))
         request.read()
         return await self._send(request, timeout)
 

@@ -203,7 +203,7 @@ def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, make_recei
     assert slow.state.count == summary.sent
 
 
-@pytest.mark.parametrize("kind", ["httpx", "httpx-aiohttp"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx", "httpx-aiohttp"])
 def test_other_httpx_transports_plug_into_the_same_seam(store, receiver, kind):
     from cctui.delivery.transport import make_transport
 
