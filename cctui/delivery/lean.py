@@ -387,12 +387,10 @@ class LeanTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             content = await request.aread()
         method = request.method.encode("ascii")
-        raw = request.headers.raw
         close = False
         parts = [method, b" ", path, b" HTTP/1.1\r\n"]
         has_length = False
-        for name, value in raw:
-            low = name.lower()
+        for name, low, value in request.headers._list:  # httpx's (name, lowercased, value)
             if low == b"connection":
                 if b"close" in value.lower():
                     close = True

@@ -26,6 +26,7 @@ from urllib.parse import quote_plus
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from cctui.errors import TemplateError
@@ -144,6 +145,7 @@ def _make_env() -> SandboxedEnvironment:
 
 
 ENV = _make_env()
+_GLOBAL_NAMES = frozenset(ENV.globals)
 
 
 # -- scanning ---------------------------------------------------------------------------
@@ -245,7 +247,14 @@ class CompiledBody:
     def render(self, context: Mapping[str, Any]) -> str:
         """The body for one record's ``context``; a :class:`TemplateError` names the problem."""
         try:
-            text = self.template.render(context)
+            if self.always_json and not self.names & _GLOBAL_NAMES:
+                # Only text and tags, no jinja globals read: render over the context as
+                # it is (Template.render would copy it twice and merge the globals in).
+                template = self.template
+                text = ENV.concat(template.root_render_func(
+                    Context(ENV, context, template.name, template.blocks)))
+            else:
+                text = self.template.render(context)
         except SecurityError as exc:
             raise TemplateError(f"body: refused by the sandbox ({exc}).") from None
         except UndefinedError as exc:
