@@ -135,11 +135,11 @@ class RunProgress:
                 ok = 200 <= code < 300
             if not ok:
                 body = get("response_body")
-                self.failures.appendleft(FailureNote(
-                    str(get("record_id", "?")), code, get("error"),
-                    explained if isinstance(explained := get("explanation"), str) and explained
-                    else _explain_line(code, body, get("response_headers"), get("error")),
-                ))
+                # The core's explainer says what to do too, not only the status's name.
+                explained = _explain_line(code, body, get("response_headers"), get("error"))
+                if not explained and isinstance(get("explanation"), str):
+                    explained = get("explanation")
+                self.failures.appendleft(FailureNote(str(get("record_id", "?")), code, get("error"), explained))
         elif kind == "RetryScheduled":
             self.retrying += 1
         elif kind == "RecordDone":

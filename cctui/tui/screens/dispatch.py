@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from cctui.tui.dispatcher import Dispatcher, RunProgress
 from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
+from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
 
 #: Runs from earlier sessions shown at most (the newest ones).
@@ -25,16 +26,15 @@ class DispatchScreen(Screen):
     """Progress of every run; cancel, pause/resume the macro, retry failures, open the log."""
 
     DEFAULT_CSS = """
-    DispatchScreen #dispatch-title { height: 1; padding: 0 1; background: $boost; }
     DispatchScreen #dispatch-empty { padding: 1 2; color: $text-muted; }
     """
     BINDINGS = [
         Binding("down,j", "focus_run(1)", "Next run", show=False, id="dispatch.next"),
         Binding("up,k", "focus_run(-1)", "Previous run", show=False, id="dispatch.previous"),
-        Binding("c", "cancel_run", "Cancel run", id="dispatch.cancel"),
-        Binding("p", "toggle_pause", "Pause/resume macro", id="dispatch.pause"),
-        Binding("r", "retry_failed", "Retry failures", id="dispatch.retry"),
-        Binding("l,enter", "open_log", "Log of run", id="dispatch.log"),
+        Binding("c", "cancel_run", "Cancel", id="dispatch.cancel"),
+        Binding("p", "toggle_pause", "Pause/resume", id="dispatch.pause"),
+        Binding("r", "retry_failed", "Retry failed", id="dispatch.retry"),
+        Binding("l,enter", "open_log", "Log", id="dispatch.log"),
         Binding("f5", "reload", "Reload", show=False, id="dispatch.reload"),
     ]
 
@@ -49,12 +49,14 @@ class DispatchScreen(Screen):
         return getattr(self.app, "dispatcher", None)
 
     def compose(self) -> ComposeResult:
-        yield Static("Dispatch · c cancel · p pause/resume macro · r retry failures · l log",
-                     id="dispatch-title")
+        yield AppHeader(id="header")
         yield VerticalScroll(id="dispatch-runs")
         yield KeyHints()
 
     def on_mount(self) -> None:
+        header = self.query_one(AppHeader)
+        header.screen_title = "Dispatch"
+        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
         if self.dispatcher is not None and self._fixed_runs is None:
             self.dispatcher.subscribe(self)
         self.action_reload()
@@ -87,6 +89,8 @@ class DispatchScreen(Screen):
                 card.refresh(layout=True)
             return
         focused_run = getattr(self.focused, "run", None)
+        if any(id(run) not in self._cards for run in runs if run.running):
+            focused_run = None  # a run just started: show its card (the newest, on top)
         holder.remove_children()
         self._cards = {id(run): DispatchRunCard(run) for run in runs}
         if runs:

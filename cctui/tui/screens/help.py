@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
@@ -65,18 +66,17 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
 
-    def _table(self) -> str:
+    def _table(self) -> Content:
+        # Content, not markup: a key such as "[" must not be read as a markup tag.
         width = max((len(k) for k, _, _ in self._rows), default=4)
         desc_width = max((len(d) for _, d, _ in self._rows), default=4)
-        lines = []
-        for keys, description, ident in self._rows:
-            lines.append(
-                f"[b $accent]{escape(keys.ljust(width))}[/]  {escape(description.ljust(desc_width))}"
-                f"  [$text-muted]{escape(ident)}[/]"
-            )
-        lines.append("")
-        lines.append(f"[$text-muted]{escape(_REMAP_HINT)}[/]")
-        return "\n".join(lines)
+        lines = [
+            Content.assemble((keys.ljust(width), "bold $accent"), "  ", description.ljust(desc_width),
+                             "  ", (ident, "$text-muted"))
+            for keys, description, ident in self._rows
+        ]
+        lines += [Content(""), Content.styled(_REMAP_HINT, "$text-muted")]
+        return Content("\n").join(lines)
 
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)

@@ -23,6 +23,7 @@ from cctui.tui.widgets.log_detail import LogDetailScreen, curl_command
 from cctui.tui.widgets.log_filter import parse_log_filter
 from cctui.tui.widgets.log_table import LogTable
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
+from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
 
 #: Most attempts read into the inspector at once (newest first); a filter narrows it.
@@ -55,7 +56,7 @@ class LogsScreen(Screen):
     """All attempts; ``/`` filters, enter opens one, keys retry, copy curl, jump."""
 
     DEFAULT_CSS = """
-    LogsScreen #logs-filter { dock: top; display: none; }
+    LogsScreen #logs-filter { display: none; }
     LogsScreen #logs-filter.-open { display: block; }
     LogsScreen #logs-count { height: 1; padding: 0 1; background: $boost; }
     LogsScreen #logs-curl { height: auto; max-height: 8; padding: 0 1; border: round $panel;
@@ -81,6 +82,7 @@ class LogsScreen(Screen):
         self._seen_revision: Any = None
 
     def compose(self) -> ComposeResult:
+        yield AppHeader(id="header")
         yield Input(value=self.filter_text, placeholder="status:4xx macro:NAME record:ID trigger:bulk failed since:2026-11-01",
                     id="logs-filter")
         yield Static("", id="logs-count")
@@ -89,6 +91,9 @@ class LogsScreen(Screen):
         yield KeyHints()
 
     def on_mount(self) -> None:
+        header = self.query_one(AppHeader)
+        header.screen_title = "Logs" + (f" › {self.filter_text}" if self.filter_text else "")
+        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
         if self.filter_text:
             self.query_one("#logs-filter").add_class("-open")
         dispatcher = getattr(self.app, "dispatcher", None)
@@ -149,8 +154,7 @@ class LogsScreen(Screen):
         failed = sum(1 for e in entries if not e.get("ok"))
         where = f" · filter {self.filter_text}" if self.filter_text else ""
         self.query_one("#logs-count", Static).update(
-            f"{len(entries):,} of {total:,} attempts · {failed:,} failed{where}"
-            "   [dim]enter detail · r retry · R retry failed · c curl · g record[/]")
+            f"{len(entries):,} of {total:,} attempts · {failed:,} failed{where}")
 
     # -- filter -----------------------------------------------------------------------
     def action_open_filter(self) -> None:

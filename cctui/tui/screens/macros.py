@@ -15,6 +15,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cctui.tui.dispatcher import Dispatcher
+from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
 
 #: Seconds between two looks at the store's revision (a counter read, in a thread).
@@ -81,7 +82,6 @@ class MacrosScreen(Screen):
     """The macro list. enter edits, n makes a new one from a preset, l shows its log."""
 
     DEFAULT_CSS = """
-    MacrosScreen #macros-title { height: 1; padding: 0 1; background: $boost; }
     MacrosScreen DataTable { height: 1fr; }
     """
     BINDINGS = [
@@ -94,14 +94,16 @@ class MacrosScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static("Macros · enter edit · n new · l log · p pause/resume · del remove",
-                     id="macros-title")
+        yield AppHeader(id="header")
         table = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
         yield table
         yield KeyHints()
 
     def on_mount(self) -> None:
+        header = self.query_one(AppHeader)
+        header.screen_title = "Macros · ⏎ edit"
+        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
         self._revision: int | None = getattr(self.app.store, "revision", None)
         dispatcher = getattr(self.app, "dispatcher", None)
         if dispatcher is not None:

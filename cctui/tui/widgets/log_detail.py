@@ -119,6 +119,7 @@ class LogDetailScreen(Screen):
         curl = self.query_one("#log-detail-curl", Static)
         curl.update(text)
         curl.display = True
+        self.call_after_refresh(curl.scroll_visible, animate=False)  # it sits below the body
 
     def action_retry(self) -> None:
         self.actions.retry_entries([self.entry])

@@ -18,6 +18,10 @@ from textual.strip import Strip
 #: (title, width) of each column; the last column takes what is left.
 COLUMNS = (("when", 20), ("code", 5), ("macro", 18), ("record", 11), ("trigger", 9),
            ("try", 4), ("ms", 7), ("what happened", 0))
+#: The same below ``NARROW`` columns (80x24): month-day time, shorter macro names.
+NARROW = 110
+NARROW_COLUMNS = (("when", 15), ("code", 5), ("macro", 14), ("record", 11), ("trigger", 9),
+                  ("try", 4), ("ms", 6), ("what happened", 0))
 
 
 def status_colour(entry: dict) -> str:
@@ -37,8 +41,10 @@ def entry_summary(entry: dict) -> str:
     return str(explanation or entry.get("error") or ("delivered" if entry.get("ok") else ""))
 
 
-def entry_cells(entry: dict) -> list[str]:
+def entry_cells(entry: dict, *, narrow: bool = False) -> list[str]:
     started = str(entry.get("started_at", "")).replace("T", " ").rstrip("Z")
+    if narrow:
+        started = started[5:19]  # "11-28 22:46:21": the year is rarely news in a log
     code = int(entry.get("status_code") or 0)
     return [started, str(code) if code else "---", str(entry.get("macro", "")),
             str(entry.get("record_id", "")), str(entry.get("trigger", "")),
@@ -121,8 +127,15 @@ class LogTable(ScrollView, can_focus=True):
         if self.current is not None:
             self.post_message(self.Opened(self.current))
 
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < NARROW
+
+    def _columns(self) -> tuple[tuple[str, int], ...]:
+        return NARROW_COLUMNS if self.narrow else COLUMNS
+
     def _widths(self) -> list[int]:
-        widths = [w for _, w in COLUMNS]
+        widths = [w for _, w in self._columns()]
         widths[-1] = max(10, self.size.width - sum(widths[:-1]))
         return widths
 
@@ -130,13 +143,13 @@ class LogTable(ScrollView, can_focus=True):
         width = self.size.width
         widths = self._widths()
         if y == 0:  # the header stays put while the entries scroll under it
-            text = "".join(fit(title, w) for (title, _), w in zip(COLUMNS, widths))
+            text = "".join(fit(title, w) for (title, _), w in zip(self._columns(), widths))
             return Strip([Segment(fit(text, width), Style(bold=True, reverse=True))])
         index = self.scroll_offset.y + y - 1
         if index >= len(self.entries):
             return Strip.blank(width)
         entry = self.entries[index]
-        cells = entry_cells(entry)
+        cells = entry_cells(entry, narrow=self.narrow)
         selected = index == self.cursor
         base = Style(reverse=True) if selected and self.has_focus else (
             Style(bold=True) if selected else Style())
