@@ -55,7 +55,7 @@ class CctuiApp(App):
         Binding("2", "switch_mode('macros')", "Macros", id="screen-macros"),
         Binding("3", "switch_mode('dispatch')", "Dispatch", id="screen-dispatch"),
         Binding("4", "switch_mode('logs')", "Logs", id="screen-logs"),
-        Binding("question_mark", "help", "Help", id="help"),
+        Binding("question_mark,f1", "help", "Help", id="help"),  # f1 also works while typing
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 

@@ -68,10 +68,11 @@ class HelpScreen(ModalScreen[None]):
 
     def _table(self) -> Content:
         # Content, not markup: a key such as "[" must not be read as a markup tag.
-        width = max((len(k) for k, _, _ in self._rows), default=4)
-        desc_width = max((len(d) for _, d, _ in self._rows), default=4)
+        # Capped columns: one long editing-key name must not wrap every line at 80x24.
+        width = min(14, max((len(k) for k, _, _ in self._rows), default=4))
+        desc_width = min(26, max((len(d) for _, d, _ in self._rows), default=4))
         lines = [
-            Content.assemble((keys.ljust(width), "bold $accent"), "  ", description.ljust(desc_width),
+            Content.assemble((_fit(keys, width), "bold $accent"), "  ", _fit(description, desc_width),
                              "  ", (ident, "$text-muted"))
             for keys, description, ident in self._rows
         ]
@@ -81,3 +82,7 @@ class HelpScreen(ModalScreen[None]):
     def action_scroll(self, direction: str) -> None:
         scroll = self.query_one(VerticalScroll)
         scroll.scroll_down() if direction == "down" else scroll.scroll_up()
+
+
+def _fit(text: str, width: int) -> str:
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"

@@ -11,6 +11,8 @@ from textual.widget import Widget
 
 #: Always at the right end, whatever the width: the two ways to find everything else.
 _TAIL = ((" ? ", "help "), (" ^p ", "palette "))
+#: The same while a text box has the focus, where ``?`` is just a character.
+_TAIL_TYPING = ((" f1 ", "help "), (" ^p ", "palette "))
 
 
 class KeyHints(Widget):
@@ -39,8 +41,10 @@ class KeyHints(Widget):
             seen.add(binding.action)
             key = app.get_key_display(binding)
             parts.append(Content.assemble((f" {key} ", "bold $footer-key-foreground"), (binding.description, "$text")))
+        typing = _is_text_box(self.screen.focused)
         tail = Content.assemble(*((text, "bold $footer-key-foreground" if i % 2 == 0 else "$text")
-                                  for pair in _TAIL for i, text in enumerate(pair)))
+                                  for pair in (_TAIL_TYPING if typing else _TAIL)
+                                  for i, text in enumerate(pair)))
         room = self.size.width - tail.cell_length - 1
         line = Content("")
         for part in parts:
@@ -49,3 +53,8 @@ class KeyHints(Widget):
                 break
             line = candidate
         return Content.assemble(line, " " * max(1, room - line.cell_length + 1), tail)
+
+
+def _is_text_box(widget: object) -> bool:
+    # By name: importing TextArea here would slow every start-up for one hint.
+    return any(cls.__name__ in ("Input", "TextArea") for cls in type(widget).__mro__)
