@@ -159,3 +159,15 @@ async def test_macro_list_follows_another_process(make_app, tui, seeded_dir):
             other.close()
         await wait_for(pilot, lambda: "late-comer" in [key.value for key in table.rows],
                        "the new macro in the list", limit=5)
+
+
+async def test_palette_runs_act_on_the_marked_records(make_app, tui):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.loaded(pilot)
+        first = tui.table(app).current_id
+        assert app.marked_ids == [first]  # nothing marked: the current record
+        await pilot.press("space", "space")
+        await pilot.pause()
+        marked = app.marked_ids
+        assert len(marked) == 2 and first in marked
