@@ -175,7 +175,10 @@ class CctuiApp(App):
                 marked = getattr(screen, "marks", None)
             if marked:
                 return sorted(marked)
-        return [self.current_record_id] if self.current_record_id else []
+        current = self.current_record_id
+        if current is None and screen is not None and screen.is_mounted and screen.section.target == "feedback":
+            current = screen.table.current_id  # the cursor has not moved yet
+        return [current] if current else []
 
     def open_record(self, record_id: str) -> None:
         """Show the detail of feedback ``record_id`` (e.g. the log inspector's jump)."""
