@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from contextlib import nullcontext
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from cctui.core.clock import now

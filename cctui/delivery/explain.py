@@ -108,7 +108,7 @@ def _no_response(error: str | None) -> Explanation:
     text = (error or "no response").strip()
     low = text.lower()
     if "timed out" in low or "timeout" in low:
-        return Explanation(f"no response: timed out", f"The receiver did not answer in time ({text}).",
+        return Explanation("no response: timed out", f"The receiver did not answer in time ({text}).",
                            "Retried; raise the macro's timeout if the receiver is slow.")
     if "refused" in low:
         return Explanation("no response: connection refused", f"Nothing is listening at that address ({text}).",

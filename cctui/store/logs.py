@@ -9,7 +9,6 @@ Callers hold the data-dir lock around :meth:`DeliveryLog.append`.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterator

@@ -17,7 +17,7 @@ from textual.binding import Binding
 
 from cctui.config import Config
 from cctui.core.records import Schema
-from cctui.tui import commands, commands_part2
+from cctui.tui import commands, commands_part2  # noqa: F401  (registers the part-2 palette providers)
 from cctui.tui.keys import binding_ids, check_keymap
 from cctui.tui.screens.detail import DetailScreen
 from cctui.tui.screens.dispatch import DispatchScreen

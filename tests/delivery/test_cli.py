@@ -122,7 +122,7 @@ def test_receiver_command_prints_and_records_requests(data_dir):
 
 
 def test_retry_leaves_a_paused_macro_alone_and_says_so(cli, store, receiver, fast_cli_config):
-    ids = add_items(store, 3)
+    add_items(store, 3)
     put_macro(store, url=receiver.url + "/slack/archived", concurrency=1)
     assert cli("send", "hook", "--all").exit_code == 1
     assert store.macro_get("hook")["paused"] is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from aiohttp import web
@@ -83,7 +82,6 @@ async def test_whole_loop(app_factory, receiver):
     from cctui.tui.widgets.log_detail import LogDetailScreen
     from cctui.tui.widgets.log_table import LogTable
     from cctui.tui.widgets.macro_form import MacroFormScreen
-    from cctui.tui.widgets.macro_preview import MacroPreview
 
     base, seen = receiver
     make, store = app_factory

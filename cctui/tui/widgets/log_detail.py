@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
