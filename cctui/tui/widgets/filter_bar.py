@@ -32,19 +32,21 @@ class FilterBar(Vertical):
     """e.g. ``Created ↓``."""
     section: reactive[str] = reactive("")
     """Name of the table shown (All feedback, Bug Report, Users)."""
-    loading: reactive[bool] = reactive(True)
+    pending: reactive[bool] = reactive(True)
+    """True until the first rows arrive (not ``loading``: that is Widget's spinner)."""
     error: reactive[str] = reactive("")
     """The last filter error (empty when the filter is good)."""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ to filter: status:new severity:high,critical \"crash\"", id="filter-input", compact=True)
+        yield Input(placeholder="/ to filter: status:new severity:high,critical \"crash\"", id="filter-input", compact=True,
+                    select_on_focus=False)
         yield Static("", id="filter-error", markup=False)
         yield Static("", id="table-status")
 
     def _update(self) -> None:
         if not self.is_mounted:
             return
-        parts = ["Loading…" if self.loading else count_text(self.shown, self.total)]
+        parts = ["Loading…" if self.pending else count_text(self.shown, self.total)]
         if self.section:
             parts.insert(0, self.section)
         parts.append(f"{self.marked:,} marked")
@@ -55,7 +57,7 @@ class FilterBar(Vertical):
     def on_mount(self) -> None:
         self._update()
 
-    watch_shown = watch_total = watch_marked = watch_sort_label = watch_loading = watch_section = _update
+    watch_shown = watch_total = watch_marked = watch_sort_label = watch_pending = watch_section = _update
 
     def watch_error(self, error: str) -> None:
         self.set_class(bool(error), "-error")

@@ -7,8 +7,9 @@ records take tens of milliseconds to filter and sort) and hands the result to
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import is_not, itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from cctui.core.query import sort_key
@@ -122,6 +123,73 @@ def sort_rows(rows: list[dict], schema: Schema, field: str | None, descending: b
         pass
     present.sort(key=key, reverse=descending)
     return present + missing
+
+
+def first_rows(rows: list[dict], schema: Schema, field: str | None, descending: bool, count: int) -> list[dict]:
+    """The first ``count`` rows of ``sort_rows(rows, ...)`` without sorting them all: a
+    screenful to paint while the full sort runs (``heapq``: ~10 ms at 100k, not ~40 ms)."""
+    if not field:
+        return (rows[::-1] if descending else rows)[:count]
+    pick = heapq.nlargest if descending else heapq.nsmallest
+    if field in DATE_FIELDS or field in NUMERIC_FIELDS:
+        try:  # one pass with a C key; a missing value (KeyError/TypeError) takes the long way
+            top = pick(count, rows, key=itemgetter(field))
+            if all(r[field] not in (None, "") for r in top):
+                return top
+        except (KeyError, TypeError):
+            pass
+    present = [r for r in rows if r.get(field) not in (None, "")]
+    top = pick(count, present, key=sort_value(schema, field))
+    if len(top) < count:
+        top += [r for r in rows if r.get(field) in (None, "")][:count - len(top)]
+    return top
+
+
+@dataclass
+class Changes:
+    """What changed between two loads of the same table (store order)."""
+
+    #: id(old record) -> the record that replaced it (an edit makes a new dict).
+    replaced: dict[int, dict]
+    added: list[dict]
+    #: (old, new) for each replaced record.
+    pairs: list[tuple[dict, dict]]
+
+    def __bool__(self) -> bool:
+        return bool(self.replaced or self.added)
+
+
+def changes_between(old: list[dict], new: list[dict]) -> Changes | None:
+    """The edits and additions that turn ``old`` into ``new``, or None when records were
+    removed or reordered (then only a full reload is right).
+
+    The store never mutates a record it handed out (an edit replaces the dict) and keeps
+    insertion order, so an identity comparison finds the changes: one C-speed pass.
+    """
+    if len(new) < len(old):
+        return None
+    head = new[:len(old)] if len(new) > len(old) else new
+    if not any(map(is_not, old, head)):
+        return Changes({}, new[len(old):], [])
+    pairs = [(before, after) for before, after in zip(old, head) if before is not after]
+    if any(before.get("id") != after.get("id") for before, after in pairs):
+        return None
+    return Changes({id(before): after for before, after in pairs}, new[len(old):], pairs)
+
+
+def apply_changes(rows: list[dict], changes: Changes, schema: Schema, field: str | None,
+                  descending: bool) -> list[dict]:
+    """``rows`` (sorted by ``field``) with ``changes`` applied, still sorted.
+
+    Replaced records take their old place; when an edit touched the sort field, or records
+    were added, the nearly sorted list is sorted again (Timsort: close to one pass).
+    """
+    replaced = changes.replaced
+    patched = [replaced.get(id(r), r) for r in rows] if replaced else list(rows)
+    if not field:
+        return list(reversed(changes.added)) + patched if descending else patched + changes.added
+    moved = bool(changes.added) or any(old.get(field) != new.get(field) for old, new in changes.pairs)
+    return sort_rows(patched + changes.added, schema, field, descending) if moved else patched
 
 
 def format_cell(value: Any, kind: str) -> str:
