@@ -72,6 +72,7 @@ class _Request:
     field: str | None
     descending: bool
     keep_id: str | None
+    keep_record: dict | None = None
 
 
 class FeedbackScreen(Screen):
@@ -350,7 +351,7 @@ class FeedbackScreen(Screen):
         self._generation += 1
         table = self.table
         request = _Request(self._generation, self.section, self.query_text, self.sort_field,
-                           self.sort_descending, table.current_id)
+                           self.sort_descending, table.current_id, table.current_record)
         with self._view_lock:
             self._current_request = request
             self._view_request = request  # replaces any older request still waiting
@@ -390,9 +391,17 @@ class FeedbackScreen(Screen):
         self._last_view = (view_key, request.text, rows)
         index = None
         if request.keep_id is not None:
-            index = next((i for i, r in enumerate(rows) if r.get("id") == request.keep_id), None)
+            # Where the cursor's record is now: a C-speed search by identity, and none at
+            # all when the record does not match (the common case for a new filter).
+            current = request.keep_record
+            if current is not None and query(current):
+                try:
+                    index = list(map(id, rows)).index(id(current))
+                except ValueError:  # replaced by an edit since: look for its id
+                    index = next((i for i, r in enumerate(rows) if r.get("id") == request.keep_id), None)
         columns = self._columns_for(data, target)
-        self._to_loop(self._show_rows, request.generation, columns, rows, len(source), index, False)
+        self._to_loop(self._show_rows, request.generation, columns, rows, len(source), index, False,
+                      request.keep_id)
 
     def _sorted_source(self, data: _Data, target: str, field: str | None, descending: bool) -> list[dict]:
         key = (target, field, descending)
@@ -422,13 +431,17 @@ class FeedbackScreen(Screen):
             self.filter_bar.error = message  # the previous rows stay on screen
 
     def _show_rows(self, generation: int, columns: tuple, rows: list[dict], total: int,
-                   index: int | None, partial: bool) -> None:
+                   index: int | None, partial: bool, searched_id: str | None = None) -> None:
         if generation != self._generation:
             return
         self._shown_generation, self._partial = generation, partial
         table = self.table
         table.placeholder = "No records match the filter." if total else "No records yet: try `cctui seed --count 100`."
-        table.set_rows(rows, columns, keep_id=table.current_id, index_hint=index)
+        if searched_id is not None and searched_id == table.current_id:
+            # Found (or not: then the cursor keeps its row number) off the event loop.
+            table.set_rows(rows, columns, cursor=min(table.cursor_row, max(0, len(rows) - 1)) if index is None else index)
+        else:
+            table.set_rows(rows, columns, keep_id=table.current_id)
         self._update_sort_label()
         bar = self.filter_bar
         bar.error, bar.pending = "", False
