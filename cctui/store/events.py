@@ -13,7 +13,9 @@ class ChangeEvent:
     ``records[i]`` is the record after the change, ``before[i]`` before it (None for a
     submit) and ``changed[i]`` the names of the fields whose value changed (for a submit:
     every field; ``modified`` is never listed on its own account). ``target`` says which
-    table: ``"feedback"`` or ``"users"``.
+    table: ``"feedback"`` or ``"users"``. Events are emitted after the commit is durable,
+    on the committing thread, so two writer threads may deliver theirs out of order:
+    compare ``revision``.
     """
 
     kind: Literal["submit", "modify"]
@@ -24,6 +26,9 @@ class ChangeEvent:
     by_macro: str | None = None
     target: str = "feedback"
     ids: list[str] = field(default_factory=list)
+    #: ``store.revision`` right after the commit (set by the store when it commits): of
+    #: two events about one record, the one with the higher revision is the newer.
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if not self.ids:

@@ -15,14 +15,16 @@ journal outgrows a quarter of the snapshot (or a commit is that big on its own, 
 import) the commit is written as a fresh snapshot instead and the journal is emptied.
 
 The storage does no locking: :class:`cctui.store.store.Store` holds the data-dir lock
-around :meth:`refresh` + changes + :meth:`commit`.
+around :meth:`refresh` + changes + :meth:`prepare` + :meth:`write`, and its in-memory
+mutex only around the first three: the file I/O of :meth:`write` (fsync, compaction) runs
+while readers of this process go on reading the tables, which already hold the change.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from tinydb.storages import Storage
@@ -40,6 +42,14 @@ COMPACT_RATIO = 0.25
 COMPACT_MIN_BYTES = 256 * 1024
 
 Tables = dict[str, dict[str, dict[str, Any]]]
+
+
+class Commit(NamedTuple):
+    """A commit prepared in memory, waiting for :meth:`JournaledStorage.write`."""
+
+    seq: int
+    line: bytes | None  # one journal line to append, or None: write a snapshot of ...
+    tables: Tables | None  # ... these tables (shallow copies; documents are never mutated)
 
 
 class StoreCorrupt(CctuiError):
@@ -105,47 +115,73 @@ class JournaledStorage(Storage):
         return bool(self._pending) or self._full_rewrite
 
     def commit(self) -> bool:
-        """Persist staged changes durably (call under the lock). True if anything was written."""
-        if not self.dirty:
-            return False
-        seq = self.seq + 1
-        if self._full_rewrite or self._bulk():
-            self.seq = seq  # a snapshot is cheaper than a journal line + a compaction
-            self._write_snapshot_and_reset()
-            return True
-        ops = [[name, puts, sorted(removed)] for name, (puts, removed) in self._pending.items()]
+        """Persist staged changes durably (call under the lock). True if anything was written.
+
+        :meth:`prepare` then :meth:`write`; if the write fails the cache is reloaded from
+        disk, so memory never keeps a change that is not on disk."""
         try:
-            line = orjson.dumps({"seq": seq, "ops": ops}) + b"\n"
-        except TypeError as exc:
+            plan = self.prepare()
+            if plan is None:
+                return False
+            self.write(plan)
+        except BaseException:
             self.discard()
-            raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
-        self.seq = seq
-        snapshot_size = self._snapshot_sig[1] if self._snapshot_sig else 0
-        limit = max(COMPACT_MIN_BYTES, snapshot_size * COMPACT_RATIO)
-        if self.journal_valid + len(line) > limit:
-            self.compact()
+            raise
+        return True
+
+    def prepare(self) -> "Commit | None":
+        """Turn the staged changes into a :class:`Commit` (in memory only, fast).
+
+        The journal line is serialised here (small: only the changed documents), so a value
+        that is not JSON fails before anyone else sees it. A snapshot keeps shallow copies
+        of the tables: documents are copied on write, so the copy stays a consistent,
+        immutable picture while later commits change the live tables. Afterwards nothing is
+        staged; call :meth:`write` (without the in-memory mutex) to make it durable, or
+        :meth:`discard` to drop it.
+        """
+        if not self.dirty:
+            return None
+        seq = self.seq + 1
+        plan: Commit
+        if self._full_rewrite or self._bulk():
+            plan = Commit(seq, None, self._frozen())  # a snapshot is cheaper than line + compaction
         else:
-            self.journal_valid = append_durably(self.journal_path, line, valid_length=self.journal_valid)
-            self._journal_sig = signature(self.journal_path)
+            ops = [[name, puts, sorted(removed)] for name, (puts, removed) in self._pending.items()]
+            try:
+                line = orjson.dumps({"seq": seq, "ops": ops}) + b"\n"
+            except TypeError as exc:
+                raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
+            snapshot_size = self._snapshot_sig[1] if self._snapshot_sig else 0
+            limit = max(COMPACT_MIN_BYTES, snapshot_size * COMPACT_RATIO)
+            if self.journal_valid + len(line) > limit:
+                plan = Commit(seq, None, self._frozen())  # fold the journal into a new snapshot
+            else:
+                plan = Commit(seq, line, None)
+        self.seq = seq
         self._pending.clear()
         self._full_rewrite = False
-        return True
+        return plan
+
+    def write(self, plan: "Commit") -> None:
+        """Make a prepared commit durable: append + fsync one journal line, or write a new
+        snapshot (serialise, temp file, fsync, ``os.replace``, fsync the directory) and
+        empty the journal. Call under the data-dir lock, but not the in-memory mutex:
+        this touches only the files and the bookkeeping of what is on disk, which only the
+        lock holder uses."""
+        if plan.line is not None:
+            self.journal_valid = append_durably(self.journal_path, plan.line, valid_length=self.journal_valid)
+            self._journal_sig = signature(self.journal_path)
+        else:
+            self._write_snapshot(plan.seq, plan.tables or {})
+
+    def _frozen(self) -> Tables:
+        return {name: dict(docs) for name, docs in self.tables.items()}
 
     def _bulk(self) -> bool:
         """Does the staged change touch over a quarter of all documents (an import, a seed)?"""
         staged = sum(len(puts) + len(removed) for puts, removed in self._pending.values())
         total = sum(len(docs) for docs in self.tables.values())
         return staged * 4 > total and staged > 1000
-
-    def _write_snapshot_and_reset(self) -> None:
-        try:
-            self.compact()
-        except TypeError as exc:
-            self.seq -= 1
-            self.discard()
-            raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
-        self._pending.clear()
-        self._full_rewrite = False
 
     def discard(self) -> None:
         """Forget staged changes; the cache was already modified, so reload it from disk."""
@@ -155,16 +191,22 @@ class JournaledStorage(Storage):
         self.refresh()
 
     def compact(self) -> None:
-        """Write everything as a fresh snapshot, then empty the journal.
+        """Write everything as a fresh snapshot, then empty the journal."""
+        self._write_snapshot(self.seq, self._frozen())
 
-        Crash-safe in this order: until ``os.replace`` the old snapshot + journal are
-        intact; after it, the new snapshot's seq makes the old journal lines no-ops.
-        """
+    def _write_snapshot(self, seq: int, tables: Tables) -> None:
+        """Crash-safe in this order: until ``os.replace`` the old snapshot + journal are
+        intact; after it, the new snapshot's seq makes the old journal lines no-ops."""
         remove_stale_temps(self.snapshot_path)
-        payload = {META_KEY: {"seq": self.seq, "format": FORMAT}}
-        payload.update(self.tables)
-        atomic_write(self.snapshot_path, orjson.dumps(payload))
-        self.snapshot_seq = self.seq
+        payload: dict[str, Any] = {META_KEY: {"seq": seq, "format": FORMAT}}
+        payload.update(tables)
+        try:
+            data = orjson.dumps(payload)
+        except TypeError as exc:
+            raise InputError(f"{self.snapshot_path.name}: a value cannot be stored as JSON ({exc}).") from None
+        del payload
+        atomic_write(self.snapshot_path, data)
+        self.snapshot_seq = seq
         self._snapshot_sig = signature(self.snapshot_path)
         if self.journal_path.exists():
             with open(self.journal_path, "r+b") as handle:

@@ -1,4 +1,15 @@
-"""One writer per data directory: a lock file for other processes, a mutex for threads."""
+"""One writer per data directory: a lock file for other processes, a mutex for threads.
+
+Two in-process locks, so that readers never wait behind a writer's file I/O:
+
+* ``writer`` (held by :class:`DataDirLock` itself, with the lock file) serialises the
+  writing threads of this process for the whole transaction, fsyncs included;
+* ``mutex`` guards the in-memory tables. Readers hold it for the length of one read; a
+  writer holds it only while it changes the tables in memory (and while it rolls a
+  failed write back), never while it appends, fsyncs or compacts.
+
+Order: ``writer`` -> lock file -> ``mutex``; never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +36,9 @@ def default_timeout() -> float:
 class DataDirLock:
     """Re-entrant: the outermost ``with`` takes ``.lock``, inner ones only count.
 
+    ``with lock:`` holds the writer lock and the lock file, not ``mutex``: a writer takes
+    ``mutex`` on its own, briefly, for its in-memory changes.
+
     The OS drops the lock when its process dies (even by SIGKILL), so a crashed writer
     never leaves the directory locked.
     """
@@ -32,26 +46,33 @@ class DataDirLock:
     def __init__(self, data_dir: Path, timeout: float | None = None):
         self.path = data_dir / ".lock"
         self.timeout = default_timeout() if timeout is None else timeout
+        #: The in-memory tables: readers, and a writer's in-memory phase.
         self.mutex = threading.RLock()
-        # thread_local=False: our mutex already serialises threads of this process
+        #: One writing thread of this process at a time (held across the file I/O).
+        self.writer = threading.RLock()
+        # thread_local=False: the writer lock already serialises threads of this process
         self._file = FileLock(str(self.path), timeout=self.timeout, thread_local=False)
         self._depth = 0
 
     @property
     def held(self) -> bool:
+        """Does some thread of this process hold the lock file (so nothing else can write)?"""
         return self._depth > 0
 
     def __enter__(self) -> "DataDirLock":
-        self.mutex.acquire()
+        self.writer.acquire()
         if self._depth == 0:
             try:
                 self._file.acquire(poll_interval=0.01)
             except Timeout:
-                self.mutex.release()
+                self.writer.release()
                 raise StoreBusy(
                     f"{self.path.parent}: another cctui process has held the data directory's "
                     f"lock ({self.path.name}) for over {self.timeout:g} s; try again when it finishes."
                 ) from None
+            except BaseException:
+                self.writer.release()
+                raise
         self._depth += 1
         return self
 
@@ -61,4 +82,4 @@ class DataDirLock:
             if self._depth == 0:
                 self._file.release()
         finally:
-            self.mutex.release()
+            self.writer.release()

@@ -10,14 +10,18 @@ Files in the data directory::
 Every write is a transaction: take the lock, catch up with what other processes
 committed, change the in-memory tables, append one journal line + fsync, release the
 lock, then tell subscribers. Reads check two ``stat``s and catch up only when needed.
+Reads take an in-process mutex that a writer holds only while it changes the tables in
+memory: the append, the fsync and any compaction run outside it (see ``_writing``).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import threading
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -62,6 +66,7 @@ class Store(MetaTables):
         self._state: RecordTable = self._meta_db.table("state")
         self._log = DeliveryLog(self.data_dir / "logs")
         self._revision = 0
+        self._reloads = 0  # cache changes that came with no ChangeEvent (see ``reloads``)
         self._edits = 0  # local changes not yet reflected in _revision (inside a batch)
         self._subscribers: list[Subscriber] = []
         self._pending_events: list[ChangeEvent] = []
@@ -69,13 +74,19 @@ class Store(MetaTables):
         self._numbers_generation = -1
         self._all_cache: tuple[tuple[int, int], list[dict]] | None = None
         self._writer: GroupWriter | None = None
+        self._writer_start = threading.Lock()
+        self._transaction: int | None = None  # the thread inside a transaction's body
 
     # -- transactions ------------------------------------------------------------------
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """Hold the in-process mutex and catch up with other processes if they wrote."""
+        """Hold the in-process mutex and catch up with other processes if they wrote.
+
+        A writer of this process holds the mutex only while it changes the tables in
+        memory, never during its fsync or compaction, so a read waits at most for that.
+        """
         with self._lock.mutex:
-            if not self._lock.held:  # inside a write we hold the lock: nothing can change
+            if not self._lock.held:  # while we hold the lock file nothing else can write
                 self._refresh()  # two stats when nothing changed; never waits for the lock
             yield
 
@@ -84,35 +95,74 @@ class Store(MetaTables):
         changed = self._records.refresh()
         changed = self._meta.refresh() or changed
         if changed:
-            self._revision += 1
-            for table in (self._feedback, self._users, self._macros, self._runs, self._state):
-                table.clear_cache()
+            self._reloaded()
+
+    def _reloaded(self) -> None:
+        """The cache changed without ChangeEvents (another process, a rolled-back write)."""
+        self._revision += 1
+        self._reloads += 1
+        for table in (self._feedback, self._users, self._macros, self._runs, self._state):
+            table.clear_cache()
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """A transaction: all changes inside commit together (one fsync) or not at all."""
+        """A transaction: all changes inside commit together (one fsync) or not at all.
+
+        Three phases, the lock file held throughout (so other processes wait) and this
+        process's other writers waiting on ``_lock.writer``:
+
+        1. under the in-memory mutex: catch up with other processes, run the body, prepare
+           the commit (journal line serialised, or a shallow copy of the tables for a
+           snapshot). Readers see the new state from the end of this phase on;
+        2. without the mutex: append + fsync, or write and fsync the snapshot. Readers are
+           not held up by it;
+        3. only after that: submit() futures resolve and subscribers hear ChangeEvents.
+
+        If phase 2 fails, the change is rolled back in memory too (the tables are reloaded
+        from disk, which still holds the state before it) and the error raised: readers
+        may have seen the change for that moment, nobody was told it is saved.
+        """
+        if self._transaction == threading.get_ident():
+            yield  # nested in this thread's transaction: the outer one commits for us
+            return
         events: list[ChangeEvent] = []
         with self._lock:
-            outer = self._lock._depth == 1
-            if outer:
+            plans: list[tuple[JournaledStorage, Any]] = []
+            with self._lock.mutex:
                 self._refresh()
-            try:
-                yield
-                if outer:
-                    wrote = self._records.commit()
-                    wrote = self._meta.commit() or wrote
-                    if wrote:
-                        self._revision += 1
-                    events, self._pending_events = self._pending_events, []
-            except BaseException:
-                if outer:
-                    self._pending_events = []
-                    self._records.discard()
-                    self._meta.discard()
+                self._transaction = threading.get_ident()
+                try:
+                    yield
+                    for storage in (self._records, self._meta):
+                        plan = storage.prepare()
+                        if plan is not None:
+                            plans.append((storage, plan))
+                except BaseException:
+                    self._roll_back()
+                    raise
+                finally:
+                    self._transaction = None
+                if plans:
                     self._revision += 1
+                    revision = self._revision
+                    events = [replace(event, revision=revision) for event in self._pending_events]
+                self._pending_events = []
+            try:
+                for storage, plan in plans:
+                    storage.write(plan)
+            except BaseException:
+                with self._lock.mutex:
+                    self._roll_back()
                 raise
         for event in events:
             self._emit(event)
+
+    def _roll_back(self) -> None:
+        """Forget a transaction's in-memory changes (call under the mutex)."""
+        self._pending_events = []
+        self._records.discard()
+        self._meta.discard()
+        self._reloaded()
 
     def batch(self):
         """``with store.batch():`` many calls, one lock hold, one journal write, one fsync.
@@ -127,7 +177,7 @@ class Store(MetaTables):
         background writer thread; the future resolves once the write is durable.
         Concurrent submissions are group-committed. Subscribers run on the writer thread.
         """
-        with self._lock.mutex:
+        with self._writer_start:
             if self._writer is None:
                 self._writer = GroupWriter(self)
                 atexit.register(self.close)
@@ -163,6 +213,22 @@ class Store(MetaTables):
         """Grows whenever the data changes, here or in another process."""
         with self._reading():
             return self._revision
+
+    @property
+    def reloads(self) -> int:
+        """Grows whenever the cached data changed *without* a ChangeEvent: another
+        process's commits were read in, or a failed write was rolled back. A reader that
+        keeps its own index up to date from ChangeEvents rebuilds it when this moves.
+        A plain attribute read (no lock, no file check): it moves when some read or write
+        of this process notices the change (``revision`` does that check)."""
+        return self._reloads
+
+    def snapshot(self, target: str = "feedback") -> tuple[int, list[dict]]:
+        """``(revision, records)`` read together: every feedback item (or user) as of that
+        revision. ChangeEvents with a higher ``revision`` are newer than the list."""
+        table = self._users if target == "users" else self._feedback
+        with self._reading():
+            return self._revision, table.documents()
 
     # -- feedback --------------------------------------------------------------------------
     def feedback_all(self) -> list[dict]:
@@ -227,7 +293,7 @@ class Store(MetaTables):
 
         Entries without an ``id`` get one (``att-00000042``).
         """
-        with self._lock:
+        with self._lock:  # the lock file and this process's writers, not the readers' mutex
             self._log.append(entries)
 
     def log_iter(self, **filters: Any) -> Iterator[dict]:
