@@ -199,15 +199,23 @@ class Engine:
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
         state = _Run(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
         if len(ids) >= BULK:
+            # indexed once, off the loop; then kept current from the store's change events
             state.view = RunView(self.store, getattr(macro, "target", "feedback"))
-        state.factory = RequestFactory(macro, state.view or self.store, self.config)
-        if ids and not dry_run:
-            # Fail fast, before anything is persisted or sent: a missing ${SECRET} or a
-            # broken template shows on the first record as well as on the last.
-            await asyncio.to_thread(self._preflight, state.factory, macro, ids[0])
-            if getattr(macro, "once_per_record", False):
-                state.already = await asyncio.to_thread(self._delivered_before, macro.name)
-            state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
+        try:
+            if state.view is not None:
+                await asyncio.to_thread(state.view.load)
+            state.factory = RequestFactory(macro, state.view or self.store, self.config)
+            if ids and not dry_run:
+                # Fail fast, before anything is persisted or sent: a missing ${SECRET} or a
+                # broken template shows on the first record as well as on the last.
+                await asyncio.to_thread(self._preflight, state.factory, macro, ids[0])
+                if getattr(macro, "once_per_record", False):
+                    state.already = await asyncio.to_thread(self._delivered_before, macro.name)
+                state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
+        except BaseException:
+            if state.view is not None:
+                state.view.close()  # stop listening to the store: the run never started
+            raise
         summary.run_id = state.run_id
         self._runs[state.run_id or f"dry-{id(state)}"] = state
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
@@ -243,6 +251,8 @@ class Engine:
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
             self._runs.pop(state.run_id or f"dry-{id(state)}", None)
+            if state.view is not None:
+                state.view.close()
         if recorder is not None and recorder.error is not None:
             raise recorder.error
         state.emit(ev.RunFinished(state.run_id, summary, summary.cancelled))
