@@ -26,7 +26,7 @@ from cctui.delivery.transport import TRUNCATED, USER_AGENT, HttpSender
 from cctui.errors import CctuiError, MacroError
 from cctui.macros.tags import build_context
 
-from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text
+from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
 
 
 # Attempt ids: the delivery id and attempt number are unique except when a resumed run
@@ -48,12 +48,12 @@ class Fixed:
     masked_url: str
     masked_shown: Any  # the headers as previews show them (dict, or list of pairs)
     masked_headers: dict  # the macro's headers, masked, for the log
-    order: tuple[str, ...]  # secrets longest first (how mask_text applies them)
+    order: tuple[str, ...]  # every form of every secret, longest first (worked out once per run)
     has_user_agent: bool
     wire: Any = None  # encoded headers for the sender, filled on first send
 
     def mask(self, text: str) -> str:
-        """``mask_text(text, secrets)`` without sorting the secrets again."""
+        """``mask_text(text, secrets)`` with the run's precomputed secret variants."""
         if text:
             for secret in self.order:
                 if secret in text:
@@ -165,7 +165,7 @@ def _fix(rendered) -> Fixed:
     return Fixed(
         rendered.method, rendered.url, headers, host, frozenset(secrets), key, masked["url"],
         masked["headers"], _as_dict(mask_headers(list(headers), secrets)),
-        tuple(sorted({s for s in secrets if s}, key=len, reverse=True)),
+        secret_variants(secrets),  # raw, percent-encoded, JSON-escaped, base64 user:pass
         any(name.lower() == "user-agent" for name, _ in headers),
     )
 
@@ -315,6 +315,51 @@ class AttemptResult:
             "response_truncated": self.truncated,
             "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
         }
+
+
+#: The log's explanation title for a record whose request was never built.
+NOT_SENT_RENDER = "not sent: the template failed for this record"
+
+
+def render_failure_entry(state, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
+    """The log entry for a record whose request could not be rendered: no request went
+    out (status 0, ``not_sent`` true), and ``cctui retry`` renders it again with the
+    macro as it is then. Only masked parts of the run's request are kept."""
+    macro = state.macro
+    factory = getattr(state, "factory", None)
+    fixed = next(iter(factory._fixed.values()), None) if factory is not None else None
+    if fixed is not None:
+        url, headers, error = fixed.masked_url, dict(fixed.masked_headers), fixed.mask(error)
+    else:
+        from cctui.macros.secrets import mask_url
+
+        url, headers = mask_url(str(getattr(macro, "url", "") or "")), {}
+    _, started_at = _stamp()
+    return {
+        "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",
+        "delivery_id": delivery_id,
+        "run_id": state.run_id,
+        "macro": macro.name,
+        "record_id": record_id,
+        "trigger": state.trigger,
+        "attempt": attempt,
+        "method": fixed.method if fixed is not None else str(getattr(macro, "method", "POST") or "POST"),
+        "url": url,
+        "status_code": 0,
+        "ok": False,
+        "error": error,
+        "duration_ms": 0,
+        "started_at": started_at,
+        "request_headers": headers,
+        "request_body": "",
+        "response_headers": {},
+        "response_body": "",
+        "response_truncated": False,
+        "not_sent": True,
+        "explanation": {"title": NOT_SENT_RENDER, "meaning": f"No request was sent: {error}",
+                        "action": f"Fix the macro (`cctui macro preview {macro.name} --item {record_id}` shows "
+                                  "the error), then `cctui retry` renders and sends it again."},
+    }
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ import httpx
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
-from cctui.delivery.attempt import AttemptResult, RequestFactory, perform
+from cctui.delivery.attempt import AttemptResult, RequestFactory, perform, render_failure_entry
 from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
@@ -273,8 +273,16 @@ class Engine:
                 why = "is paused" if stored else "no longer exists"
                 total.reason = total.reason or f"macro {plan.macro!r} {why}; its deliveries were left as they are"
                 continue
-            result = await self.run(plan.macro, plan.record_ids, trigger="retry", concurrency=concurrency,
-                                    listener=listener, resume=plan.run_id, deliveries=plan.deliveries)
+            try:
+                result = await self.run(plan.macro, plan.record_ids, trigger="retry", concurrency=concurrency,
+                                        listener=listener, resume=plan.run_id, deliveries=plan.deliveries)
+            except CctuiError as exc:
+                # E.g. the template still fails on the first record: nothing of this plan
+                # was sent or changed; say why and go on with the other macros.
+                total.total += len(plan.record_ids)
+                total.failed += len(plan.record_ids)
+                total.reason = total.reason or f"macro {plan.macro!r}: {exc}"
+                continue
             total.run_id = result.run_id
             total.merge(result)
         return total
@@ -349,6 +357,8 @@ class Engine:
         try:
             prepared = state.factory.prepare(record)
         except CctuiError as exc:
+            if recorder is not None:  # the log holds every record's outcome, sent or not
+                recorder.attempt(render_failure_entry(state, record_id, delivery_id, made + 1, str(exc)))
             return self._done(state, record_id, delivery_id, ev.FAILED, error=str(exc))
         if state.dry_run:
             return self._done(state, record_id, delivery_id, ev.RENDERED,

@@ -9,6 +9,7 @@ that previews, logs and screens can mask them with :func:`mask_text` and
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -71,14 +72,67 @@ def _is_sensitive_param(name: str) -> bool:
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of every secret replaced by ``••••``."""
+    """``text`` with every occurrence of every secret replaced by ``••••``, in each form
+    the secret can take (see :func:`secret_variants`)."""
     if not text:
         return text
     # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    for secret in secret_variants(secrets):
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+#: ``safe`` sets a secret may be percent-encoded with: urllib's defaults, and the
+#: characters httpx (and most clients) leave as they are in a path or query.
+_QUOTE_SAFE = ("", "/", "/:@!$&'()*+,;=~", ":@!$'()*+,;=~/?")
+
+
+def secret_variants(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every form a secret can take in what is shown or logged, longest first: the raw
+    value, percent-encoded (``quote`` with the usual safe sets, upper- and lower-case hex,
+    and ``quote_plus``: a receiver may echo the URL it got), JSON-escaped (ASCII-only and
+    not), and the base64 of ``user:pass`` forms (HTTP Basic auth: a value holding ``:``,
+    any two secrets joined by ``:``, and the decoded form of a base64 ``user:pass``
+    secret). Cached per set of secrets, so a run works them out once."""
+    return _secret_variants(tuple(sorted({s for s in secrets if s})))
+
+
+@lru_cache(maxsize=256)
+def _secret_variants(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    import base64
+    import binascii
+    import json
+    from urllib.parse import quote, quote_plus
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    forms: set[str] = set()
+    for secret in secrets:
+        forms.add(secret)
+        encoded = {quote(secret, safe=safe) for safe in _QUOTE_SAFE} | {quote_plus(secret)}
+        encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
+        forms |= encoded
+        forms.add(json.dumps(secret)[1:-1])
+        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+        if ":" in secret:
+            forms.add(b64(secret))
+        try:
+            decoded = base64.b64decode(secret, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        if ":" in decoded and decoded.isprintable() and len(decoded) >= 8:
+            forms.add(decoded)
+            password = decoded.split(":", 1)[1]
+            if len(password) >= 6:
+                forms.add(password)
+    if len(secrets) <= 8:
+        for user in secrets:
+            for password in secrets:
+                if user != password:
+                    forms.add(b64(f"{user}:{password}"))
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 def mask_header_value(name: str, value: str, secrets: Iterable[str] = ()) -> str:
