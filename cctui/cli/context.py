@@ -106,9 +106,10 @@ class Context:
             if run_failed(summary):
                 failures.append(name)
         if failures:
-            names = ", ".join(sorted(set(failures)))
+            unique = sorted(set(failures))
+            where = ", ".join(f"`cctui logs --macro {name}`" for name in unique)
             raise TriggeredRunsFailed(
-                f"triggered runs of {names} had failed deliveries (see `cctui logs --macro NAME`)."
+                f"triggered runs of {', '.join(unique)} had failed deliveries (see {where})."
             )
 
 
@@ -123,7 +124,7 @@ def describe_run(name: str, trigger: str, summary: Any) -> str:
 
 
 def run_failed(summary: Any) -> bool:
-    return isinstance(summary, Exception) or bool(getattr(summary, "failed", 0))
+    return isinstance(summary, Exception) or bool(getattr(summary, "failed", 0) or getattr(summary, "not_sent", 0))
 
 
 def _warn(message: str) -> None:

@@ -123,12 +123,16 @@ class _Reporter:
                        "nothing sent.")
             return
         run = f" (run {summary.run_id})" if summary.run_id else ""
+        unsent = f", not sent {summary.not_sent}" if summary.not_sent else ""
         click.echo(f"{summary.macro}: sent {summary.sent}, delivered {summary.delivered}, failed "
-                   f"{summary.failed}, skipped {summary.skipped}{run}"
-                   + (" — cancelled" if summary.cancelled else ""))
-        if summary.reason:
+                   f"{summary.failed}, skipped {summary.skipped}{unsent}{run}")
+        if summary.cancelled:
+            click.echo(f"cancelled: {summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
+        elif summary.reason:
             click.echo(f"stopped early: {summary.reason}", err=True)
-        if summary.failed and not summary.cancelled:
+            if summary.not_sent:
+                click.echo(f"{summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
+        if summary.failed:
             click.echo("See `cctui logs --status failed`; `cctui retry` sends the failures again.", err=True)
 
 

@@ -79,8 +79,8 @@ def load_macro(store, name: str):
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
     if stored.get("paused"):
         reason = stored.get("paused_reason") or "paused"
-        raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it by "
-                         f"adding it again (`cctui macro add PATH`).")
+        raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it with "
+                         f"`cctui macro resume {name}`.")
     clean = {k: v for k, v in stored.items() if k not in PAUSE_KEYS}
     schema = getattr(store, "schema", None)  # custom feedback types and fields
     if schema is not None:
@@ -312,7 +312,7 @@ class Engine:
 
     def _final(self, state: _Run) -> dict:
         s = state.summary
-        incomplete = s.not_sent > 0 and not s.cancelled
+        incomplete = s.not_sent > 0  # cancelled or cut short: `retry` finishes it
         return {"status": "cancelled" if s.cancelled else "done", "finished": iso(),
                 "summary": s.to_dict(), "incomplete": incomplete, "reason": s.reason}
 
@@ -328,10 +328,10 @@ class Engine:
             s.delivered += 1
         elif outcome in (ev.SKIPPED, ev.RENDERED):
             s.skipped += 1
+        elif outcome == ev.NOT_SENT:
+            s.not_sent += 1  # never tried: not a failure; `retry` finishes the run
         else:
             s.failed += 1
-            if outcome == ev.NOT_SENT:
-                s.not_sent += 1
         if state.listener is not None:
             state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
                                      error, extra or {}))

@@ -21,7 +21,9 @@ OUTCOMES = (DELIVERED, FAILED, SKIPPED, NOT_SENT, RENDERED)
 
 @dataclass
 class RunSummary:
-    """Counts for one run. ``failed`` includes records that were never sent (``not_sent``)."""
+    """Counts for one run. ``not_sent`` records were never tried (the run was cancelled,
+    a 410 paused the macro, the circuit breaker opened): they are not in ``failed``, and
+    ``cctui retry`` finishes the run by sending them."""
 
     run_id: str | None
     macro: str
@@ -39,8 +41,9 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed (skipped records do not count as failures)."""
-        return self.failed == 0 and not self.cancelled
+        """True when every record was delivered or skipped: nothing failed, nothing was
+        left unsent, the run was not cancelled."""
+        return self.failed == 0 and self.not_sent == 0 and not self.cancelled
 
     def to_dict(self) -> dict:
         return asdict(self)

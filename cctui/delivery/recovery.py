@@ -4,9 +4,10 @@ Read from the store only (runs and the log), so a crash at any point leaves a st
 module can plan from:
 
 - a run still marked ``running`` whose process is gone (``kill -9``, power loss), or one
-  that ended early with records never sent (circuit breaker): its records without a
-  successful attempt *in that run* are sent again, in the same run with the same delivery
-  ids (``webhook-id``), so a receiver can recognise the one that was in flight;
+  that ended early with records never sent (cancelled with Ctrl-C, circuit breaker): its
+  records without a successful attempt *in that run* are sent again, in the same run with
+  the same delivery ids (``webhook-id``), so a receiver can recognise the one that was in
+  flight;
 - every (macro, record) whose newest attempt failed is sent again, continuing its
   delivery id and attempt count. A record whose newest attempt succeeded is never resent.
 """
@@ -51,7 +52,9 @@ def interrupted_runs(store, macro: str | None = None, active: set[str] = frozens
         status = run.get("status")
         crashed = status == "running" and (
             run.get("pid") == os.getpid() or not pid_alive(run.get("pid")))
-        if crashed or (status == "done" and run.get("incomplete")):
+        # Cancelled (Ctrl-C) or cut short (circuit breaker, 410): records left unsent.
+        unsent = run.get("incomplete") or (run.get("summary") or {}).get("not_sent")
+        if crashed or (status in ("done", "cancelled") and unsent):
             found.append(run)
     return found
 

@@ -53,7 +53,7 @@ def test_410_pauses_the_macro_and_stops_the_run(store, receiver):
     ids = add_items(store, 5)
     put_macro(store, url=receiver.url + "/slack/archived", concurrency=1)
     summary = run(store, "hook", ids)
-    assert summary.attempts == 1 and summary.not_sent == 4 and summary.failed == 5
+    assert summary.attempts == 1 and summary.not_sent == 4 and summary.failed == 1
     assert receiver.state.count == 1
     macro = store.macro_get("hook")
     assert macro["paused"] is True and "410" in macro["paused_reason"]
@@ -199,7 +199,9 @@ def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, make_recei
 
     summary = asyncio.run(main())
     assert summary.cancelled and summary.delivered < 10 and summary.not_sent >= 30
+    assert summary.failed == 0 and summary.sent + summary.not_sent == 40  # not sent is not failed
     assert store.run_get(summary.run_id)["status"] == "cancelled"
+    assert store.run_get(summary.run_id)["incomplete"] is True
     assert slow.state.count == summary.sent
 
 

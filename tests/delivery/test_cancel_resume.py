@@ -1,0 +1,78 @@
+"""A cancelled run (Ctrl-C) counts its unsent records as not sent, not failed, and
+``cctui retry`` finishes it: every record delivered once, with its run's webhook-id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from cctui.delivery import Engine, events as ev
+from cctui.delivery.engine import delivery_id_for
+
+from .conftest import add_items, fast_config, json_lines, put_macro
+
+
+def test_ctrl_c_reports_not_sent_separately_and_retry_finishes_the_run(store, data_dir, make_receiver,
+                                                                       cctui_proc):
+    slow = make_receiver(delay=0.1)
+    ids = add_items(store, 40)
+    put_macro(store, url=slow.url + "/hook", concurrency=2)
+    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                             "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    deadline = time.monotonic() + 60
+    while slow.state.count < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    summary_line = out.strip().splitlines()[-1]
+    sent = slow.state.count
+    not_sent = len(ids) - sent
+    assert 0 < not_sent < len(ids)
+    assert f"sent {sent}, delivered {sent}, failed 0, skipped 0, not sent {not_sent}" in summary_line
+    assert f"cancelled: {not_sent} not sent; `cctui retry` finishes the run" in err
+    assert "Traceback" not in err and "logs --status failed" not in err
+
+    assert cctui_proc("logs", "--status", "failed", "--json").stdout == ""  # nothing failed
+    [run] = store.runs_all()
+    assert run["status"] == "cancelled" and run["incomplete"] is True
+
+    result = cctui_proc("retry")
+    assert result.returncode == 0, result.stderr
+    assert f"delivered {not_sent}" in result.stdout
+    per_record = Counter(json.loads(i.body)["text"].split(":")[0] for i in slow.state.received)
+    assert per_record == Counter({rid: 1 for rid in ids})  # everything, exactly once
+    hooks = {json.loads(i.body)["text"].split(":")[0]: i.headers["webhook-id"] for i in slow.state.received}
+    assert hooks == {rid: delivery_id_for(run["id"], rid) for rid in ids}  # same run, same ids
+    assert store.run_get(run["id"])["status"] == "done"
+    assert "Nothing to retry" in cctui_proc("retry").stdout
+
+
+def test_retry_finishes_a_run_cancelled_before_anything_was_sent(cli, store, receiver, fast_cli_config):
+    ids = add_items(store, 6)
+    put_macro(store, url=receiver.url + "/hook", concurrency=2)
+    engine = Engine(store, fast_config())
+
+    def cancel_at_once(event):
+        if isinstance(event, ev.RunStarted):
+            engine.cancel()
+
+    summary = asyncio.run(engine.run("hook", ids, listener=cancel_at_once))
+    assert (summary.sent, summary.failed, summary.not_sent, summary.cancelled) == (0, 0, 6, True)
+    assert not summary.ok and receiver.state.count == 0
+    assert list(store.log_iter()) == []  # nothing was tried, so nothing is in the log
+
+    result = cli("retry")
+    assert result.exit_code == 0, result.output
+    assert "sent 6, delivered 6, failed 0" in result.output
+    assert sorted(json.loads(i.body)["text"].split(":")[0] for i in receiver.state.received) == ids
+    assert {e["trigger"] for e in json_lines(cli("logs", "--json").output)} == {"retry"}
+    assert "Nothing to retry" in cli("retry").output
