@@ -12,7 +12,8 @@ run it in a thread with :func:`serve_in_background`. What it answers:
 - ``/flaky/<n>``: 503 (``Retry-After: 0``) for the first n attempts of each webhook-id;
 - ``/echo``: the request as received (headers unmasked), as JSON;
 - ``/big/<bytes>``, ``/reset`` (connection dropped mid-response), ``/never`` (no answer);
-- ``GET /_received``: what arrived, as JSON (secrets masked);
+- ``GET /_received``: what arrived, as JSON (credential headers and query parameters
+  masked, as in what ``cctui receiver`` prints and keeps);
 - anything else: ``status`` (default 200), failing a ``fail_rate`` share with 503, after
   ``delay`` seconds.
 """
@@ -23,17 +24,28 @@ import asyncio
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
 from cctui.core.clock import iso
 
-SENSITIVE = ("authorization", "cookie", "x-api-key", "token", "secret", "key", "password")
+SENSITIVE = ("authorization", "cookie", "x-api-key", "token", "secret", "key", "password", "signature")
+#: Query parameters whose values are credentials: names containing one of these words
+#: (``token``, ``api_key``, ``access_token``, ``sig``, ``signature``, ``auth``...), or
+#: exactly one of ``_SENSITIVE_PARAMS``.
+_SENSITIVE_PARAM_WORDS = ("token", "secret", "key", "password", "passwd", "auth", "sig", "credential",
+                          "session")
+_SENSITIVE_PARAMS = frozenset({"code", "pass", "pwd", "pw"})
+_AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "bot", "digest", "apikey"})
+_QUERY_PAIR = re.compile(r"([^=&;]+)=([^&;]*)")
+MASK = "••••"
 SLACK_ERRORS = {
     "invalid_payload": 400, "user_not_found": 400, "too_many_attachments": 400, "no_text": 400,
     "action_prohibited": 403, "invalid_token": 403, "posting_to_general_channel_denied": 403,
@@ -43,13 +55,31 @@ SLACK_ERRORS = {
 
 
 def _masked(name: str, value: str) -> str:
+    """A header value as the receiver prints and keeps it: credentials masked, the
+    Authorization scheme kept (``Bearer ••••``)."""
     lowered = name.lower()
-    return "••••" if any(word in lowered for word in SENSITIVE) else value
+    if not any(word in lowered for word in SENSITIVE):
+        return value
+    scheme, _, rest = value.strip().partition(" ")
+    return f"{scheme} {MASK}" if rest and scheme.lower() in _AUTH_SCHEMES else MASK
+
+
+def _sensitive_param(name: str) -> bool:
+    lowered = unquote_plus(name).strip().lower()
+    return lowered in _SENSITIVE_PARAMS or any(word in lowered for word in _SENSITIVE_PARAM_WORDS)
+
+
+def masked_query(query: str) -> str:
+    """A query string with credential-like parameter values masked (``token=••••``)."""
+    if not query:
+        return query
+    return _QUERY_PAIR.sub(lambda m: f"{m.group(1)}={MASK}" if m.group(2) and _sensitive_param(m.group(1))
+                           else m.group(0), query)
 
 
 @dataclass
 class Received:
-    """One request as it arrived (sensitive header values masked)."""
+    """One request as it arrived (credential headers and query parameters masked)."""
 
     at: str
     method: str
@@ -170,7 +200,7 @@ class Receiver:
         if request.method == "GET" and request.path == "/_received":
             return web.json_response([r.to_dict() for r in self.received])
         body = await request.read()
-        item = Received(iso(), request.method, request.path, request.query_string,
+        item = Received(iso(), request.method, request.path, masked_query(request.query_string),
                         {str(k): _masked(k, v) for k, v in request.headers.items()},
                         body.decode("utf-8", "replace"))
         self.count += 1

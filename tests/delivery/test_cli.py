@@ -131,3 +131,31 @@ def test_retry_leaves_a_paused_macro_alone_and_says_so(cli, store, receiver, fas
     assert receiver.state.count == 1
     named = cli("retry", "--macro", "hook")
     assert named.exit_code == 2 and "is paused" in named.output
+
+
+def test_receiver_masks_query_credentials_and_credential_headers(data_dir):
+    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "receiver",
+                             "--port", "0"], stdout=subprocess.PIPE, text=True)
+    secrets = ["qtok-1a2b3c", "apikey-4d5e6f", "sig-7a8b9c", "acc-0f1e2d", "pw-3c4b5a", "cookie-9z8y",
+               "hdrtok-5t6y", "bearer-2w3e"]
+    try:
+        url = proc.stdout.readline().split(" on ")[1].split()[0]
+        answer = httpx.post(url + f"/jira?token={secrets[0]}&project=CC&api_key={secrets[1]}&sig={secrets[2]}"
+                                  f"&access_token={secrets[3]}&password={secrets[4]}",
+                            json={"text": "hi"},
+                            headers={"Authorization": f"Bearer {secrets[7]}", "Cookie": f"s={secrets[5]}",
+                                     "X-Hook-Token": secrets[6], "X-Api-Key": secrets[1]})
+        assert answer.status_code == 201
+        listed = httpx.get(url + "/_received").text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    assert "POST /jira?token=••••&project=CC&api_key=••••&sig=••••&access_token=••••&password=••••" in out
+    assert "Authorization: Bearer ••••" in out
+    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    from cctui.store import open_store
+
+    kept = open_store(data_dir).state_get("receiver.requests")
+    assert kept[0]["query"].startswith("token=••••&project=CC")
+    for secret in secrets:
+        assert secret not in out and secret not in listed and secret.encode() not in stored, secret
