@@ -390,6 +390,7 @@ class Engine:
                                               result.duration_ms, result.ok, result.error, result.title(paused)))
             if decision.action == DELIVERED:
                 breaker.success(prepared.host)
+                limiter.success(prepared.host)  # a slowed-down host recovers its pace
                 changes = result.record_changes(state.macro)
                 if changes:
                     recorder.change(record_id, changes)

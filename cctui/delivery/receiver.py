@@ -36,7 +36,7 @@ from aiohttp import web
 
 from cctui.core.clock import iso
 
-SENSITIVE = ("authorization", "cookie", "x-api-key", "token", "secret", "key", "password", "signature")
+SENSITIVE = ("authorization", "cookie", "x-api-key", "token", "secret", "key", "password")
 #: Query parameters whose values are credentials: names containing one of these words
 #: (``token``, ``api_key``, ``access_token``, ``sig``, ``signature``, ``auth``...), or
 #: exactly one of ``_SENSITIVE_PARAMS``.
