@@ -222,6 +222,9 @@ class AttemptResult:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     truncated: bool = False
+    #: The request could not be built or encoded (e.g. a non-ASCII header value): nothing
+    #: was sent, and sending it again would fail the same way, so it is not retried.
+    request_error: bool = False
     _json: Any = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
 
@@ -254,6 +257,9 @@ class AttemptResult:
     def explanation(self, paused: bool = False) -> Explanation:
         if self.ok:
             return _ok_explanation(self.status_code)
+        if self.request_error:
+            return Explanation(NOT_SENT_REQUEST, f"No request was sent: {self.masked_error()}",
+                               "Fix the macro (HTTP header values must be printable ASCII); not retried.")
         return explain(self.status_code, self.text, self.headers, self.error, paused=paused)
 
     def title(self, paused: bool = False) -> str:
@@ -314,11 +320,14 @@ class AttemptResult:
             "response_body": self.text,
             "response_truncated": self.truncated,
             "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
+            **({"not_sent": True} if self.request_error else {}),
         }
 
 
 #: The log's explanation title for a record whose request was never built.
 NOT_SENT_RENDER = "not sent: the template failed for this record"
+#: ... and for a rendered request that could not be encoded (e.g. a non-ASCII header).
+NOT_SENT_REQUEST = "not sent: the request could not be built"
 
 
 def render_failure_entry(state, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
@@ -411,6 +420,21 @@ def json_path(data: Any, path: str) -> tuple[bool, Any]:
     return True, current
 
 
+def _request_error(exc: Exception, headers: list[tuple[str, str]]) -> str:
+    """One sentence for a request that could not be built, naming the header at fault
+    (never its value: it may be a secret)."""
+    for name, value in headers:
+        if not name.isascii():
+            return f"request not sent: the header name {name.encode('ascii', 'replace').decode()!r} " \
+                   "has a non-ASCII character (header names must be ASCII)."
+        if not value.isascii():
+            return f"request not sent: the header {name!r} has a non-ASCII character in its value " \
+                   "(HTTP header values must be printable ASCII)."
+    if isinstance(exc, UnicodeError):
+        return "request not sent: a part of the request could not be encoded (it must be ASCII)."
+    return f"request not sent: {type(exc).__name__}: {exc}"
+
+
 async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, timeout: float) -> AttemptResult:
     """Send one attempt with fresh ``webhook-*`` headers; never raises for network trouble."""
     stamp, started_at = _stamp()
@@ -429,7 +453,12 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
             response = await sender.send(prepared.method, prepared.url, headers, prepared.body, timeout)
     except httpx.TransportError as exc:
         result.error = str(exc) or type(exc).__name__
-    except (ValueError, OSError) as exc:  # e.g. a URL that httpx refuses outright
+    except (ValueError, httpx.InvalidURL) as exc:  # UnicodeEncodeError is a ValueError
+        # Building or encoding the request failed: nothing went out, and it would fail
+        # the same way again, so it is a permanent error, not a "no response".
+        result.error = _request_error(exc, headers)
+        result.request_error = True
+    except OSError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     else:
         result.status_code = response.status_code

@@ -382,7 +382,8 @@ class Engine:
                 state.emit(ev.AttemptStarted(state.run_id, record_id, delivery_id, attempt,
                                              prepared.masked["url"]))
             result: AttemptResult = await perform(sender, prepared, delivery_id, self.timeout_of(state.macro))
-            decision = decide(result.status_code, result.error, result.location)
+            decision = decide(result.status_code, result.error, result.location,
+                              request_error=result.request_error)
             paused = decision.action == PAUSE
             recorder.attempt(result.log_entry(state, record_id, delivery_id, attempt, paused))
             if state.listener is not None:

@@ -5,7 +5,8 @@
 - 410 Gone stops the run and pauses the macro until someone resumes it;
 - no response, 408, 429, 500, 502, 503 and 504 are retried on a bounded schedule with
   jitter, never sooner than the server's ``Retry-After`` / ``X-RateLimit-Reset-After``;
-- every other 4xx/5xx is a final failure (retrying a rejected payload only repeats it).
+- every other 4xx/5xx is a final failure (retrying a rejected payload only repeats it), and
+  so is a request that could not be built (e.g. a non-ASCII header value).
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ class Decision:
         return self.action != RETRY
 
 
-def decide(status_code: int, error: str | None = None, location: str | None = None) -> Decision:
-    """Classify one attempt by its status code (0 = no response, with ``error``)."""
+def decide(status_code: int, error: str | None = None, location: str | None = None, *,
+           request_error: bool = False) -> Decision:
+    """Classify one attempt by its status code (0 = no response, with ``error``).
+    ``request_error``: the request could not be built (nothing sent): a final failure."""
+    if request_error:
+        return Decision(FAIL, error or "the request could not be built")
     if 200 <= status_code < 300:
         return Decision(DELIVERED, f"{status_code}")
     if status_code == 0:
