@@ -301,7 +301,16 @@ class JournaledStorage(Storage):
                 seq = int(entry["seq"])
                 ops = entry["ops"]
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                break  # torn or foreign: everything from here on is ignored (and cut by the next writer)
+                if tail.find(b"\n", end + 1) >= 0:
+                    # A crash can only tear the last append; a bad line with complete lines
+                    # after it is damage, and skipping it would silently drop those commits.
+                    line = self._line_number(self.journal_valid + position)
+                    raise StoreCorrupt(
+                        f"{self.journal_path}: line {line} is not a valid journal entry but "
+                        "later entries follow it; restore the file from a backup or remove the "
+                        "damaged line by hand."
+                    ) from None
+                break  # the torn last append: ignored here, cut by the next writer
             if seq > self.seq:
                 for name, puts, removed in ops:
                     docs = self.tables.setdefault(name, {})
@@ -311,3 +320,8 @@ class JournaledStorage(Storage):
                 self.seq = seq
             position = end + 1
         self.journal_valid += position
+
+    def _line_number(self, offset: int) -> int:
+        """1-based line number of byte ``offset`` in the journal (only for error messages)."""
+        with open(self.journal_path, "rb") as handle:
+            return handle.read(offset).count(b"\n") + 1

@@ -156,3 +156,28 @@ def test_stale_temp_files_are_removed_on_compaction(tmp_path):
     storage.commit()
     storage.compact()
     assert not list(tmp_path.glob(".r.json.tmp-*"))
+
+
+def test_damaged_line_with_commits_after_it_is_an_error_not_silent_loss(tmp_path):
+    _, storage, table = open_db(tmp_path)
+    for n in range(1, 4):
+        table.insert(Document({"id": f"A-{n}", "v": n}, f"A-{n}"))
+        storage.commit()
+    path = tmp_path / "r.journal"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = b'{"seq": 2, "ops": garbage}\n'  # damage in the middle, a commit after it
+    path.write_bytes(b"".join(lines))
+    before = path.read_bytes()
+    with pytest.raises(StoreCorrupt, match=r"r\.journal: line 2 "):
+        open_db(tmp_path)
+    assert path.read_bytes() == before  # nothing cut, nothing rewritten
+
+
+def test_damaged_last_complete_line_counts_as_a_torn_append(tmp_path):
+    _, storage, table = open_db(tmp_path)
+    table.insert(Document({"id": "A-1", "v": 1}, "A-1"))
+    storage.commit()
+    with open(tmp_path / "r.journal", "ab") as handle:
+        handle.write(b"\x00\x00\x00\n")  # zero-filled tail from a crash
+    _, _, again = open_db(tmp_path)
+    assert again.raw("A-1") == {"id": "A-1", "v": 1}
