@@ -10,16 +10,23 @@ types) are memoised per query, each term filters a whole list in one comprehensi
 call per record), and the lower-cased text that bare words search is cached per record
 object (records handed out by the store are read-only); :func:`index_text` builds that
 cache for a whole list in one pass, e.g. in a thread right after a load.
+
+:meth:`Query.select` gives the same answer column by column, over a
+:class:`~cctui.core.columns.Columns` layout of the rows: each term scans one list of
+values at C speed, later terms only the positions earlier ones kept.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain, compress, repeat
 from typing import Any, Callable, Iterable, Sequence
 
 from cctui.core.clock import iso, parse_iso
+from cctui.core.columns import _TEXT, Columns, haystack, index_text
 from cctui.core.records import (
     DATE_FIELDS,
     FEEDBACK_FIELDS,
@@ -32,6 +39,12 @@ from cctui.core.records import (
 from cctui.errors import InputError, QueryError
 
 Predicate = Callable[[dict], bool]
+#: A predicate's column form: (columns, positions or None for all rows) -> one bool per
+#: position, in order. Set as ``predicate.mask``; a predicate without one is asked per row.
+Mask = Callable[[Columns, "list[int] | None"], "list[bool]"]
+
+__all__ = ["Columns", "Query", "Term", "compile_query", "fields_in", "filter_records", "index_text",
+           "narrows", "sort_key", "sort_records"]
 
 #: Fields every query may name, whatever the data set holds.
 CORE_FIELDS = frozenset(FEEDBACK_FIELDS) | frozenset(USER_FIELDS)
@@ -89,6 +102,33 @@ class Query:
             many = getattr(predicate, "many", None)
             result = many(result) if many is not None else [r for r in result if predicate(r)]
         return result if result is not records else list(result)
+
+    def select(self, columns: Columns, within: list[int] | None = None) -> list[int]:
+        """Positions (ascending) of the rows of ``columns`` that match, among ``within``
+        (every row when None): the rows :meth:`filter` would keep, found column by column.
+
+        Terms run cheapest first and each looks only at the positions the previous ones
+        kept, so a selective field term spares the text search most rows.
+        """
+        positions = within
+        rows = columns.rows
+        for predicate in self._predicates:
+            if positions is not None and not positions:
+                break
+            select_all = getattr(predicate, "select_all", None)
+            if positions is None and select_all is not None:
+                found = select_all(columns)
+                if found is not None:
+                    positions = found
+                    continue
+            mask = getattr(predicate, "mask", None)
+            if mask is not None:
+                answers = mask(columns, positions)
+            else:
+                chosen = rows if positions is None else map(rows.__getitem__, positions)
+                answers = list(map(predicate, chosen))
+            positions = list(compress(range(len(rows)) if positions is None else positions, answers))
+        return list(range(len(rows))) if positions is None else list(positions)
 
     def __repr__(self) -> str:
         return f"Query({self.text!r})"
@@ -250,6 +290,12 @@ def _negate(predicate: Predicate) -> Predicate:
             return [r for r in records if id(r) not in matched]
 
         negated.many = many_negated  # type: ignore[attr-defined]
+    mask = getattr(predicate, "mask", None)
+    if mask is not None:
+        negated.mask = lambda columns, positions: list(map(operator.not_, mask(columns, positions)))  # type: ignore[attr-defined]
+    select_all = getattr(predicate, "select_all", None)
+    if select_all is not None:
+        negated.select_all = lambda columns, want=True: select_all(columns, not want)  # type: ignore[attr-defined]
     return negated
 
 
@@ -271,6 +317,9 @@ def _predicate(term: Term, schema: Schema) -> tuple[Predicate, int]:
     elif field in TEXT_FIELDS:
         needles = [v.lower() for v in values]
         test = lambda value: any(n in str(value).lower() for n in needles)  # noqa: E731
+        predicate = _memoised(field, test, "" in values)
+        predicate.mask = _contains_mask(lambda columns: columns.lowered(field), needles)  # type: ignore[attr-defined]
+        return predicate, 1
     elif field in DATE_FIELDS and all(_DATE_ONLY.match(v) for v in values if v):
         days = {v for v in values if v}
         test = lambda value: str(value)[:10] in days  # noqa: E731
@@ -302,8 +351,47 @@ def _memoised(field: str, test: Callable[[Any], bool], empty_ok: bool) -> Predic
         except (KeyError, TypeError):
             return [r for r in records if predicate(r)]
 
+    def mask(columns: Columns, positions: list[int] | None) -> list[bool]:
+        values = _pick(columns.values(field), positions)
+        try:
+            return list(map(memo.__getitem__, values))
+        except (KeyError, TypeError):
+            return [predicate({field: value}) for value in values]
+
+    def select_all(columns: Columns, want: bool = True) -> list[int] | None:
+        # Ask once per distinct value, then join the positions of the values answered
+        # ``want`` (sorted runs: the sort merges them); None when the column has no groups.
+        groups = columns.groups(field)
+        if groups is None:
+            return None
+        runs = [positions for value, positions in groups.items() if bool(predicate({field: value})) == want]
+        if len(runs) == 1:
+            return list(runs[0])
+        return sorted(chain.from_iterable(runs))
+
     predicate.many = many  # type: ignore[attr-defined]
+    predicate.mask = mask  # type: ignore[attr-defined]
+    predicate.select_all = select_all  # type: ignore[attr-defined]
     return predicate
+
+
+def _pick(column: list, positions: list[int] | None) -> list:
+    """``column``'s values at ``positions`` (all of it for None)."""
+    return column if positions is None else list(map(column.__getitem__, positions))
+
+
+def _contains_mask(column_of: Callable[[Columns], list[str]], needles: list[str]) -> Mask:
+    """Which rows' lower-cased text (from ``column_of``) holds any of ``needles``."""
+
+    def mask(columns: Columns, positions: list[int] | None) -> list[bool]:
+        texts = _pick(column_of(columns), positions)
+        answers: list[bool] | None = None
+        for needle in needles:  # str.__contains__(text, needle) is ``needle in text``
+            found = list(map(str.__contains__, texts, repeat(needle)))
+            answers = found if answers is None else list(map(operator.or_, answers, found))
+        return answers if answers is not None else [False] * len(texts)
+
+    return mask
 
 
 def _equality_test(
@@ -354,50 +442,9 @@ def _canonical_id(text: str) -> str:
     return format_id(match.group(1), int(match.group(2))) if match else text
 
 
-#: id(record) -> its lower-cased title + description, for bare-word search.
-_TEXT: dict[int, str] = {}
-#: id(record) -> record: keeps every indexed record alive, so an id in ``_TEXT`` can never
-#: be reused by another object (no per-lookup identity check needed).
-_KEPT: dict[int, dict] = {}
-_TEXT_LIMIT = 500_000
-
-
-def _text_of(record: dict) -> str:
-    return f"{record.get('title') or ''}\n{record.get('description') or ''}".lower()
-
-
-def index_text(records: list[dict]) -> None:
-    """Cache the lower-cased search text of ``records`` in one pass (~0.1 s per 100k):
-    call it in a thread after loading so that the first typed word does not pay for it.
-
-    Records from the store are read-only (an edit replaces the dict), so the object's
-    identity is a safe key.
-    """
-    known = _TEXT
-    missing = [r for r in records if id(r) not in known]
-    if not missing:
-        return
-    if len(known) + len(missing) > _TEXT_LIMIT:
-        _TEXT.clear()
-        _KEPT.clear()
-    keys = list(map(id, missing))
-    texts = [_text_of(r) for r in missing]
-    _KEPT.update(zip(keys, missing))
-    _TEXT.update(zip(keys, texts))
-
-
-def _haystack(record: dict) -> str:
-    """Lower-cased title + description of ``record``, cached per record object."""
-    text = _TEXT.get(id(record))
-    if text is None:
-        index_text([record])
-        text = _TEXT[id(record)]
-    return text
-
-
 def _text_search(needle: str) -> Predicate:
     def predicate(record: dict) -> bool:
-        return needle in _haystack(record)
+        return needle in haystack(record)
 
     def many(records: list[dict]) -> list[dict]:
         text = _TEXT
@@ -411,6 +458,7 @@ def _text_search(needle: str) -> Predicate:
             return [r for r in records if predicate(r)]
 
     predicate.many = many  # type: ignore[attr-defined]
+    predicate.mask = _contains_mask(Columns.text, [needle])  # type: ignore[attr-defined]
     return predicate
 
 
@@ -463,6 +511,9 @@ def _number(text: str) -> float | None:
         return None
 
 
+#: ``a OP b`` as a method of ``b``: ``a > b`` is ``b.__lt__(a)``.
+_REFLECTED = {">": "__lt__", ">=": "__le__", "<": "__gt__", "<=": "__ge__"}
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
@@ -483,6 +534,13 @@ def _compare_numbers(field: str, operator: str, bound: float) -> Predicate:
         number = _number(str(value))
         return number is not None and compare(number, bound)
 
+    def mask(columns: Columns, positions: list[int] | None) -> list[bool]:
+        values = _pick(columns.values(field), positions)
+        if columns.all_numbers(field):  # ``value > bound`` is ``bound < value``: a C call
+            return list(map(getattr(bound, _REFLECTED[operator]), values))
+        return [predicate({field: value}) for value in values]
+
+    predicate.mask = mask  # type: ignore[attr-defined]
     return predicate
 
 
@@ -510,6 +568,13 @@ def _compare_dates(field: str, operator: str, bound: str) -> Predicate:
             return compare(value, bound)
         return slow(value)
 
+    def mask(columns: Columns, positions: list[int] | None) -> list[bool]:
+        values = _pick(columns.values(field), positions)
+        if columns.all_canonical_dates(field):  # fixed-width strings: compare as they are
+            return list(map(getattr(bound, _REFLECTED[operator]), values))
+        return [predicate({field: value}) for value in values]
+
+    predicate.mask = mask  # type: ignore[attr-defined]
     return predicate
 
 

@@ -162,13 +162,13 @@ class FeedbackScreen(Screen):
         rows, total = view.rows, view.total
         table = self.table
         table.placeholder = "No records match the filter." if total else "No records yet: try `cctui seed --count 100`."
-        if view.searched_id is not None and view.searched_id == table.current_id:
-            # Found (or not: then the cursor keeps its row number) off the event loop.
-            index = view.index
-            table.set_rows(rows, view.columns,
-                           cursor=min(table.cursor_row, max(0, len(rows) - 1)) if index is None else index)
-        else:
-            table.set_rows(rows, view.columns, keep_id=table.current_id)
+        # The cursor's record was found (or not) off the event loop. When it is gone, or the
+        # cursor moved while the view was computed, the cursor keeps its row number: finding
+        # a record again here would scan up to 100k rows on the event loop.
+        index = view.index
+        if index is None or view.searched_id != table.current_id:
+            index = min(table.cursor_row, max(0, len(rows) - 1))
+        table.set_rows(rows, view.columns, cursor=index)
         self._update_sort_label()
         bar = self.filter_bar
         bar.error, bar.pending = "", False

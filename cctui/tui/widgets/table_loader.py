@@ -15,12 +15,13 @@ for a request that a newer one has replaced is dropped before it gets there.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from cctui.core.query import compile_query, fields_in, index_text, narrows
+from cctui.core.query import Columns, compile_query, fields_in, index_text, narrows
 from cctui.errors import CctuiError
 from cctui.tui.widgets.table_model import (
     FEEDBACK_COLUMNS, USER_COLUMNS, Changes, apply_changes, changes_between, first_rows, sort_rows,
@@ -37,6 +38,12 @@ REVISION_POLL = 0.3
 RELOAD_EVERY = 1.0
 #: Rows sent ahead of the full sort on the first load (more than any terminal is tall).
 FIRST_PAGE = 200
+#: From this many records on, a load is moved out of the cycle collector's way (gc.freeze).
+FREEZE_AT = 20_000
+#: Columns built in the loader, before the first filter asks for them (the rest are built
+#: on first use, a few milliseconds each).
+PREPARED_FIELDS = {"feedback": ("status", "severity", "type", "category", "votes", "created"),
+                   "users": ("role", "company")}
 
 
 @dataclass
@@ -51,12 +58,22 @@ class TableData:
     id_widths: dict[str, int]
     per_type: dict[Any, int]
     categories: list[str]
-    #: (target, field, descending) -> that table's records sorted (shared with the views).
+    #: (target, field, descending) -> that table's records sorted (shared with the views);
+    #: (target, field, descending, type) -> only that feedback type.
     sorted: dict[tuple, list[dict]]
+    #: The same keys -> those rows as columns, for the filter (built on first use).
+    columns: dict[tuple, Columns] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> "TableData":
         return cls(0, None, [], [], {"feedback": set(), "users": set()}, {"feedback": 8, "users": 8}, {}, [], {})
+
+    def columns_of(self, key: tuple) -> Columns:
+        """The sorted rows under ``key`` as columns (``key`` must be in :attr:`sorted`)."""
+        columns = self.columns.get(key)
+        if columns is None or columns.rows is not self.sorted[key]:
+            columns = self.columns[key] = Columns(self.sorted[key])
+        return columns
 
 
 @dataclass(frozen=True)
@@ -117,8 +134,8 @@ class TableLoader:
         self._wanted = threading.Condition(self._lock)
         self._waiting: ViewRequest | None = None
         self._current: ViewRequest | None = None
-        # The last result, for a query that narrows it: (view key, query text, rows).
-        self._last_view: tuple[tuple, str, list[dict]] | None = None
+        # The last result, for a query that narrows it: (view key, query text, positions).
+        self._last_view: tuple[tuple, str, list[int]] | None = None
         self._threads: list[threading.Thread] = []
 
     @property
@@ -261,6 +278,8 @@ class TableLoader:
         if changes is not None and user_changes is not None:
             schema = self._screen.app.schema
             for key, rows in list(old.sorted.items()):
+                if len(key) != 3:  # one feedback type's rows: taken again from the full list
+                    continue
                 target, field, descending = key
                 delta = changes if target == "feedback" else user_changes
                 kept[key] = apply_changes(rows, delta, schema, field, descending)
@@ -307,6 +326,15 @@ class TableLoader:
         if not self._to_loop(self._install_data, data):
             return
         index_text(data.feedback)
+        if request is not None:  # the current table as columns, ready for the first filter
+            target = request.section.target
+            key = (target, request.field, request.descending)
+            data.columns_of(key).prepare(PREPARED_FIELDS[target], text=target == "feedback")
+        if len(data.feedback) + len(data.users) >= FREEZE_AT:
+            # Every full collection would walk each record dict (~0.1 s at 100k, several
+            # times a minute while typing and painting): they live as long as the load,
+            # and refcounting frees them, so take them out of the cycle collector's view.
+            gc.freeze()
 
     # -- the view: section -> filter -> sort (view thread) ------------------------------------
     def _run_views(self) -> None:
@@ -327,20 +355,24 @@ class TableLoader:
         except CctuiError as exc:
             self._to_loop(self._deliver_error, request.generation, str(exc))
             return
+        key: tuple = (target, request.field, request.descending)
         source = self._sorted_source(data, target, request.field, request.descending)
         if request.section.feedback_type:
-            type_key = (target, request.field, request.descending, request.section.feedback_type)
-            typed = data.sorted.get(type_key)
-            if typed is None:
-                typed = data.sorted[type_key] = [r for r in source if r.get("type") == request.section.feedback_type]
-            source = typed
-        view_key = (data.version, target, request.section.feedback_type, request.field, request.descending)
-        base = source
+            key = (*key, request.section.feedback_type)
+            if key not in data.sorted:
+                data.sorted[key] = [r for r in source if r.get("type") == request.section.feedback_type]
+            source = data.sorted[key]
+        view_key = (data.version, *key)
+        within = None
         last = self._last_view
         if last is not None and last[0] == view_key and narrows(last[1], request.text):
-            base = last[2]  # e.g. "cr" -> "crash": only the rows that matched "cr"
-        rows = query.filter(base)
-        self._last_view = (view_key, request.text, rows)
+            within = last[2]  # e.g. "cr" -> "crash": only the rows that matched "cr"
+        if query.is_empty:
+            positions, rows = None, source
+        else:
+            positions = query.select(data.columns_of(key), within)
+            rows = list(map(source.__getitem__, positions))
+        self._last_view = (view_key, request.text, positions) if positions is not None else None
         index = None
         if request.keep_id is not None:
             # Where the cursor's record is now: a C-speed search by identity, and none at
