@@ -35,16 +35,12 @@ def _stored(ctx: Context, name: str):
     return Macro.from_dict(stored, where=f"macro {name}", schema=ctx.schema)
 
 
-def _known_fields(ctx: Context, target: str) -> set[str]:
-    """Field names present in the data: extra fields (imported, return values) are tags too."""
-    records = ctx.store.users_all() if target == "users" else ctx.store.feedback_all()
-    fields: set[str] = set(ctx.schema.extra_fields)
-    for record in records:
-        fields.update(record)
-    for stored in ctx.store.macros_all():
-        fields.update(stored.get("return_values") or {})
-        fields.update(stored.get("on_success") or {})
-    return fields
+def _known_fields(ctx: Context, target: str) -> frozenset[str]:
+    """Field names a tag may use: standard, configured extras, present in the data, and
+    written by some macro (return values, on_success)."""
+    from cctui.macros.request import known_fields
+
+    return known_fields(ctx.store, target) | ctx.schema.extra_fields
 
 
 @click.group()
@@ -142,14 +138,24 @@ def masked_for_display(stored: dict) -> dict:
     return shown
 
 
+MASKED_NOTE = (
+    "# Values shown as {mask} are secrets hidden by `cctui macro show`: replace each with the\n"
+    "# real value or a ${{VAR}} reference before `cctui macro add` (it refuses {mask}).\n"
+)
+
+
 @macro.command("show")
 @click.argument("name")
 def show(name: str) -> None:
     """Print macro NAME as TOML (secrets unresolved, literal credentials masked)."""
+    from cctui.macros import MASK
     from cctui.macros.preview import macro_toml
 
     stored = _stored(_ctx(), name).to_dict()
-    click.echo(macro_toml(masked_for_display(stored)), nl=False)
+    shown = masked_for_display(stored)
+    masked = any(MASK in str(shown.get(key) or "") for key in ("url", "headers", "signing_secret"))
+    note = MASKED_NOTE.format(mask=MASK) if masked else ""
+    click.echo(note + macro_toml(shown), nl=False)
 
 
 @macro.command("remove")

@@ -92,10 +92,19 @@ class Schema:
                         "config [records] feedback_types: each entry needs a name and a prefix."
                     ) from None
             types = tuple(parsed)
+        extra = records.get("extra_fields", ())
+        if not isinstance(extra, (list, tuple)) or not all(
+            isinstance(name, str) and FIELD_NAME.match(name) for name in extra
+        ):
+            raise InputError(
+                "config [records] extra_fields: give a list of field names "
+                "(lowercase letters, digits and _), e.g. [\"jira_key\"]."
+            )
         return cls(
             types=types,
             statuses=tuple(records.get("statuses", DEFAULT_STATUSES)),
             severities=tuple(records.get("severities", DEFAULT_SEVERITIES)),
+            extra_fields=frozenset(extra),
         )
 
     # -- lookups -----------------------------------------------------------------

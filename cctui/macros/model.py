@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from cctui.core.clock import parse_iso
 from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
+from cctui.macros.secrets import HEADER_VALUE_OK, MASK
 from cctui.macros.templating import FORMATS, compile_body
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -27,11 +28,24 @@ TRIGGER_EVENTS = ("submit", "modify")
 EVERY = ("hourly", "daily", "weekly", "monthly")
 #: RFC 9110 token characters: what a header name may be made of.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-KEYS = frozenset({
+#: Keys the delivery engine keeps on a stored macro (accepted, but not part of the file
+#: format, so never offered in error messages).
+INTERNAL_KEYS = frozenset({"paused", "paused_reason", "paused_at"})
+#: The macro file's keys.
+FILE_KEYS = frozenset({
     "name", "description", "target", "feedback_type", "method", "url", "headers", "format",
     "body", "once_per_record", "timeout", "concurrency", "rate_limit", "signing_secret",
-    "return_values", "on_success", "trigger", "schedule", "paused", "paused_reason", "paused_at",
+    "return_values", "on_success", "trigger", "schedule",
 })
+KEYS = FILE_KEYS | INTERNAL_KEYS
+
+
+def _masked_value_error(where: str, what: str) -> MacroError:
+    """A value still holding the ``••••`` that ``macro show`` prints in place of a secret."""
+    return MacroError(
+        f"{where}: {what} still holds the mask {MASK} that `cctui macro show` prints in place "
+        "of a secret; put the real value or a ${VAR} reference back before adding the macro."
+    )
 
 
 def parse_headers(text: str, *, where: str = "macro") -> list[tuple[str, str]]:
@@ -53,8 +67,17 @@ def parse_headers(text: str, *, where: str = "macro") -> list[tuple[str, str]]:
                 "(letters, digits and !#$%&'*+-.^_`|~ only)."
             )
         value = value.strip()
-        if "\r" in value or "\n" in value or "\x00" in value:
-            raise MacroError(f"{where}: headers line {number}: the value has a control character.")
+        if MASK in value:
+            raise _masked_value_error(where, f"headers line {number} ({name})")
+        if not HEADER_VALUE_OK.match(value):
+            bad = next(c for c in value if not HEADER_VALUE_OK.match(c))
+            if bad.isprintable():
+                raise MacroError(
+                    f"{where}: headers line {number} ({name}): the value has the non-ASCII "
+                    f"character {bad!r}, which an HTTP header cannot carry (header values "
+                    "must be printable ASCII; put such text in the body)."
+                )
+            raise MacroError(f"{where}: headers line {number} ({name}): the value has a control character.")
         headers.append((name, value))
     return headers
 
@@ -77,6 +100,8 @@ def _url(value: Any, where: str) -> str:
     if not url:
         raise MacroError(f"{where}: key 'url' is missing.")
     # A URL that starts with ${VAR} is checked once the variable is known (at render time).
+    if MASK in url:
+        raise _masked_value_error(where, "key 'url'")
     if not url.startswith("${") and not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
         raise MacroError(f"{where}: key 'url' must be an http:// or https:// URL, got {url[:80]!r}.")
     if any(c.isspace() for c in url):
@@ -235,7 +260,7 @@ class Macro:
         schema = schema or Schema()
         unknown = sorted(set(d) - KEYS)
         if unknown:
-            raise MacroError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KEYS))}).")
+            raise MacroError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(FILE_KEYS))}).")
         name = str(d.get("name") or "").strip()
         if not NAME.match(name):
             raise MacroError(
@@ -279,6 +304,8 @@ class Macro:
         signing = d.get("signing_secret") or None
         if signing is not None and not isinstance(signing, str):
             raise MacroError(f"{where}: key 'signing_secret' must be text such as \"${{HOOK_SECRET}}\".")
+        if signing is not None and MASK in signing:
+            raise _masked_value_error(where, "key 'signing_secret'")
         for flag in ("once_per_record", "paused"):
             if not isinstance(d.get(flag, False), bool):
                 raise MacroError(f"{where}: key {flag!r} must be true or false.")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Mapping
 
-from cctui.errors import NotFound
+from cctui.errors import MacroError, NotFound
 from cctui.macros.model import Macro
-from cctui.macros.request import render_request
+from cctui.macros.request import RenderedRequest, render_request
+
+#: The ``webhook-id`` a preview shows (a real send uses one id per record and run).
+PREVIEW_WEBHOOK_ID = "msg_preview"
 
 
 def find_record(macro: Macro, record_id: str, store: Any) -> dict:
@@ -27,15 +31,43 @@ def preview_request(
     """``({"method", "url", "headers", "body"}, warnings)`` with every secret masked.
 
     Validates everything a send would (secrets set, tags known, body valid), so a preview
-    that succeeds is a request the engine can send.
+    that succeeds is a request the engine can send. The headers include those the engine
+    adds to each attempt (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``
+    when the macro signs, ``User-Agent``), with a sample id and the current time.
     """
     record = find_record(macro, record_id, store)
     rendered = render_request(macro, record, store=store, config=config, environ=environ)
+    try:
+        rendered = with_engine_headers(rendered)
+    except MacroError as exc:  # e.g. a malformed whsec_ signing secret
+        raise MacroError(f"macro {macro.name}: {exc}") from None
     warnings = list(rendered.warnings)
     if macro.feedback_type and record.get("type") != macro.feedback_type:
         warnings.insert(0, f"macro {macro.name} is limited to {macro.feedback_type}; "
                            f"{record_id} is a {record.get('type')}, so a send would skip it.")
     return rendered.masked(), warnings
+
+
+def with_engine_headers(rendered: RenderedRequest, *, webhook_id: str = PREVIEW_WEBHOOK_ID,
+                        timestamp: int | None = None) -> RenderedRequest:
+    """``rendered`` plus the headers the delivery engine adds to every attempt, made by
+    the engine's own functions; the signature counts as a secret (shown as ``v1,••••``)."""
+    from cctui.core.clock import now
+    from cctui.delivery import signing
+    from cctui.delivery.transport import USER_AGENT
+
+    if timestamp is None:
+        timestamp = int(now().timestamp())
+    key = signing.secret_key(rendered.signing_secret) if rendered.signing_secret else None
+    added = signing.webhook_headers(webhook_id, timestamp, rendered.body, key)
+    secrets = set(rendered.secrets)
+    for name, value in added:
+        if name == "webhook-signature":
+            secrets.update(part.partition(",")[2] for part in value.split())
+    headers = list(rendered.headers) + added
+    if not any(name.lower() == "user-agent" for name, _ in rendered.headers):
+        headers.append(("User-Agent", USER_AGENT))
+    return dataclasses.replace(rendered, headers=headers, secrets=frozenset(secrets))
 
 
 def _toml_string(key: str, value: str) -> str:

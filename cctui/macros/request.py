@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from cctui.errors import MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro
-from cctui.macros.tags import available_tags, build_context
+from cctui.macros.tags import available_tags, base_fields, build_context
 from cctui.macros.templating import unknown_tag_message
+
+#: ``render_request(missing_secrets=...)``: fail on an unset ``${NAME}``, or leave it visible.
+MISSING_SECRETS = ("error", "placeholder")
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -36,6 +40,9 @@ class RenderedRequest:
     secrets: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     signing_secret: str | None = None
+    #: Variables left as ``${NAME}`` (only with ``missing_secrets="placeholder"``): such a
+    #: request is for showing, never for sending.
+    missing_secrets: tuple[str, ...] = ()
 
     def masked(self) -> dict[str, Any]:
         """``{"method", "url", "headers", "body"}`` with secrets as ``••••`` (headers a dict
@@ -64,6 +71,63 @@ def _schema_extra(store: Any) -> frozenset[str]:
     return frozenset(getattr(schema, "extra_fields", ()) or ())
 
 
+# store -> {target: (revision, known field names)}; weak, so a closed store is let go.
+_KNOWN: "weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, frozenset[str]]]]" = weakref.WeakKeyDictionary()
+
+
+def _fields_of(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    last: Any = None
+    for record in records:
+        keys = record.keys()
+        if keys != last:  # most records share a handful of shapes
+            names.update(keys)
+            last = keys
+    return names
+
+
+def known_fields(store: Any, target: str = "feedback", *, fresh: bool = False) -> frozenset[str]:
+    """Every field name a tag of a ``target`` macro may use: the standard fields, the
+    configured ``[records] extra_fields``, every field present in the store's records of
+    that target, and every field some stored macro writes (``return_values``,
+    ``on_success``). A record that lacks one of them renders it empty (null as a value).
+
+    Computed once per store revision and cached: :func:`render_request` asks for it only
+    when a template reads a name the record itself lacks. ``fresh=True`` recomputes now
+    if the revision moved.
+    """
+    names = set(base_fields(target)) | _schema_extra(store)
+    if store is None:
+        return frozenset(names)
+    try:
+        per_store = _KNOWN.setdefault(store, {})
+    except TypeError:  # not weak-referenceable: no cache
+        per_store = {}
+    cached = per_store.get(target)
+    revision = getattr(store, "revision", None)
+    if cached is not None and (cached[0] == revision or not fresh and revision is None):
+        return cached[1]
+    records = store.users_all() if target == "users" else store.feedback_all()
+    names |= _fields_of(records)
+    for stored in store.macros_all():
+        if stored.get("target", "feedback") == target:
+            names.update(stored.get("return_values") or {})
+            names.update(stored.get("on_success") or {})
+    result = frozenset(names)
+    per_store[target] = (revision, result)
+    return result
+
+
+def _known_for(store: Any, target: str, wanted: Iterable[str]) -> frozenset[str]:
+    """The cached known fields, refreshed only if one of ``wanted`` is missing and the
+    store changed since (so a bulk send does not re-read 100k records per record)."""
+    per_store = _KNOWN.get(store) if store is not None else None
+    cached = per_store.get(target) if per_store else None
+    if cached is not None and all(name in cached[1] for name in wanted):
+        return cached[1]
+    return known_fields(store, target, fresh=True)
+
+
 def render_request(
     macro: Macro,
     record: Mapping[str, Any],
@@ -72,18 +136,33 @@ def render_request(
     config: Any = None,
     environ: Mapping[str, str] = os.environ,
     now: str | None = None,
+    known_fields: Iterable[str] | None = None,
+    missing_secrets: str = "error",
 ) -> RenderedRequest:
     """Render ``macro`` for ``record``: resolved URL and headers, body, warnings.
 
-    Raises :class:`~cctui.errors.SecretError` for an unset ``${NAME}`` and
-    :class:`~cctui.errors.TemplateError` for an unknown tag or a body that fails to render.
+    A tag naming a *known* field the record lacks renders empty (``null`` as a JSON
+    value). Known fields are ``known_fields`` when given, else those of
+    :func:`known_fields` for ``store`` (cached per store revision), plus the standard
+    fields and the fields this macro writes.
+
+    ``missing_secrets="placeholder"`` leaves an unset ``${NAME}`` visible instead of
+    failing (for a preview while a macro is being edited; such a request must not be
+    sent: see :attr:`RenderedRequest.missing_secrets`).
+
+    Raises :class:`~cctui.errors.SecretError` for an unset ``${NAME}`` (or one whose
+    value cannot go in its header) and :class:`~cctui.errors.TemplateError` for an
+    unknown tag or a body that fails to render.
     """
     where = f"macro {macro.name}"
+    if missing_secrets not in MISSING_SECRETS:
+        raise ValueError(f"missing_secrets must be one of {MISSING_SECRETS}, got {missing_secrets!r}")
+    missing: list[str] | None = [] if missing_secrets == "placeholder" else None
     try:
-        url, headers, signing, found = _resolve_secrets(macro, environ)
+        url, headers, signing, found = _resolve_secrets(macro, environ, missing)
     except SecretError as exc:
         raise SecretError(f"{where}: {exc}") from None
-    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE) and not (missing and "${" in url):
         raise MacroError(f"{where}: the url must be http:// or https:// once resolved, got {sec.mask_url(url, found)[:80]!r}.")
 
     compiled = macro.compiled()
@@ -93,8 +172,19 @@ def render_request(
     )
     unknown = compiled.unknown_names(context)
     if unknown:
-        known = available_tags(getattr(store, "schema", None), record, target=macro.target)
-        raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known)}")
+        if known_fields is not None:
+            known = frozenset(known_fields)
+        else:
+            known = _known_for(store, macro.target, unknown)
+        for name in unknown:
+            if name in known:
+                context[name] = None  # a known field this record lacks: empty / null
+        unknown = [name for name in unknown if name not in known]
+    if unknown:
+        tags = available_tags(getattr(store, "schema", None), record, target=macro.target)
+        tags += sorted(known - set(tags))
+        line = compiled.name_lines.get(unknown[0])
+        raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], tags, line)}")
     try:
         body = compiled.render(context) if macro.body else ""
     except TemplateError as exc:
@@ -109,17 +199,18 @@ def render_request(
     return RenderedRequest(
         method=macro.method, url=url, headers=headers, body=body, content_type=content_type,
         secrets=frozenset(s for s in found if s), warnings=check_limits(macro, body),
-        signing_secret=signing,
+        signing_secret=signing, missing_secrets=tuple(dict.fromkeys(missing or ())),
     )
 
 
-def _resolve_secrets(macro: Macro, environ: Mapping[str, str]):
+def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str] | None = None):
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
-    url = sec.resolve(macro.url, environ, where="url", found=found)
+    url = sec.resolve(macro.url, environ, where="url", found=found, missing=missing)
     headers: list[tuple[str, str]] = []
     for number, (name, value) in enumerate(macro.header_list, start=1):
-        value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found)
+        value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found,
+                            header=True, missing=missing)
         if sec.is_sensitive_header(name) and value:
             found.add(value)
             # Also the credential alone, in case a receiver echoes it without the scheme.
@@ -129,18 +220,22 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str]):
         headers.append((name, value))
     signing = None
     if macro.signing_secret:
-        signing = sec.resolve(macro.signing_secret, environ, where="signing_secret", found=found)
+        signing = sec.resolve(macro.signing_secret, environ, where="signing_secret", found=found,
+                              missing=missing)
         found.add(signing)
     return url, headers, signing, found
 
 
-def check_tags(macro: Macro, known_fields: set[str] | frozenset[str] = frozenset(), *,
+def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
                where: str | None = None) -> None:
     """Raise for a tag that is neither a standard field, a computed tag, a field this macro
-    writes, nor one of ``known_fields`` (e.g. extra fields present in the store)."""
-    context = build_context({}, target=macro.target, extra_names=macro.field_names | set(known_fields))
-    unknown = macro.compiled().unknown_names(context)
+    writes, nor one of ``known_fields`` (e.g. :func:`known_fields` of the store)."""
+    known_fields = frozenset(known_fields)
+    context = build_context({}, target=macro.target, extra_names=macro.field_names | known_fields)
+    compiled = macro.compiled()
+    unknown = compiled.unknown_names(context)
     if unknown:
         known = [t for t in available_tags(None, target=macro.target)] + sorted(known_fields)
         where = where or f"macro {macro.name}"
-        raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known)}")
+        line = compiled.name_lines.get(unknown[0])
+        raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known, line)}")

@@ -4,10 +4,18 @@ A macro stores ``${NAME}`` references, never their values. :func:`resolve` swaps
 the environment's values when a request is rendered and reports every value it used, so
 that previews, logs and screens can mask them with :func:`mask_text` and
 :func:`mask_headers`.
+
+Two small extensions, for credentials that must be built from several variables:
+
+* ``${base64:A:B}`` is base64 of ``"<A's value>:<B's value>"`` (HTTP Basic auth from an
+  e-mail and an API token); ``${base64:A}`` is base64 of one value.
+* ``${A|base64:B:C}`` takes the first choice whose variables are all set (here a prepared
+  ``A``, else ``B`` and ``C``); only when no choice can be made is it an error.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from functools import lru_cache
 from typing import Iterable, Mapping
@@ -16,7 +24,12 @@ from urllib.parse import urlsplit
 from cctui.errors import SecretError
 
 MASK = "••••"
-SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = r"[A-Za-z_][A-Za-z0-9_]*"
+_CHOICE = rf"(?:base64:{_VAR}(?::{_VAR})*|{_VAR})"
+#: ``${NAME}``, ``${base64:A:B}``, ``${A|base64:B:C}``: group 1 is what is inside the braces.
+SECRET_REF = re.compile(rf"\$\{{({_CHOICE}(?:\|{_CHOICE})*)\}}")
+#: What an HTTP header value may hold: printable ASCII and tabs.
+HEADER_VALUE_OK = re.compile(r"^[\t\x20-\x7e]*$")
 
 #: Header names whose values are always masked, whatever they hold.
 SENSITIVE_HEADERS = frozenset(
@@ -32,30 +45,71 @@ AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "bot", "digest", "apikey"}
 
 
 def references(text: str) -> list[str]:
-    """The variable names that ``text`` refers to, in order."""
-    return SECRET_REF.findall(text or "")
+    """The variable names that ``text`` refers to, in order (every choice's names)."""
+    names: list[str] = []
+    for expression in SECRET_REF.findall(text or ""):
+        for choice in expression.split("|"):
+            names.extend(_choice_names(choice))
+    return names
 
 
-def resolve(text: str, environ: Mapping[str, str], *, where: str, found: set[str]) -> str:
-    """``text`` with each ``${NAME}`` replaced by ``environ[NAME]``.
+def _choice_names(choice: str) -> list[str]:
+    return choice.split(":")[1:] if choice.startswith("base64:") else [choice]
+
+
+def _describe(choices: list[list[str]]) -> str:
+    """``JIRA_AUTH``, ``A and B``, ``JIRA_AUTH, or JIRA_EMAIL and JIRA_API_TOKEN``."""
+    return ", or ".join(" and ".join(names) for names in choices)
+
+
+def resolve(text: str, environ: Mapping[str, str], *, where: str, found: set[str],
+            header: bool = False, missing: list[str] | None = None) -> str:
+    """``text`` with each ``${NAME}`` (or ``${base64:A:B}``, ``${A|B}``) resolved.
 
     Every value used is added to ``found`` (for masking). A variable that is not set is a
     :class:`SecretError` naming it and ``where`` it is used (``url``, ``header line 2``).
+    With ``missing`` (a list), an unresolvable reference is left as written instead and
+    its variable names are appended to ``missing`` (for previews while editing).
+    With ``header=True``, a value that an HTTP header cannot carry (not printable ASCII)
+    is a :class:`SecretError` naming the variable and ``where`` (the header line).
     """
     if "${" not in text:
         return text
 
     def swap(match: re.Match[str]) -> str:
-        name = match.group(1)
-        value = environ.get(name)
-        if value is None:
+        choices = [_choice_names(c) for c in match.group(1).split("|")]
+        for choice, names in zip(match.group(1).split("|"), choices):
+            values = [environ.get(name) for name in names]
+            if any(value is None for value in values):
+                continue
+            if choice.startswith("base64:"):
+                value = base64.b64encode(":".join(values).encode("utf-8")).decode("ascii")
+                found.update(v for v in values if v)
+            else:
+                value = values[0]
+                if header and not HEADER_VALUE_OK.match(value):
+                    raise SecretError(
+                        f"the environment variable {names[0]} used in the {where} holds a "
+                        "character an HTTP header cannot carry (header values must be "
+                        "printable ASCII)."
+                    )
+            if value:
+                found.add(value)
+            return value
+        if missing is not None:
+            missing.extend(n for names in choices for n in names if environ.get(n) is None)
+            return match.group(0)
+        unset = [n for names in choices for n in names if environ.get(n) is None]
+        if len(choices) == 1 and len(unset) == 1:
+            name = unset[0]
             raise SecretError(
                 f"the environment variable {name} used in the {where} is not set "
                 f"(export {name}=... before running cctui)."
             )
-        if value:
-            found.add(value)
-        return value
+        raise SecretError(
+            f"the {where} needs {_describe(choices)} set in the environment "
+            f"(not set: {', '.join(dict.fromkeys(unset))})."
+        )
 
     return SECRET_REF.sub(swap, text)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote_plus
@@ -243,6 +243,8 @@ class CompiledBody:
     #: The JSON shape is proven at compile time (see :func:`_always_json`): every
     #: rendering is valid JSON, so render() need not parse each body to check it.
     always_json: bool = False
+    #: The template line where each of ``names`` is first read (for error messages).
+    name_lines: Mapping[str, int] = field(default_factory=dict)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """The body for one record's ``context``; a :class:`TemplateError` names the problem."""
@@ -260,7 +262,7 @@ class CompiledBody:
         except UndefinedError as exc:
             raise TemplateError(f"body: {exc} (check the tag's spelling).") from None
         except JinjaTemplateError as exc:
-            raise TemplateError(f"body: {exc}.") from None
+            raise TemplateError(syntax_sentence(str(exc), getattr(exc, "lineno", None))) from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise TemplateError(f"body: a tag failed to render ({exc}).") from None
         if self.format == "form":
@@ -276,20 +278,45 @@ class CompiledBody:
         return text
 
     def unknown_names(self, known: Iterable[str]) -> list[str]:
-        """Tags this template reads that are neither in ``known`` nor jinja globals."""
-        known = set(known) | set(ENV.globals)
-        return sorted(name for name in self.names if name not in known)
+        """Tags this template reads that are neither in ``known`` nor jinja globals, in the
+        order they appear in the template."""
+        known = set(known) | _GLOBAL_NAMES
+        unknown = [name for name in self.names if name not in known]
+        return sorted(unknown, key=lambda name: (self.name_lines.get(name, 0), name))
 
 
-def unknown_tag_message(name: str, known: Iterable[str]) -> str:
-    """One sentence for an unknown tag, with the closest known fields."""
+def unknown_tag_message(name: str, known: Iterable[str], line: int | None = None) -> str:
+    """One sentence for an unknown tag, with its template line and the closest known fields."""
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     if close:
         hint = "did you mean " + " or ".join(f"(({c}))" for c in close) + "?"
     else:
         hint = "known tags: " + ", ".join(known[:20]) + ("..." if len(known) > 20 else "")
-    return f"body: unknown tag (({name})) ({hint})"
+    where = f"body line {line}" if line else "body"
+    return f"{where}: unknown tag (({name})) ({hint})."
+
+
+_INNERMOST = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
+
+
+def syntax_sentence(message: str, line: int | None) -> str:
+    """A jinja syntax error (often several sentences) as one sentence naming the line."""
+    where = f"body line {line}" if line else "body"
+    message = " ".join(message.split())
+    innermost = _INNERMOST.search(message)
+    unknown = re.match(r"Encountered unknown tag '(\w+)'", message)
+    if message.startswith("Unexpected end of template") and innermost:
+        block = innermost.group(1)
+        return f"{where}: the {{% {block} %}} block is never closed (add {{% end{block} %}})."
+    if unknown and innermost:
+        return (f"{where}: {{% {unknown.group(1)} %}} does not fit here: the open "
+                f"{{% {innermost.group(1)} %}} block must be closed first with "
+                f"{{% end{innermost.group(1)} %}}.")
+    if unknown:
+        return f"{where}: unknown block tag {{% {unknown.group(1)} %}}."
+    message = message.rstrip(".").replace(". ", "; ")
+    return f"{where}: {message[:1].lower()}{message[1:]}."
 
 
 def _rewrite(source: str, segments: list[Segment], fmt: str) -> str:
@@ -399,9 +426,13 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
         _check_sandbox(ast)
         template = ENV.from_string(ast)
     except TemplateSyntaxError as exc:  # also unknown filters and tests
-        raise TemplateError(f"body line {exc.lineno}: {exc.message}.") from None
+        raise TemplateError(syntax_sentence(exc.message or "syntax error", exc.lineno)) from None
     names = frozenset(meta.find_undeclared_variables(ast))
-    return CompiledBody(source, fmt, template, names, fmt == "json" and _always_json(ast))
+    lines: dict[str, int] = {}
+    for node in ast.find_all(nodes.Name):
+        if node.name in names and node.ctx == "load":
+            lines[node.name] = min(lines.get(node.name, node.lineno), node.lineno)
+    return CompiledBody(source, fmt, template, names, fmt == "json" and _always_json(ast), lines)
 
 
 def _always_json(ast: nodes.Template) -> bool:

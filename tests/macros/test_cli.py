@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from cctui import __version__
 
 
 def json_lines(text: str) -> list[dict]:
@@ -22,7 +23,7 @@ Authorization: Bearer ${SLACK_TOKEN}
 X-Api-Key: literal-api-key-42
 """
 body = \'\'\'{"text": "New bug ((id)): ((title))", "votes": ((votes))}\'\'\'
-signing_secret = "whsec_literal"
+signing_secret = "whsec_bGl0ZXJhbC1zM2NyZXQ="
 '''
 
 
@@ -49,7 +50,7 @@ def test_add_list_show_remove(run_cli, seeded):
     assert code == 0
     assert "Authorization: Bearer ${SLACK_TOKEN}" in out  # a reference, not a secret
     assert "literal-api-key-42" not in out and "X-Api-Key: ••••" in out
-    assert "whsec_literal" not in out and 'signing_secret = "••••"' in out
+    assert "whsec_bGl0" not in out and 'signing_secret = "••••"' in out
     assert "body = '{\"text\"" in out and '"New bug ((id)): ((title))"' in out
     assert run_cli("macro", "remove", "slack-bugs")[:2] == (0, "Removed macro slack-bugs.\n")
     assert run_cli("macro", "list", "--json")[1] == ""
@@ -77,10 +78,13 @@ def test_preview_json_follows_the_contract_and_masks_secrets(run_cli, seeded):
     assert set(shown) == {"method", "url", "headers", "body"}
     assert shown["method"] == "POST"
     assert shown["url"] == "https://hooks.slack.com/services/T000/B000/••••"
+    webhook = {k: shown["headers"].pop(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     assert shown["headers"] == {"Content-Type": "application/json", "Authorization": "Bearer ••••",
-                                "X-Api-Key": "••••"}
+                                "X-Api-Key": "••••", "User-Agent": f"cctui/{__version__}"}
+    assert webhook["webhook-id"] == "msg_preview" and webhook["webhook-signature"] == "v1,••••"
+    assert webhook["webhook-timestamp"].isdigit()
     assert json.loads(shown["body"]) == {"text": 'New bug BUG-0001: Crash "on" save </script>', "votes": 5}
-    for secret in (*env.values(), "literal-api-key-42", "whsec_literal"):
+    for secret in (*env.values(), "literal-api-key-42", "whsec_bGl0"):
         assert secret not in out + err
     code, text, _ = run_cli("macro", "preview", "slack-bugs", "--item", "BUG-0001", env=env)
     assert text.startswith("POST https://hooks.slack.com/services/T000/B000/••••\n")
@@ -101,7 +105,7 @@ def test_preview_warns_on_stderr(run_cli, tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ('name = "bad"\nurl = "https://e.test"\nbody = \'{"a": "((titel))"}\'',
-     "body: unknown tag ((titel)) (did you mean ((title))?)"),
+     "body line 1: unknown tag ((titel)) (did you mean ((title))?)."),
     ('name = "bad"\nurl = "https://e.test"\nbody = \'\'\'{\n"a": ((title))\n"b": 1}\'\'\'',
      "body line 3 column 1: the template cannot render to valid JSON"),
     ('name = "bad"\nurl = "https://e.test"\nheaders = "Bearer abc"',
