@@ -96,6 +96,11 @@ _PLATFORMS = ("Windows 11", "macOS 14", "Ubuntu 24.04", "iOS 17", "Android 14", 
 _STATUS_WEIGHTS = (30, 25, 15, 5, 20, 5)
 _SEVERITY_WEIGHTS = (5, 20, 45, 30)
 _DAY = 86_400
+#: About one item in this many has a ~10 KB description (a pasted log) ...
+LONG_EVERY = 150
+#: ... and every data set of at least LONG_FROM items has at least LONG_AT_LEAST of them.
+LONG_FROM = 50
+LONG_AT_LEAST = 3
 
 
 def generate(
@@ -123,7 +128,7 @@ def generate(
     severity_picks = rng.choices(severities, severity_weights, k=count)
     user_ids = [u["id"] for u in users] or [""]
     span = 180 * _DAY
-    long_every = 2_000
+    long_at = _long_positions(count, seed)
     items: list[dict[str, Any]] = []
     for n in range(count):
         kind = kinds[type_indexes[n]]
@@ -133,7 +138,7 @@ def generate(
         item: dict[str, Any] = {
             "type": types[type_indexes[n]].name,
             "title": _title(rng, kind, subject),
-            "description": _description(rng, long=(n % long_every == long_every // 2)),
+            "description": _description(rng, long=n in long_at),
             "steps": _steps(rng) if kind == "bug" else "",
             "status": status_picks[n],
             "severity": severity_picks[n],
@@ -190,6 +195,19 @@ def _kind(type_name: str) -> str:
         if any(word in name for word in words):
             return kind
     return "idea"
+
+
+def _long_positions(count: int, seed: int) -> frozenset[int]:
+    """Which items get a ~10 KB description: about 1 in LONG_EVERY, at least LONG_AT_LEAST
+    once there are LONG_FROM items, at places that depend on the seed.
+
+    A generator of its own picks them, so the rest of the data (titles, types, dates,
+    votes...) is the same as without long descriptions.
+    """
+    if count < LONG_FROM:
+        return frozenset()
+    wanted = max(LONG_AT_LEAST, round(count / LONG_EVERY))
+    return frozenset(random.Random(f"cctui-seed-long-{seed}").sample(range(count), wanted))
 
 
 def _fit(weights: tuple[int, ...], length: int) -> list[int]:

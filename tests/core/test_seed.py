@@ -51,3 +51,37 @@ def test_seed_store_adds_users_items_and_links_them(data_dir):
     assert "USR-0011" in user_ids
     submitters = {item["submitter"] for item in store.feedback_all() if item["submitter"].startswith("USR-")}
     assert submitters <= user_ids and "USR-0001" not in submitters  # USR-0001 was already taken
+
+
+def test_a_few_very_long_descriptions_at_every_size_from_50(monkeypatch):
+    """README: 'a few 10 KB descriptions': not only in data sets of 2,000 items or more."""
+    monkeypatch.setenv("CCTUI_NOW", "2026-11-28T22:15:00Z")
+
+    def long_ones(count: int, seed: int) -> list[int]:
+        items, _ = generate(count, seed=seed)
+        return [n for n, item in enumerate(items) if len(item["description"]) >= 10_000]
+
+    for count in (50, 60, 200, 1000, 3000):
+        found = long_ones(count, 7)
+        assert 3 <= len(found) <= max(3, count // 100), (count, found)
+        assert found == long_ones(count, 7)  # deterministic
+    assert long_ones(1000, 7) != long_ones(1000, 8)  # where they fall depends on the seed
+    assert long_ones(49, 7) == [] and long_ones(0, 7) == []
+    short = [len(item["description"]) for item in generate(1000, seed=7)[0]]
+    assert sorted(short)[-8] < 1_000  # the rest stay short: a handful of logs, not many
+
+
+def test_long_descriptions_leave_the_rest_of_the_data_unchanged(monkeypatch):
+    """The long ones are picked by a generator of their own: the other fields of every
+    item and the descriptions' opening lines are what the main generator made."""
+    monkeypatch.setenv("CCTUI_NOW", "2026-11-28T22:15:00Z")
+    import cctui.core.seed as seed_module
+
+    items, users = generate(500, seed=5)
+    monkeypatch.setattr(seed_module, "_long_positions", lambda count, seed: frozenset())
+    plain, plain_users = generate(500, seed=5)
+    assert users == plain_users
+    for item, other in zip(items, plain):
+        assert {k: v for k, v in item.items() if k != "description"} == \
+               {k: v for k, v in other.items() if k != "description"}
+        assert item["description"].startswith(other["description"])
