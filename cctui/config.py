@@ -22,7 +22,17 @@ def resolve_data_dir(option: str | os.PathLike | None = None) -> Path:
     """The data directory to use, created if missing."""
     raw = option or os.environ.get("CCTUI_DATA_DIR") or Path(platformdirs.user_data_dir("cctui"))
     path = Path(raw).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"data directory {path}: it exists and is not a directory.") from None
+    except NotADirectoryError:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker else "a part of the path is a file"
+        raise InputError(f"data directory {path}: cannot create it ({reason}).") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"data directory {path}: cannot create it ({reason.lower()}).") from None
     return path
 
 

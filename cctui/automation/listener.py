@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 from aiohttp import web
 
 from cctui.core.clock import iso
-from cctui.core.records import FEEDBACK_FIELDS, READ_ONLY_FEEDBACK, Schema
+from cctui.core.records import FEEDBACK_FIELDS, READ_ONLY_FEEDBACK, Schema, normalize_id
 from cctui.errors import CctuiError, InputError, NotFound
 
 DEFAULT_JIRA_STATUS_MAP = {
@@ -205,7 +205,7 @@ class Listener:
         return self.store.feedback_update([record_id], fields, origin="listener")[0]
 
     async def post_record(self, request: web.Request) -> web.Response:
-        record_id = request.match_info["id"]
+        record_id = normalize_id(request.match_info["id"])  # /records/bug-2 is BUG-0002
         try:
             body = await self._json_object(request)
             record = await self.call(self._update_record, record_id, body)

@@ -12,6 +12,7 @@ import click
 import orjson
 
 from cctui.cli.context import Context
+from cctui.core.records import normalize_id
 from cctui.delivery import events as ev
 from cctui.errors import InputError, NotFound
 
@@ -44,7 +45,7 @@ def _records_for(ctx: Context, macro, items: tuple[str, ...], query: str | None,
     wanted_type = getattr(macro, "feedback_type", None)
     if items:
         ids = []
-        for record_id in items:
+        for record_id in map(normalize_id, items):  # bug-2, BUG-2, BUG-0002: one id
             record = store.user_get(record_id) if users else store.feedback_get(record_id)
             if record is None:
                 other = store.feedback_get(record_id) if users else store.user_get(record_id)
@@ -198,6 +199,7 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
 def logs(macro: str | None, record_id: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
     """The delivery log: one line per attempt, newest first."""
     store = _ctx().store
+    record_id = normalize_id(record_id) if record_id else record_id
     entries = store.log_iter(macro=macro, record_id=record_id, status=status)
     if limit is None and not as_json:
         limit = 50
@@ -256,6 +258,7 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None) -> 
         load_macro(ctx.store, macro)  # unknown or paused: bad usage, before anything is sent
     reporter = _Reporter(False, 0, False)
     reporter.progress = None  # the total is unknown up front: plain lines
+    record_id = normalize_id(record_id) if record_id else record_id
     summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id,
                                                       listener=reporter, concurrency=concurrency))
     if summary.total == 0:

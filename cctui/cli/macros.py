@@ -204,6 +204,9 @@ def preview(name: str, item_id: str, as_json: bool) -> None:
     from cctui.macros.preview import preview_request
 
     ctx = _ctx()
+    from cctui.core.records import normalize_id
+
+    item_id = normalize_id(item_id)  # bug-42, BUG-42 and BUG-0042 are one item
     shown, warnings = preview_request(_stored(ctx, name), item_id, store=ctx.store, config=ctx.config)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)

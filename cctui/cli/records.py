@@ -12,7 +12,7 @@ from rich.cells import cell_len, set_cell_size
 
 from cctui.cli.context import Context
 from cctui.core.query import compile_query, fields_in
-from cctui.core.records import FEEDBACK_FIELDS, USER_FIELDS, coerce_cli_value
+from cctui.core.records import FEEDBACK_FIELDS, USER_FIELDS, coerce_cli_value, normalize_id
 from cctui.errors import InputError
 
 _FORMAT = click.Choice(["csv", "json", "jsonl"])
@@ -103,13 +103,17 @@ def import_(path: str, default_type: str | None) -> None:
 @click.command()
 @click.argument("what", type=click.Choice(["feedback", "logs"]))
 @click.option("--format", "fmt", type=_FORMAT, default="jsonl", show_default=True)
-@click.option("--filter", "query", help="Filter query (feedback only), e.g. 'status:new type:bug'.")
+@click.option("--filter", "query",
+              help="Filter query on the items or log entries and their fields, e.g. "
+                   "'status:new type:bug' or 'status_code:>=400 trigger:schedule'.")
 @click.option("--macro", help="Logs only: entries of this macro.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (atomically) instead of stdout.")
 def export(what: str, fmt: str, query: str | None, macro: str | None, output: str | None) -> None:
     """Export feedback (optionally filtered) or the delivery log."""
-    from cctui.core.exporter import atomic_output, export_feedback, export_logs
+    from cctui.core.exporter import LOG_FIELDS, atomic_output, export_feedback, export_logs
 
+    if what == "feedback" and macro is not None:
+        raise click.UsageError("--macro is for `export logs`; to choose feedback items use --filter.")
     store = _ctx().store
     if what == "feedback":
         records = _filtered(store.feedback_all(), query)
@@ -117,9 +121,12 @@ def export(what: str, fmt: str, query: str | None, macro: str | None, output: st
     else:
         entries = store.log_iter(macro=macro)
         if query:
-            # The filter language works on log entries too (macro:, status_code:>=400, ok:false).
-            test = compile_query(query, _ctx().schema)
-            entries = (entry for entry in entries if test(entry))
+            # The filter language works on log entries too (macro:, status_code:>=400, ok:false);
+            # a field that no entry has and the log never writes is an error, as for feedback.
+            entries = list(entries)
+            known = set(LOG_FIELDS) | fields_in(entries)
+            test = compile_query(query, _ctx().schema, known_fields=known)
+            entries = [entry for entry in entries if test(entry)]
         write = lambda out: export_logs(entries, fmt, out)  # noqa: E731
     if output:
         with atomic_output(output) as out:
@@ -189,7 +196,8 @@ def feedback_add(type_: str, title: str, fields: tuple[str, ...]) -> None:
     """Create a feedback item (a *submit*) and print its id."""
     ctx = _ctx()
     raw = {**_pairs(fields, "--field"), "type": type_, "title": title}
-    item = ctx.schema.feedback(raw, where="feedback add")
+    # A submit: cctui sets id, created and modified (an import may carry historical dates).
+    item = ctx.schema.feedback(raw, where="feedback add", allow_read_only=False)
     added = ctx.store.feedback_add([item], origin="cli")
     click.echo(added[0]["id"])
 
@@ -201,7 +209,8 @@ def feedback_set(record_id: str, pairs: tuple[str, ...]) -> None:
     """Change fields of item ID (a *modify*): cctui feedback set BUG-0042 status=closed."""
     ctx = _ctx()
     changes = ctx.schema.feedback_changes(_pairs(pairs, "feedback set"), where="feedback set")
-    updated = ctx.store.feedback_update([record_id.strip().upper()], changes, origin="cli")
+    record_id = normalize_id(record_id)  # bug-42, BUG-42 and BUG-0042 are one item
+    updated = ctx.store.feedback_update([record_id], changes, origin="cli")
     click.echo(f"Updated {updated[0]['id'] if updated else record_id}: {', '.join(changes)}.")
 
 

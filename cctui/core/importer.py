@@ -4,6 +4,10 @@ All or nothing: every row is parsed and validated before anything is written, an
 first problem is raised as an :class:`InputError` naming the file and line (and field).
 Python's ``csv`` module quietly accepts a quote that is never closed (the rest of the file
 becomes one cell), so rows are read in strict mode and checked against the header's width.
+Problems with the header itself (a bad or repeated field name, no ``title`` column, no
+``type`` column without ``--type``) are reported at the header's line. A cell may be as
+large as the file: the ``csv`` module's 128 KiB field limit is raised to the file's size
+for the read, so anything cctui exports (a pasted 10 MB log included) imports again.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from cctui.core.records import Schema
+from cctui.core.records import FIELD_NAME, Schema
 from cctui.errors import InputError
 
 FORMATS = (".csv", ".json", ".jsonl")
 
 
-def read_rows(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line, raw row)`` from a feedback file, raising on malformed content."""
+def read_rows(path: Path | str, *, need_type: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line, raw row)`` from a feedback file, raising on malformed content.
+
+    ``need_type``: no default type was given, so a CSV header must name a ``type`` column.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -32,7 +39,7 @@ def read_rows(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
     text = _decode(path, data)
     if suffix == ".csv":
-        return _csv_rows(path, text)
+        return _csv_rows(path, text, need_type=need_type)
     if suffix == ".jsonl":
         return _jsonl_rows(path, text)
     return _json_rows(path, text)
@@ -47,7 +54,7 @@ def parse_file(
         default_type = schema.type_named(default_type, where="--type").name
     return [
         schema.feedback(raw, where=f"{path}:{line}", default_type=default_type)
-        for line, raw in read_rows(path)
+        for line, raw in read_rows(path, need_type=default_type is None)
     ]
 
 
@@ -79,7 +86,19 @@ def _decode(path: Path, data: bytes) -> str:
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+#: The largest field limit the csv module takes everywhere (a C long may be 32 bits).
+_MAX_FIELD_LIMIT = 2**31 - 1
+
+
+def _allow_cells_of(size: int) -> None:
+    """Let a cell be as large as the file (never lowering a limit someone else raised)."""
+    wanted = min(max(size + 1, csv.field_size_limit()), _MAX_FIELD_LIMIT)
+    if wanted > csv.field_size_limit():
+        csv.field_size_limit(wanted)
+
+
+def _csv_rows(path: Path, text: str, *, need_type: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    _allow_cells_of(len(text))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     line = 1  # where the next row starts; a quoted cell may span lines
@@ -95,7 +114,7 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         if not any(cell.strip() for cell in cells):
             continue  # blank line
         if header is None:
-            header = _header(path, start, cells)
+            header = _header(path, start, cells, need_type=need_type)
             continue
         if len(cells) != len(header):
             hint = " (is a quote left open?)" if any("\n" in c for c in cells) else ""
@@ -118,15 +137,24 @@ def _csv_reason(exc: csv.Error) -> str:
     return message
 
 
-def _header(path: Path, line: int, cells: list[str]) -> list[str]:
+def _header(path: Path, line: int, cells: list[str], *, need_type: bool = False) -> list[str]:
     names = [cell.strip().lower() for cell in cells]
     seen: set[str] = set()
-    for number, name in enumerate(names, 1):
+    for number, (cell, name) in enumerate(zip(cells, names), 1):
         if not name:
             raise InputError(f"{path}:{line}: column {number} of the header has no name.")
+        if not FIELD_NAME.match(name):
+            raise InputError(
+                f"{path}:{line}: column {number} of the header, {cell.strip()!r}, is not a valid "
+                "field name (lowercase letters, digits and _, starting with a letter)."
+            )
         if name in seen:
             raise InputError(f"{path}:{line}: the header names {name!r} twice.")
         seen.add(name)
+    if "title" not in seen:
+        raise InputError(f"{path}:{line}: the header has no 'title' column (every item needs a title).")
+    if need_type and "type" not in seen:
+        raise InputError(f"{path}:{line}: the header has no 'type' column; add one or give --type.")
     return names
 
 

@@ -8,6 +8,7 @@ turns loose input (CSV cells, CLI ``k=v`` pairs, JSON) into one, raising
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -31,6 +32,11 @@ READ_ONLY_USER = frozenset({"id"})
 
 NUMERIC_FIELDS = frozenset({"votes"})
 DATE_FIELDS = frozenset({"created", "modified", "joined"})
+#: Free-text feedback fields: text, or a number (stored as its text); never a list,
+#: object or boolean (those would be stored as a Python repr).
+TEXT_FEEDBACK = ("description", "steps", "category", "submitter")
+#: Fields whose value must be one of a fixed set, or non-empty text.
+REQUIRED_TEXT_FEEDBACK = frozenset({"type", "title", "status", "severity"})
 
 DEFAULT_TYPES: tuple[tuple[str, str], ...] = (
     ("Bug Report", "BUG"),
@@ -48,6 +54,17 @@ RECORD_ID = re.compile(r"^([A-Z][A-Z0-9]*)-(\d+)$")
 def format_id(prefix: str, number: int) -> str:
     """``format_id("BUG", 42) == "BUG-0042"``; numbers past 9999 simply grow wider."""
     return f"{prefix}-{number:0{ID_DIGITS}d}"
+
+
+def normalize_id(text: str) -> str:
+    """A record id as typed, in its stored form: ``bug-2``, ``BUG-2``, ``BUG-0002`` -> ``BUG-0002``.
+
+    Text that is not shaped like an id comes back stripped and upper-cased (it then names
+    no record, and the caller reports that).
+    """
+    cleaned = str(text).strip().upper()
+    match = RECORD_ID.match(cleaned)
+    return format_id(match.group(1), int(match.group(2))) if match else cleaned
 
 
 def parse_id(record_id: str) -> tuple[str, int]:
@@ -110,6 +127,7 @@ class Schema:
     # -- lookups -----------------------------------------------------------------
     def type_named(self, value: str, *, where: str = "type") -> FeedbackType:
         """The feedback type that ``value`` names (name, prefix or first word)."""
+        value = _text(value, where)
         for ftype in self.types:
             if ftype.matches(value):
                 return ftype
@@ -120,7 +138,7 @@ class Schema:
         return next((t for t in self.types if t.prefix == prefix), None)
 
     def _choice(self, value: Any, choices: Iterable[str], what: str, where: str) -> str:
-        text = str(value).strip()
+        text = _text(value, where).strip()
         for choice in choices:
             if choice.lower() == text.lower():
                 return choice
@@ -134,40 +152,60 @@ class Schema:
 
     # -- normalising input -------------------------------------------------------
     def feedback(
-        self, raw: Mapping[str, Any], *, where: str = "record", default_type: str | None = None
+        self,
+        raw: Mapping[str, Any],
+        *,
+        where: str = "record",
+        default_type: str | None = None,
+        allow_read_only: bool = True,
     ) -> dict[str, Any]:
         """A new feedback item from loose input (no ``id``; the store assigns it).
 
         ``title`` is required; ``type`` is required unless ``default_type`` is given.
-        Unknown fields are kept as extra fields if their names are valid.
+        Unknown fields are kept as extra fields if their names are valid and their values
+        are scalars. With ``allow_read_only`` (imports of historical data) ``created`` and
+        ``modified`` are kept and ``id`` ignored; without it (``feedback add``) naming
+        any of them is an error.
         """
         item: dict[str, Any] = {}
         for key, value in raw.items():
             key = _field_name(key, where)
+            if key in READ_ONLY_FEEDBACK and not allow_read_only:
+                raise InputError(
+                    f"{where}: field {key!r} is read-only (cctui sets id, created and modified)."
+                )
             if key in ("id",) and value in (None, ""):
                 continue
             item[key] = value
-        type_value = item.get("type") or default_type
+        type_value = item.get("type")
+        if type_value is None or type_value == "":
+            type_value = default_type
         if not type_value:
             raise InputError(f"{where}: field 'type' is missing.")
-        item["type"] = self.type_named(str(type_value), where=f"{where}: field 'type'").name
-        title = str(item.get("title") or "").strip()
+        item["type"] = self.type_named(type_value, where=f"{where}: field 'type'").name
+        title = item.get("title")
+        title = "" if title is None else _text(title, f"{where}: field 'title'").strip()
         if not title:
             raise InputError(f"{where}: field 'title' is missing or empty.")
         item["title"] = title
-        for text_field in ("description", "steps", "category", "submitter"):
-            item[text_field] = "" if item.get(text_field) is None else str(item[text_field])
-        item["status"] = self.status(item.get("status") or "New", where=f"{where}: field 'status'")
+        for text_field in TEXT_FEEDBACK:
+            value = item.get(text_field)
+            item[text_field] = "" if value is None else _text(value, f"{where}: field {text_field!r}")
+        item["status"] = self.status(_or(item.get("status"), "New"), where=f"{where}: field 'status'")
         item["severity"] = self.severity(
-            item.get("severity") or "Medium", where=f"{where}: field 'severity'"
+            _or(item.get("severity"), "Medium"), where=f"{where}: field 'severity'"
         )
-        item["votes"] = _int(item.get("votes", 0), f"{where}: field 'votes'")
+        item["votes"] = _count(item.get("votes", 0), f"{where}: field 'votes'")
         for date_field in ("created", "modified"):
             if item.get(date_field) not in (None, ""):
-                item[date_field] = iso(parse_iso(str(item[date_field]), where=f"{where}: field '{date_field}'"))
+                label = f"{where}: field '{date_field}'"
+                item[date_field] = iso(parse_iso(_text(item[date_field], label), where=label))
             else:
                 item.pop(date_field, None)
         item.pop("id", None)
+        for key, value in item.items():
+            if key not in FEEDBACK_FIELDS:
+                item[key] = _extra(value, f"{where}: field {key!r}")
         return item
 
     def feedback_changes(
@@ -180,32 +218,44 @@ class Schema:
             if key in READ_ONLY_FEEDBACK and not allow_read_only:
                 raise InputError(f"{where}: field {key!r} is read-only.")
             label = f"{where}: field {key!r}"
+            if key in REQUIRED_TEXT_FEEDBACK and (value is None or value == ""):
+                raise InputError(f"{label} cannot be empty.")
             if key == "type":
-                value = self.type_named(str(value), where=label).name
+                value = self.type_named(value, where=label).name
             elif key == "status":
                 value = self.status(value, where=label)
             elif key == "severity":
                 value = self.severity(value, where=label)
             elif key in NUMERIC_FIELDS:
-                value = _int(value, label)
+                value = _count(value, label)
             elif key == "title":
-                value = str(value).strip()
+                value = _text(value, label).strip()
                 if not value:
                     raise InputError(f"{label} cannot be empty.")
+            elif key in TEXT_FEEDBACK or key in READ_ONLY_FEEDBACK:
+                value = None if value is None else _text(value, label)
+            else:
+                value = _extra(value, label)
             clean[key] = value
         return clean
 
     def user(self, raw: Mapping[str, Any], *, where: str = "user") -> dict[str, Any]:
         """A new user from loose input (no ``id``; the store assigns it)."""
         item = {_field_name(k, where): v for k, v in raw.items() if k != "id"}
-        name = str(item.get("name") or "").strip()
+        name = item.get("name")
+        name = "" if name is None else _text(name, f"{where}: field 'name'").strip()
         if not name:
             raise InputError(f"{where}: field 'name' is missing or empty.")
         item["name"] = name
         for text_field in ("email", "role", "company"):
-            item[text_field] = "" if item.get(text_field) is None else str(item[text_field])
+            value = item.get(text_field)
+            item[text_field] = "" if value is None else _text(value, f"{where}: field {text_field!r}")
         if item.get("joined"):
-            item["joined"] = iso(parse_iso(str(item["joined"]), where=f"{where}: field 'joined'"))
+            label = f"{where}: field 'joined'"
+            item["joined"] = iso(parse_iso(_text(item["joined"], label), where=label))
+        for key, value in item.items():
+            if key not in USER_FIELDS:
+                item[key] = _extra(value, f"{where}: field {key!r}")
         return item
 
 
@@ -220,15 +270,71 @@ def _field_name(key: Any, where: str) -> str:
 
 
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise InputError(f"{where}: expected a whole number, got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{where}: expected a whole number, got {_kind(value)}.")
     if isinstance(value, int):
         return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise InputError(f"{where}: expected a whole number, got {value!r}.")
     try:
-        text = str(value).strip()
+        text = value.strip()
         return int(text) if text else 0
     except ValueError:
         raise InputError(f"{where}: expected a whole number, got {value!r}.") from None
+
+
+def _count(value: Any, where: str) -> int:
+    """A whole number that is 0 or more (``votes``)."""
+    number = _int(value, where)
+    if number < 0:
+        raise InputError(f"{where}: expected 0 or more, got {number}.")
+    return number
+
+
+def _or(value: Any, default: str) -> Any:
+    return default if value is None or value == "" else value
+
+
+def _kind(value: Any) -> str:
+    """How an unwelcome value is named in a message (never its Python repr)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any, where: str) -> str:
+    """Text fields take text; a number is kept as its text (``42`` -> ``"42"``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{where}: must be text, got {value!r}.")
+        return str(value)
+    raise InputError(f"{where}: must be text, got {_kind(value)}.")
+
+
+def _extra(value: Any, where: str) -> Any:
+    """Extra fields hold a scalar: text, a number, true/false or null (not a list or object)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where}: must be a finite number, got {value!r}.")
+        return value
+    raise InputError(
+        f"{where}: must be text, a number, true/false or null, got {_kind(value)} "
+        "(store structured data as JSON text)."
+    )
 
 
 def coerce_cli_value(text: str) -> Any:
