@@ -69,14 +69,16 @@ class MacroPreview(VerticalScroll):
         request = self.query_one("#preview-request", Static)
         try:
             self.record = self._pick_record(form.get("target", "feedback"))
-            rendered = render_macro(self.app, form, self.record)
+            rendered = render_macro(self.app, form, self.record, missing_secrets="placeholder")
         except CctuiError as exc:
             problems.update(str(exc))
             warnings.update("")
             request.update("")
             return
         problems.update("")
-        warnings.update("\n".join(f"⚠ {w}" for w in rendered.warnings))
+        unset = [f"${{{name}}} is not set: this request cannot be sent until it is."
+                 for name in getattr(rendered, "missing_secrets", ())]
+        warnings.update("\n".join(f"⚠ {w}" for w in [*unset, *rendered.warnings]))
         label = (self.record or {}).get("id", "(no record)")
         request.update(f"── request for {label} (secrets masked) ──\n{request_text(rendered.masked())}")
 

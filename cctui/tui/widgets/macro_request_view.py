@@ -39,14 +39,18 @@ def request_text(masked: dict) -> str:
     return "\n".join(lines)
 
 
-def render_macro(app: Any, macro_dict: dict, record: dict | None) -> Any:
-    """The real ``RenderedRequest`` for ``record`` (raises CctuiError the user can fix)."""
+def render_macro(app: Any, macro_dict: dict, record: dict | None, *, missing_secrets: str = "error") -> Any:
+    """The real ``RenderedRequest`` for ``record`` (raises CctuiError the user can fix).
+
+    ``missing_secrets="placeholder"`` leaves an unset ``${VAR}`` visible instead of failing
+    (the form's preview: a new Slack macro should still show its request).
+    """
     from cctui.macros import Macro, render_request
 
     macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}",
                             schema=getattr(app, "schema", None))
     return render_request(macro, record or {}, store=getattr(app, "store", None),
-                          config=getattr(app, "config", None))
+                          config=getattr(app, "config", None), missing_secrets=missing_secrets)
 
 
 def render_masked_sample(app: Any, macro_dict: dict, record: dict | None) -> tuple[dict | None, str | None]:
