@@ -1,6 +1,6 @@
 """How fast the feedback table is at 100,000 records, against a bare Textual app.
 
-    .venv/bin/python benchmarks/tui.py [--count 100000] [--data-dir DIR] [--runs 5]
+    .venv/bin/python benchmarks/tui.py [--count 100000] [--data-dir DIR] [--runs 5] [--cold 5]
 
 Headless (``App.run_test``), all in one process, bare app and cctui alternating round by
 round, so the ratios compare like with like. Every time ends at a *frame*: the benchmark
@@ -19,17 +19,33 @@ receive, and stamps it. A clock stops at the first frame that shows the awaited 
   previous result; keys typed faster than 0.15 s apart wait for the burst to pause);
 * scroll: one ``pagedown`` to the repainted table.
 
-Prints a table of medians and ratios. Targets: first paint <= 2.5x bare, filter <= 100 ms.
+Cold start (``--cold N``, N rounds alternating): what a person sees after typing the command.
+Each round launches a fresh process on a real pseudo-terminal (120x40): ``python -m cctui
+--data-dir DIR`` on the 100k-record store, and ``python -c`` running a bare Textual app
+with one ``Static`` (the same ``textual`` imports); the clock starts in this process just
+before the launch and stops when the terminal has been sent a record id (a bare app: its
+text). Interpreter start, imports, opening the store, layout and the first frame all count.
+
+Prints a table of medians and ratios. Targets: first paint <= 2.5x bare (cold), filter <=
+100 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import gc
+import os
+import pty
+import re
+import select
 import statistics
+import struct
+import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 from typing import Callable
@@ -198,6 +214,73 @@ async def cctui_run(data_dir: Path, config: Config) -> dict[str, float | list[fl
     return result
 
 
+BARE_SCRIPT = """
+from textual.app import App
+from textual.widgets import Static
+
+class BareApp(App):
+    def compose(self):
+        yield Static("BUG-0001 hello")
+
+BareApp().run()
+"""
+#: A record id as the table draws it (the header and footer hold none).
+#: (No \\b: a style code before it ends in a letter, ``\x1b[...mBUG-0001``.)
+RECORD_ID = re.compile(rb"[A-Z]{2,}-\d{4,}")
+
+
+def cold_start(argv: list[str], env: dict[str, str], limit: float = 30.0) -> float:
+    """Seconds from launching ``argv`` on a fresh pty until it has written a record id."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    began = time.perf_counter()
+    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                               start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            left = began + limit - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"{argv[:3]} showed no record id in {limit:.0f} s: {seen[-300:]!r}")
+            ready, _, _ = select.select([master], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # the child closed the terminal
+                raise RuntimeError(f"{argv[:3]} exited: {seen[-500:]!r}") from None
+            seen = seen[-64:] + chunk  # an id split across two reads still matches
+            if RECORD_ID.search(seen):
+                return time.perf_counter() - began
+    finally:
+        process.terminate()
+        try:
+            while select.select([master], [], [], 0.2)[0] and os.read(master, 1 << 16):
+                pass  # let it write its goodbye, or it blocks on a full pty
+        except OSError:
+            pass
+        process.wait(10)
+        os.close(master)
+
+
+def cold_rounds(data_dir: Path, rounds: int) -> tuple[list[float], list[float]]:
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+           "CCTUI_CONFIG": str(Path(tempfile.gettempdir()) / "cctui-bench-config.toml")}
+    env.pop("TEXTUAL", None)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    bare_argv = [sys.executable, "-c", BARE_SCRIPT]
+    cctui_argv = [sys.executable, "-m", "cctui", "--data-dir", str(data_dir)]
+    cold_start(bare_argv, env)  # warm the OS file cache: a person's second launch
+    cold_start(cctui_argv, env)
+    bare, app = [], []
+    for _ in range(rounds):
+        bare.append(cold_start(bare_argv, env))
+        app.append(cold_start(cctui_argv, env))
+    return bare, app
+
+
 async def _settled(app: App, pilot) -> None:
     """Until the screen has no work in flight (loads, views, indexes)."""
     end = time.perf_counter() + 60
@@ -213,6 +296,7 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold", type=int, default=5, help="cold-start rounds (0: none)")
     args = parser.parse_args()
 
     temp = None
@@ -228,6 +312,7 @@ async def main() -> None:
     count = store.feedback_count()
     store.close()
     config = Config(Path(tempfile.gettempdir()) / "cctui-bench-config.toml")
+    cold_bare, cold_app = cold_rounds(data_dir, args.cold) if args.cold else ([], [])
 
     # One untimed round of each: imports and first-use caches are not what we measure.
     await bare_run()
@@ -272,7 +357,15 @@ async def main() -> None:
     print(f"| {'typing: first key -> frame (searches all)':<50} | {ms(first_key):>9} | {f'{first_key * 10:.2f}x of 100ms':>16} |")
     print(f"| {'typing: next keys -> frame (median / worst)':<50} | {ms(statistics.median(later_keys)):>4} / {ms(max(later_keys))} | {'':>16} |")
     print(f"| {'page down -> repainted frame':<50} | {ms(statistics.median(scroll)):>9} | {'':>16} |")
+    if cold_app:
+        cb, ca = statistics.median(cold_bare), statistics.median(cold_app)
+        cold = f"{ca / cb:.2f}x (<=2.5x)"
+        print(f"| {'cold: bare app, launch -> first frame on a pty':<50} | {ms(cb):>9} | {'baseline':>16} |")
+        print(f"| {'cold: cctui, launch -> record ids on a pty':<50} | {ms(ca):>9} | {cold:>16} |")
     print(f"\nfirst-paint ratio per round: {', '.join(f'{x:.2f}x' for x in ratios)}")
+    if cold_app:
+        print(f"cold starts (ms), bare: {', '.join(f'{x * 1000:.0f}' for x in cold_bare)}; "
+              f"cctui: {', '.join(f'{x * 1000:.0f}' for x in cold_app)}")
     print(f"filter times (ms): {', '.join(f'{x * 1000:.0f}' for x in filters)}")
     if temp is not None:
         temp.cleanup()
