@@ -155,6 +155,7 @@ def compile_query(
     for term in terms:
         if term.field is not None and allowed is not None and term.field not in allowed:
             raise QueryError(f"filter term {term.raw!r}: unknown field {term.field!r}.")
+        _check(term, schema)
         predicate, cost = _predicate(term, schema)
         if term.negated:
             predicate = _negate(predicate)
@@ -297,6 +298,44 @@ def _negate(predicate: Predicate) -> Predicate:
     if select_all is not None:
         negated.select_all = lambda columns, want=True: select_all(columns, not want)  # type: ignore[attr-defined]
     return negated
+
+
+def _check(term: Term, schema: Schema) -> None:
+    """Refuse terms that are well-formed but can never mean what was typed: a value
+    outside a field's vocabulary or kind matches nothing, silently, which hides typos."""
+    field, values = term.field, [v for v in term.values if v and "*" not in v]
+    if field is None:
+        if term.values[0].startswith(":"):
+            raise QueryError(f"filter term {term.raw!r}: a field name is missing before ':'.")
+        return
+    if term.operator is not None:
+        if field in TEXT_FIELDS or field in CHOICE_FIELDS or field == "type":
+            raise QueryError(f"filter term {term.raw!r}: {term.operator} compares numbers and dates, "
+                             f"and {field} is text.")
+        return
+    if field in NUMERIC_FIELDS:
+        bad = next((v for v in values if _number(v) is None), None)
+        if bad is not None:
+            raise QueryError(f"filter term {term.raw!r}: {bad!r} is not a number.")
+    elif field in DATE_FIELDS:
+        for value in values:
+            try:
+                parse_iso(value, where=value)
+            except InputError:
+                raise QueryError(f"filter term {term.raw!r}: {value!r} is not a date "
+                                 "(e.g. 2026-11-01).") from None
+    elif field in CHOICE_FIELDS:
+        known = schema.statuses if field == "status" else schema.severities
+        normal = {_normal(choice) for choice in known}
+        bad = next((v for v in values if _normal(v) not in normal), None)
+        if bad is not None:
+            raise QueryError(f"filter term {term.raw!r}: unknown {field} {bad!r} "
+                             f"(known: {', '.join(known)}).")
+    elif field == "type":
+        bad = next((v for v in values if not any(t.matches(v) for t in schema.types)), None)
+        if bad is not None:
+            raise QueryError(f"filter term {term.raw!r}: unknown feedback type {bad!r} "
+                             f"(known: {', '.join(t.name for t in schema.types)}).")
 
 
 def _predicate(term: Term, schema: Schema) -> tuple[Predicate, int]:

@@ -111,6 +111,15 @@ def test_call_and_filter_agree():
         ("status:new,", "status:new,"),
         ("-", "-"),
         ("votes:>1,2", "votes:>1,2"),
+        # well-formed, but they could never match what was meant: typos must not pass silently
+        (":new", ":new"),
+        ("votes:abc", "votes:abc"),
+        ("title:>5", "title:>5"),
+        ("status:>new", "status:>new"),
+        ("created:yesterday", "created:yesterday"),
+        ("status:bogus", "status:bogus"),
+        ("severity:high,urgent", "severity:high,urgent"),
+        ("type:question", "type:question"),
     ],
 )
 def test_malformed_terms_name_the_term(text, named):
@@ -184,3 +193,11 @@ def test_sorting():
 
 def test_fields_in():
     assert {"jira_key", "votes", "id"} <= fields_in(RECORDS)
+
+
+@pytest.mark.parametrize(
+    "text", ["status:in-progress", "status:wontfix", "type:bug,idea", "created:2026-11-01",
+             "modified:2026-11-01T10:00:00Z", "votes:5", "status:in*", "severity:\"\""],
+)
+def test_values_of_the_right_kind_are_accepted(text):
+    assert not compile_query(text).is_empty

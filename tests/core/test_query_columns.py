@@ -111,7 +111,7 @@ def test_select_on_no_rows_and_no_positions():
 TERMS = st.sampled_from([
     "status:new", "status:closed,triaged", "severity:high", "category:ui", "category:\"\"",
     "crash", "save", "\"dark mode\"", "zoë", "votes:>5", "votes:<=3", "created:>2026-11-01",
-    "created:<2026-10-20", "type:bug", "type:praise,question", "id:IDEA-*", "title:hang", "flag:false",
+    "created:<2026-10-20", "type:bug", "type:praise,discussion", "id:IDEA-*", "title:hang", "flag:false",
 ])
 
 
