@@ -10,22 +10,29 @@
 Nothing here imports Textual.
 """
 
-from cctui.automation.schedules import (
-    DueRun,
-    Schedule,
-    describe_schedule,
-    next_run,
-    run_due,
-)
-from cctui.automation.triggers import (
-    LoopRunner,
-    QueuedRunner,
-    Triggers,
-    attach,
-    describe_trigger,
-    matching_ids,
-    trigger_kinds,
-)
+from importlib import import_module
+
+#: Each public name -> the submodule that defines it. They load on first use: the store
+#: attaches ``triggers`` whenever the CLI opens it, and ``schedules`` (croniter, dateutil)
+#: would otherwise cost every command, and the TUI's first frame, ~15 ms.
+_EXPORTS = {
+    **dict.fromkeys(("DueRun", "Schedule", "describe_schedule", "next_run", "run_due"), "schedules"),
+    **dict.fromkeys(("LoopRunner", "QueuedRunner", "Triggers", "attach", "describe_trigger",
+                     "matching_ids", "trigger_kinds"), "triggers"),
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
 
 
 def make_listener_app(*args, **kwargs):

@@ -17,28 +17,34 @@ from textual.binding import Binding
 
 from cctui.config import Config
 from cctui.core.records import Schema
-from cctui.tui import commands, commands_part2  # noqa: F401  (registers the part-2 palette providers)
-from cctui.tui.keys import binding_ids, check_keymap
-from cctui.tui.screens.detail import DetailScreen
-from cctui.tui.screens.dispatch import DispatchScreen
+from cctui.tui import commands
+from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, check_keymap
 from cctui.tui.screens.feedback import FeedbackScreen
-from cctui.tui.screens.help import HelpScreen
-from cctui.tui.screens.logs import LogsScreen
-from cctui.tui.screens.bulk import ConfirmRun, MacroPicker
-from cctui.tui.screens.logs import RevealConfirm
-from cctui.tui.screens.macros import MacrosScreen, PresetPicker
 from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
-from cctui.tui.widgets.log_detail import LogDetailScreen
-from cctui.tui.widgets.log_table import LogTable
-from cctui.tui.widgets.macro_form import Confirm, MacroFormScreen, TagPicker
 from cctui.tui.widgets.record_table import RecordTable
+
+# Screens 2-4, the detail, help, bulk and macro-form screens and the part-2 palette
+# providers load on first use: importing them (and the TextArea, DataTable, ... they
+# use) before the first frame cost ~40 ms of a cold start. Their binding ids are in
+# ``keys.LAZY_BINDING_IDS``, so ``[keymap]`` is still checked at start.
 
 #: Seconds between two looks for due schedules while the app is open (cron's minute).
 SCHEDULE_EVERY = 60.0
-#: Every screen and widget class whose bindings ``[keymap]`` may remap.
-KEYMAP_CLASSES = (FeedbackScreen, DetailScreen, HelpScreen, RecordTable, MacrosScreen, PresetPicker,
-                  MacroFormScreen, TagPicker, Confirm, MacroPicker, ConfirmRun, DispatchScreen,
-                  LogsScreen, LogTable, LogDetailScreen, RevealConfirm)
+#: The screen and widget classes loaded at start whose bindings ``[keymap]`` may remap
+#: (the others are in ``keys.LAZY_BINDING_IDS``).
+KEYMAP_CLASSES = (FeedbackScreen, RecordTable)
+
+
+def _lazy_screen(module: str, name: str):
+    """A ``MODES`` entry that imports ``module`` when the mode is first shown."""
+
+    def make():
+        from importlib import import_module
+
+        return getattr(import_module(module), name)()
+
+    make.__qualname__ = make.__name__ = name
+    return make
 
 
 class CctuiApp(App):
@@ -47,7 +53,9 @@ class CctuiApp(App):
     TITLE = "cctui"
     #: ``(mode, label)`` for keys 1..4, in order.
     SCREENS_BY_KEY = (("feedback", "Feedback"), ("macros", "Macros"), ("dispatch", "Dispatch"), ("logs", "Logs"))
-    MODES = {"macros": MacrosScreen, "dispatch": DispatchScreen, "logs": LogsScreen}
+    MODES = {"macros": _lazy_screen("cctui.tui.screens.macros", "MacrosScreen"),
+             "dispatch": _lazy_screen("cctui.tui.screens.dispatch", "DispatchScreen"),
+             "logs": _lazy_screen("cctui.tui.screens.logs", "LogsScreen")}
     DEFAULT_MODE = "feedback"
 
     BINDINGS = [
@@ -83,6 +91,8 @@ class CctuiApp(App):
 
     @property
     def COMMANDS(self):  # noqa: N802 - Textual reads this name when the palette opens
+        from cctui.tui import commands_part2  # noqa: F401  (registers the part-2 providers)
+
         return App.COMMANDS | set(commands.PROVIDERS)
 
     @cached_property
@@ -121,7 +131,8 @@ class CctuiApp(App):
             self.config.set("theme", wanted)
 
     def _apply_keymap(self) -> None:
-        known = binding_ids([type(self), *KEYMAP_CLASSES])
+        known = set(binding_ids([type(self), *KEYMAP_CLASSES]))
+        known.update(*LAZY_BINDING_IDS.values())
         keymap, problems = check_keymap(self.config.keymap, known)
         for problem in problems:
             self.notify(problem, severity="warning", timeout=10)
@@ -161,6 +172,8 @@ class CctuiApp(App):
 
     # -- actions and services for screens --------------------------------------------
     def action_help(self) -> None:
+        from cctui.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -182,6 +195,8 @@ class CctuiApp(App):
 
     def open_record(self, record_id: str) -> None:
         """Show the detail of feedback ``record_id`` (e.g. the log inspector's jump)."""
+        from cctui.tui.screens.detail import DetailScreen
+
         if self.current_mode != "feedback":
             self.switch_mode("feedback")
         categories = self._feedback_screen.categories() if self._feedback_screen else []
@@ -191,6 +206,8 @@ class CctuiApp(App):
 
     def run_saved_filter(self, name: str) -> None:
         """Show the feedback table filtered by the saved filter ``name``."""
+        from cctui.tui.screens.detail import DetailScreen
+
         if self.current_mode != "feedback":
             self.switch_mode("feedback")
         while isinstance(self.screen, DetailScreen):

@@ -1,7 +1,8 @@
 """Command palette providers for the workflow screens: run, open, retry, go to a log.
 
 Registered with the shell's palette on import (``commands.register_provider``); the app
-imports this module, so the commands exist as soon as the app does.
+imports this module when the palette first asks for its commands (not at start: a cold
+start does not pay for it).
 """
 
 from __future__ import annotations
