@@ -23,8 +23,9 @@ while readers of this process go on reading the tables, which already hold the c
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import orjson
 from tinydb.storages import Storage
@@ -61,10 +62,18 @@ class StoreCorrupt(CctuiError):
 class JournaledStorage(Storage):
     """TinyDB :class:`~tinydb.storages.Storage` over an in-memory cache, snapshot and journal."""
 
-    def __init__(self, snapshot_path: str | os.PathLike, journal_path: str | os.PathLike | None = None):
+    def __init__(self, snapshot_path: str | os.PathLike, journal_path: str | os.PathLike | None = None,
+                 *, lazy: bool = False,
+                 on_snapshot: "Callable[[int, Tables, Signature], None] | None" = None):
+        """``lazy``: read the files on first use of :attr:`tables` rather than now (the
+        caller then holds whatever mutex guards its reads, as :class:`Store` does).
+        ``on_snapshot(seq, tables, signature)`` runs after each snapshot is written."""
         self.snapshot_path = Path(snapshot_path)
         self.journal_path = Path(journal_path) if journal_path else self.snapshot_path.with_suffix(".journal")
-        self.tables: Tables = {}
+        self.on_snapshot = on_snapshot
+        self._tables: Tables = {}
+        self._loaded = False
+        self._load_lock = threading.Lock()
         #: Highest seq applied to ``tables`` and the seq the snapshot on disk contains.
         self.seq = 0
         self.snapshot_seq = 0
@@ -76,8 +85,41 @@ class JournaledStorage(Storage):
         self._journal_sig: Signature = None
         self._pending: dict[str, tuple[dict[str, Any], set[str]]] = {}
         self._full_rewrite = False
-        self.load()
-        self.refresh()  # in case a compaction ran while we read
+        if not lazy or not self._written_by_us():
+            self._load_now()  # a file cctui did not write: its errors surface at open, as before
+
+    def _written_by_us(self) -> bool:
+        """Does the snapshot start the way :meth:`_write_snapshot` writes it (or not exist)?"""
+        try:
+            with open(self.snapshot_path, "rb") as handle:
+                start = handle.read(len(META_KEY) + 12)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return start.startswith(b'{"' + META_KEY.encode() + b'":{"seq":')
+
+    @property
+    def loaded(self) -> bool:
+        """Has the snapshot been read? (False only before first use of a lazy storage)"""
+        return self._loaded
+
+    @property
+    def tables(self) -> Tables:
+        """The live in-memory tables (read on first use when lazy)."""
+        if not self._loaded:
+            self._load_now()
+        return self._tables
+
+    @tables.setter
+    def tables(self, value: Tables) -> None:
+        self._tables = value
+
+    def _load_now(self) -> None:
+        with self._load_lock:
+            if not self._loaded:
+                self.load()
+                self.refresh()  # in case a compaction ran while we read
 
     # -- TinyDB's Storage interface ------------------------------------------------
     def read(self) -> Tables:
@@ -87,6 +129,7 @@ class JournaledStorage(Storage):
     def write(self, data: Tables) -> None:
         """TinyDB's whole-database write (``drop_tables`` and friends): staged as a rewrite."""
         self.tables = {name: dict(docs) for name, docs in data.items()}
+        self._loaded = True
         self._pending.clear()
         self._full_rewrite = True
 
@@ -208,6 +251,8 @@ class JournaledStorage(Storage):
         atomic_write(self.snapshot_path, data)
         self.snapshot_seq = seq
         self._snapshot_sig = signature(self.snapshot_path)
+        if self.on_snapshot is not None:
+            self.on_snapshot(seq, tables, self._snapshot_sig)
         if self.journal_path.exists():
             with open(self.journal_path, "r+b") as handle:
                 handle.truncate(0)
@@ -230,6 +275,8 @@ class JournaledStorage(Storage):
         next refresh, and if a compaction replaced the snapshot while we read, the snapshot's
         signature no longer matches afterwards and we read again.
         """
+        if not self._loaded:
+            return False  # nothing cached yet: the first use reads the latest files
         changed = False
         for _attempt in range(20):
             if not self.stale():
@@ -274,6 +321,7 @@ class JournaledStorage(Storage):
             raise StoreCorrupt(f"{self.snapshot_path}: expected a JSON object of tables.")
         meta = data.pop(META_KEY, None) or {}
         self.tables = data
+        self._loaded = True
         self.seq = self.snapshot_seq = int(meta.get("seq", 0))
         self.journal_valid = 0
         self._journal_sig = None

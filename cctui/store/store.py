@@ -31,6 +31,8 @@ from cctui.core.clock import iso
 from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id
 from cctui.errors import InputError, NotFound
 from cctui.store.events import ChangeEvent, Subscriber
+from cctui.store.head import first_page as read_first_page
+from cctui.store.head import write_head
 from cctui.store.journal import JournaledStorage
 from cctui.store.lock import DataDirLock
 from cctui.store.logs import DeliveryLog
@@ -50,9 +52,13 @@ class Store(MetaTables):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.schema = schema or Schema()
         self._lock = DataDirLock(self.data_dir, lock_timeout)
-        # no lock needed to read: JournaledStorage re-reads if a compaction races with it
+        # no lock needed to read: JournaledStorage re-reads if a compaction races with it.
+        # The records are read on first use (under the mutex, see _reading), so opening the
+        # store is cheap and first_page() can answer before the ~250 ms parse at 100k.
+        records_path = self.data_dir / "records.json"
         self._records_db = CctuiDB(
-            self.data_dir / "records.json", self.data_dir / "records.journal", storage=JournaledStorage
+            records_path, self.data_dir / "records.journal", storage=JournaledStorage, lazy=True,
+            on_snapshot=lambda seq, tables, sig: write_head(records_path, seq, tables, sig),
         )
         self._meta_db = CctuiDB(
             self.data_dir / "meta.json", self.data_dir / "meta.journal", storage=JournaledStorage
@@ -229,6 +235,19 @@ class Store(MetaTables):
         table = self._users if target == "users" else self._feedback
         with self._reading():
             return self._revision, table.documents()
+
+    def first_page(self, limit: int = 200) -> tuple[list[dict], dict] | None:
+        """``(rows, counts)`` without reading the whole records snapshot: the ``limit``
+        newest feedback items (``created`` descending, the feedback table's default sort)
+        and ``{"feedback": N, "users": M, "by_type": {type: n} or None}``, from the small
+        ``records.head.json`` written with each snapshot plus the journal.
+
+        None when that is not possible or not certain (no head, a stale one, the records
+        are already loaded, a journal entry it cannot place): then read the store as usual.
+        A preview for the first paint; the full read that follows is the truth."""
+        if self._records.loaded:
+            return None
+        return read_first_page(self._records.snapshot_path, self._records.journal_path, limit)
 
     # -- feedback --------------------------------------------------------------------------
     def feedback_all(self) -> list[dict]:

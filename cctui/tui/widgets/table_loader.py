@@ -2,8 +2,9 @@
 
 Nothing proportional to the number of records runs on the event loop:
 
-* a loader thread reads the store, sends the first screenful (a partial sort) so ids show
-  at once, then the full view, the counts and the text index; afterwards it watches the
+* a loader thread sends the first screenful straight from ``store.first_page()`` (a small
+  head file, no full read) when it can, else reads the store and sends a partial sort, so
+  ids show at once; then the full view, the counts and the text index; afterwards it watches the
   store's revision and applies what changed (an edit or an addition patches the sorted
   lists, it does not re-sort from scratch), at most once per ``RELOAD_EVERY``;
 * a view thread computes section -> filter -> sort; requests coalesce (only the newest
@@ -250,10 +251,11 @@ class TableLoader:
             return self._waiting or self._current
 
     def _first_load(self, store) -> None:
+        shown = self._head_first(store)
         revision = getattr(store, "revision", None)
         feedback = store.feedback_all()
         request = self._request_now()
-        if request is not None and request.section.target == "feedback" and not request.text \
+        if not shown and request is not None and request.section.target == "feedback" and not request.text \
                 and not request.section.feedback_type and len(feedback) > FIRST_PAGE:
             # A screenful first, sorted right, so ids are on screen before the full sort.
             page = first_rows(feedback, self._screen.app.schema, request.field, request.descending, FIRST_PAGE)
@@ -265,6 +267,29 @@ class TableLoader:
             painted.wait(0.25)  # let that frame out before the sort takes the GIL
         users = store.users_all()
         self._install(self._derive(1, revision, feedback, users, {}))
+
+    def _head_first(self, store) -> bool:
+        """Paint the first screenful from ``store.first_page()`` (the small head file plus
+        the journal) before the store's full read, which at 100k records parses ~50 MB and
+        holds the GIL for ~250 ms. Only for the default view (all feedback, newest first,
+        no filter); True if a page was shown."""
+        request = self._request_now()
+        first_page = getattr(store, "first_page", None)
+        if first_page is None or request is None or request.section.target != "feedback" \
+                or request.section.feedback_type or request.section.query is not None \
+                or request.text or request.field != "created" or not request.descending:
+            return False
+        answer = first_page(FIRST_PAGE)
+        if answer is None or not answer[0]:
+            return False
+        page, counts = answer
+        id_width = max(len(str(r.get("id", ""))) for r in page)
+        view = View(request.generation, _columns_for("feedback", id_width), page, counts["feedback"], 0, True)
+        painted = threading.Event()
+        if not self._to_loop(self._deliver_first_page, view, painted):
+            return False
+        painted.wait(0.25)  # let that frame out before the full read takes the GIL
+        return True
 
     def _reload(self, store, revision: int | None) -> None:
         old = self.data
