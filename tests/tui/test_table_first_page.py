@@ -81,3 +81,25 @@ async def test_a_store_without_a_head_loads_as_before(make_app, tui, seeded_dir)
         await tui.loaded(pilot)
         await tui.wait_for(pilot, lambda: app.screen.view_settled)
         assert "24 of 24" in tui.status_text(app)
+
+
+async def test_a_damaged_snapshot_is_a_toast_and_the_app_stays_up(tmp_path, config_file, fixed_now, tui):
+    from cctui.tui.app import CctuiApp
+
+    data = _data_dir(tmp_path, tui.feedback_items)
+    snapshot = data / "records.json"
+    snapshot.write_bytes(snapshot.read_bytes()[:-5000])  # starts like cctui's, torn tail
+    store = open_store(data)  # lazy: the damage shows at the first full read
+    app = CctuiApp(store, load_config(config_file), data_dir="/data/demo")
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await tui.wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications),
+                               timeout=20)
+            [note] = [n for n in app._notifications if n.severity == "error"]
+            assert "records.json" in note.message and "not valid JSON" in note.message
+            assert app.is_running
+            await pilot.press("2")  # still answers keys
+            await pilot.pause()
+            assert app.current_mode == "macros"
+    finally:
+        store.close()

@@ -16,6 +16,8 @@ for a request that a newer one has replaced is dropped before it gets there.
 
 from __future__ import annotations
 
+from functools import partial
+
 import gc
 import threading
 import time
@@ -237,6 +239,10 @@ class TableLoader:
                     return
                 self._reload(store, getattr(store, "revision", None))
                 last_reload = time.monotonic()
+        except CctuiError as exc:  # e.g. a damaged records file: say so, keep the app up
+            if not self._stop.is_set():
+                self._to_loop(partial(self._screen.app.notify, str(exc), title="Cannot load records",
+                                      severity="error", timeout=60))
         except Exception as exc:  # pragma: no cover - a bug; show it rather than go quiet
             if not self._stop.is_set():
                 self._to_loop(self._raise, exc)
