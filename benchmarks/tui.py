@@ -268,6 +268,10 @@ def cold_rounds(data_dir: Path, rounds: int) -> tuple[list[float], list[float]]:
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
            "CCTUI_CONFIG": str(Path(tempfile.gettempdir()) / "cctui-bench-config.toml")}
     env.pop("TEXTUAL", None)
+    # Some shells (this workplace's among them) set PYTHONDONTWRITEBYTECODE, so cctui's own
+    # modules would be compiled from source on every launch while Textual's load compiled:
+    # an installed cctui has its .pyc files, so let the warm-up launch write them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     bare_argv = [sys.executable, "-c", BARE_SCRIPT]
