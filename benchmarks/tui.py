@@ -301,6 +301,9 @@ async def main() -> None:
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold", type=int, default=5, help="cold-start rounds (0: none)")
+    parser.add_argument("--dispatch", type=int, default=10_000, metavar="RECORDS",
+                        help="then key latency during a run of this many records "
+                             "(benchmarks/tui_dispatch.py; 0: skip)")
     args = parser.parse_args()
 
     temp = None
@@ -373,6 +376,11 @@ async def main() -> None:
     print(f"filter times (ms): {', '.join(f'{x * 1000:.0f}' for x in filters)}")
     if temp is not None:
         temp.cleanup()
+    if args.dispatch:
+        from tui_dispatch import main as key_latency_during_a_run  # beside this file
+
+        print()
+        await key_latency_during_a_run(args.dispatch, 100)
 
 
 if __name__ == "__main__":
