@@ -159,7 +159,7 @@ TRANSPORTS = ("lean", "aiohttp", "httpx-aiohttp", "httpx")
 
 def transport_kind(config=None, environ=os.environ) -> str:
     """Which transport a run uses: ``CCTUI_TRANSPORT``, else the config's ``[delivery]
-    transport``, else ``lean`` (the fastest measured, see docs/readme/50-delivery.md)."""
+    transport``, else ``lean`` (the fastest measured, see README.md, "Sending" > "Speed")."""
     kind = environ.get("CCTUI_TRANSPORT")
     if not kind and config is not None:
         delivery = getattr(config, "delivery", None)
