@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from cctui.core.clock import iso, now
 from cctui.delivery import signing
@@ -274,7 +275,7 @@ class AttemptResult:
             for record_field, path in paths.items():
                 found, value = json_path(data, path)
                 if found:
-                    changes[record_field] = value
+                    changes[record_field] = field_value(value)
         changes.update(getattr(macro, "on_success", None) or {})
         return changes
 
@@ -405,6 +406,15 @@ def _as_dict(headers: list[tuple[str, str]]) -> dict[str, str]:
     for name, value in headers:
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
+
+
+def field_value(value: Any) -> Any:
+    """A value taken from a response, as a record field can hold it: scalars as they are,
+    an object or a list as compact JSON text (records hold scalars only, so that export
+    and import stay lossless)."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return value
 
 
 def json_path(data: Any, path: str) -> tuple[bool, Any]:

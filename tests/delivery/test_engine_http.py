@@ -243,3 +243,24 @@ def test_engine_shares_a_running_loop_with_other_work(store, make_receiver):
     summary = asyncio.run(main())
     assert summary.delivered == 12 and len(ticks) >= 5
     assert {e["trigger"] for e in attempts(store)} == {"bulk"}
+
+
+def test_a_return_value_that_is_an_object_is_kept_as_json_text(store, receiver, tmp_path):
+    import json
+
+    from cctui.core.exporter import export_feedback
+    from cctui.core.importer import parse_file
+
+    ids = add_items(store, 1)
+    # /echo answers {"headers": {...}, "body": ..., "path": ...}: "headers" is an object
+    put_macro(store, url=receiver.url + "/echo", return_values={"echoed": "headers", "path": "path"})
+    assert run(store, "hook", ids).delivered == 1
+    record = store.feedback_get(ids[0])
+    assert record["path"] == "/echo"  # scalars as they are
+    assert isinstance(record["echoed"], str)
+    assert json.loads(record["echoed"])["webhook-id"]  # objects as compact JSON text
+    out = tmp_path / "items.json"
+    with open(out, "w", encoding="utf-8") as handle:
+        export_feedback(store.feedback_all(), "json", handle)
+    rows = parse_file(out, store.schema)  # and the export reads back in
+    assert any(row.get("echoed") == record["echoed"] for row in rows)
