@@ -84,8 +84,8 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
     cursor_row: reactive[int] = reactive(0, always_update=False)
     """Index (into the current rows) of the highlighted row."""
 
-    class CursorMoved(Message):
-        """The highlighted record changed (``record_id`` is None when the table is empty)."""
+    class _RowMessage(Message):
+        """A message about one row: the table it came from and the row's record id."""
 
         def __init__(self, table: "RecordTable", record_id: str | None) -> None:
             super().__init__()
@@ -96,17 +96,11 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         def control(self) -> "RecordTable":
             return self.table
 
-    class Opened(Message):
+    class CursorMoved(_RowMessage):
+        """The highlighted record changed (``record_id`` is None when the table is empty)."""
+
+    class Opened(_RowMessage):
         """The user asked to open the highlighted record."""
-
-        def __init__(self, table: "RecordTable", record_id: str) -> None:
-            super().__init__()
-            self.table = table
-            self.record_id = record_id
-
-        @property
-        def control(self) -> "RecordTable":
-            return self.table
 
     def __init__(self, columns: Sequence[Column], *, name=None, id=None, classes=None) -> None:
         super().__init__(name=name, id=id, classes=classes)
