@@ -15,19 +15,25 @@ class Outcome:
 
 
 @pytest.fixture
-def cctui(data_dir, capsys):
-    """``cctui("feedback", "list")`` -> Outcome(code, out, err), via ``cctui.cli.main``
-    (so user errors become exit codes exactly as for the installed command)."""
+def run(capsys):
+    """``run(*argv)`` -> Outcome(code, out, err), via ``cctui.cli.main`` with no preset
+    --data-dir (so user errors become exit codes exactly as for the installed command)."""
     from cctui.cli import main
 
-    def run(*args: str) -> Outcome:
+    def invoke(*args: str) -> Outcome:
         capsys.readouterr()
         try:
-            main(["--data-dir", str(data_dir), *args])
+            main(list(args))
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
-    return run
+    return invoke
+
+
+@pytest.fixture
+def cctui(data_dir, run):
+    """``cctui("feedback", "list")``: ``run`` on this test's data directory."""
+    return lambda *args: run("--data-dir", str(data_dir), *args)

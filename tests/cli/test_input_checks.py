@@ -6,41 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pytest
 
 
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-@pytest.fixture
-def run(capsys):
-    """``run(*argv)`` through the console entry point, without a preset --data-dir."""
-    from cctui.cli import main
-
-    def invoke(*args: str) -> Outcome:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return invoke
 
 
 def _one_sentence(err: str) -> str:

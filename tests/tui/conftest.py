@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cctui.config import load_config
+from aiohttp import web
+
+from cctui.config import Config, load_config
+from cctui.core.seed import seed_store
 from cctui.store import open_store
 
 NOW = "2026-11-28T12:00:00Z"
@@ -88,14 +91,90 @@ def make_app(seeded_dir, config_file):
         store.close()
 
 
-async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
-    """Let the app run until ``predicate()`` is true (workers finish in threads)."""
+@pytest.fixture
+async def make_hook_receiver():
+    """``await make_hook_receiver(token=None) -> (base_url, seen)``: webhooks on 127.0.0.1
+    that remember each request (path, auth, body). ``/hooks/gone...`` answers 404
+    ``no_service`` (a deleted Slack hook); with a ``token`` every other path wants
+    ``Bearer <token>`` (403 ``invalid_token`` otherwise); else 200 ``ok``."""
+    runners = []
+
+    async def make(token: str | None = None):
+        seen: list[dict] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            seen.append({"path": request.path, "auth": request.headers.get("Authorization"),
+                         "body": await request.text()})
+            if request.path.startswith("/hooks/gone"):
+                return web.Response(status=404, text="no_service")
+            if token is not None and request.headers.get("Authorization") != f"Bearer {token}":
+                return web.Response(status=403, text="invalid_token")
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", hook)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}", seen
+
+    yield make
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def app_factory(tmp_path, monkeypatch):
+    """``(make, store)``: the real app over 120 seeded items and no macros (part-2 tests
+    build their own), clock fixed."""
+    monkeypatch.setenv("CCTUI_NOW", NOW)
+    store = open_store(tmp_path / "data")
+    seed_store(store, 120, seed=7, base_url="http://127.0.0.1:9")
+    for macro in store.macros_all():
+        store.macro_remove(macro["name"])
+
+    def make():
+        from cctui.tui.app import CctuiApp
+
+        return CctuiApp(store, Config(tmp_path / "config.toml"))
+
+    yield make, store
+    store.close()
+
+
+async def wait_for(pilot, predicate, what: str | None = None, timeout: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` is true (workers finish in threads); fails
+    naming ``what`` otherwise."""
     for _ in range(int(timeout / 0.02)):
         await pilot.pause()
         if predicate():
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {predicate}")
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def set_input(screen, selector: str, value: str) -> None:
+    screen.query_one(selector).value = value
+
+
+async def type_text(pilot, text: str) -> None:
+    for char in text:
+        await pilot.press(char if char != " " else "space")
+
+
+async def open_new_macro_form(pilot):
+    """From anywhere: screen 2, ``n``, the first preset (slack); returns the form."""
+    from cctui.tui.widgets.macro_form import MacroFormScreen
+
+    await pilot.press("2")
+    await pilot.press("n")
+    await pilot.pause()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MacroFormScreen), "the macro form")
+    return pilot.app.screen
 
 
 def table(app):
@@ -116,6 +195,9 @@ class _Helpers:
     """The helpers above as a fixture (tests/ has no packages, so no relative imports)."""
 
     wait_for = staticmethod(wait_for)
+    set_input = staticmethod(set_input)
+    type_text = staticmethod(type_text)
+    open_new_macro_form = staticmethod(open_new_macro_form)
     table = staticmethod(table)
     status_text = staticmethod(status_text)
     loaded = staticmethod(loaded)

@@ -4,10 +4,8 @@ part-2 keys in [keymap], and the macro list following another process's ``macro 
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
-from aiohttp import web
 
 from cctui.automation.triggers import QueuedRunner, attach
 from cctui.config import Config
@@ -15,37 +13,14 @@ from cctui.store import open_store
 
 
 @pytest.fixture
-async def receiver():
+async def receiver(make_hook_receiver):
     """Answers 200 on 127.0.0.1 and remembers each request's path and body."""
-    seen: list[dict] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        seen.append({"path": request.path, "body": await request.text()})
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    return await make_hook_receiver()
 
 
 def _macro(name: str, url: str, **extra) -> dict:
     return {"name": name, "target": "feedback", "method": "POST", "url": url, "format": "json",
             "body": '{"id": "((id))"}', **extra}
-
-
-async def wait_for(pilot, condition, what: str, limit: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def _app(seeded_dir, tmp_path, *, with_triggers: bool = False):
@@ -56,7 +31,7 @@ def _app(seeded_dir, tmp_path, *, with_triggers: bool = False):
     return CctuiApp(store, Config(tmp_path / "config.toml"), triggers=triggers), store, triggers
 
 
-async def test_due_schedules_run_through_the_dispatcher_while_open(seeded_dir, tmp_path, receiver):
+async def test_due_schedules_run_through_the_dispatcher_while_open(seeded_dir, tmp_path, receiver, tui):
     base, seen = receiver
     app, store, _ = _app(seeded_dir, tmp_path)
     store.macro_put(_macro("daily-new", f"{base}/daily", schedule={"every": "daily", "filter": "status:new"}))
@@ -64,10 +39,10 @@ async def test_due_schedules_run_through_the_dispatcher_while_open(seeded_dir, t
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             app.run_due_schedules()  # the 60-second hook, called now (CCTUI_NOW is fixed)
-            await wait_for(pilot, lambda: any(r.trigger == "schedule" for r in app.dispatcher.session_runs),
+            await tui.wait_for(pilot, lambda: any(r.trigger == "schedule" for r in app.dispatcher.session_runs),
                            "the scheduled run on screen 3")
             run = next(r for r in app.dispatcher.session_runs if r.trigger == "schedule")
-            await wait_for(pilot, lambda: not run.running, "the scheduled run to finish")
+            await tui.wait_for(pilot, lambda: not run.running, "the scheduled run to finish")
             assert (run.macro, run.delivered, run.failed) == ("daily-new", len(new_ids), 0)
             # Same period again (the timer's own call, or another tick): nothing more is sent.
             await app.run_due_schedules().wait()
@@ -96,13 +71,13 @@ async def test_a_status_edit_in_the_detail_fires_a_trigger_shown_in_the_dispatch
         async with app.run_test(size=(100, 30)) as pilot:
             await tui.loaded(pilot)
             app.open_record(record["id"])
-            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.record,
+            await tui.wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.record,
                            "the detail")
             await pilot.press("s")  # New -> Triaged, written by the store in a thread
-            await wait_for(pilot, lambda: any(r.trigger == "modify" for r in app.dispatcher.session_runs),
+            await tui.wait_for(pilot, lambda: any(r.trigger == "modify" for r in app.dispatcher.session_runs),
                            "the triggered run in the dispatcher")
             run = next(r for r in app.dispatcher.session_runs if r.trigger == "modify")
-            await wait_for(pilot, lambda: not run.running, "the triggered run to finish")
+            await tui.wait_for(pilot, lambda: not run.running, "the triggered run to finish")
             assert (run.macro, run.delivered, run.total) == ("on-triage", 1, 1)
             assert [hit["path"] for hit in seen] == ["/triaged"] and record["id"] in seen[0]["body"]
             entries = list(store.log_iter(record_id=record["id"]))
@@ -121,7 +96,7 @@ async def test_detail_opens_the_records_own_log(make_app, tui):
     async with app.run_test(size=(100, 30)) as pilot:
         await tui.loaded(pilot)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail")
+        await tui.wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail")
         record_id = app.screen.record_id
         assert "Log" in str(app.screen.query_one("KeyHints").render())
         await pilot.press("l")
@@ -157,8 +132,8 @@ async def test_macro_list_follows_another_process(make_app, tui, seeded_dir):
             other.macro_put(_macro("late-comer", "https://example.com/hook"))
         finally:
             other.close()
-        await wait_for(pilot, lambda: "late-comer" in [key.value for key in table.rows],
-                       "the new macro in the list", limit=5)
+        await tui.wait_for(pilot, lambda: "late-comer" in [key.value for key in table.rows],
+                       "the new macro in the list", timeout=5)
 
 
 async def test_palette_runs_act_on_the_marked_records(make_app, tui):

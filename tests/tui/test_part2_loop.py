@@ -2,82 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from aiohttp import web
-
-from cctui.config import Config
-from cctui.core.seed import seed_store
-from cctui.store import open_store
 
 TOKEN = "xoxb-very-secret-token"
 
 
 @pytest.fixture
-async def receiver():
-    """Slack-like hooks on 127.0.0.1: /hooks/ok answers 200 "ok" to the right bearer token,
-    /hooks/gone answers 404 "no_service" (a deleted hook)."""
-    seen: list[dict] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        body = await request.text()
-        seen.append({"path": request.path, "auth": request.headers.get("Authorization"), "body": body})
-        if request.path.startswith("/hooks/gone"):
-            return web.Response(status=404, text="no_service")
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.Response(status=403, text="invalid_token")
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+async def receiver(make_hook_receiver):
+    """/hooks/ok wants the bearer token, /hooks/gone answers 404 "no_service"."""
+    return await make_hook_receiver(token=TOKEN)
 
 
-@pytest.fixture
-def app_factory(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def _slack_token(monkeypatch):
     monkeypatch.setenv("SLACK_TOKEN", TOKEN)
-    monkeypatch.setenv("CCTUI_NOW", "2026-11-28T12:00:00Z")
-    store = open_store(tmp_path / "data")
-    seed_store(store, 120, seed=7, base_url="http://127.0.0.1:9")
-    for macro in store.macros_all():
-        store.macro_remove(macro["name"])
-
-    def make():
-        from cctui.tui.app import CctuiApp
-
-        return CctuiApp(store, Config(tmp_path / "config.toml"))
-
-    yield make, store
-    store.close()
 
 
-async def wait_for(pilot, condition, what: str, limit: float = 30.0) -> None:
-    """Let the app run until ``condition()`` holds (fails naming ``what`` otherwise)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-async def type_text(pilot, text: str) -> None:
-    for char in text:
-        await pilot.press(char if char != " " else "space")
-
-
-def set_input(screen, selector: str, value: str) -> None:
-    screen.query_one(selector).value = value
-
-
-async def test_whole_loop(app_factory, receiver):
+async def test_whole_loop(app_factory, receiver, tui):
     from cctui.tui.screens.logs import LogsScreen
     from cctui.tui.widgets.log_detail import LogDetailScreen
     from cctui.tui.widgets.log_table import LogTable
@@ -88,44 +29,39 @@ async def test_whole_loop(app_factory, receiver):
     app = make()
     async with app.run_test(size=(160, 50)) as pilot:
         # -- 1. a macro from the slack preset, made in the form --------------------------
-        await pilot.press("2")
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press("enter")  # slack is the first preset
-        await wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
-        form = app.screen
-        set_input(form, "#f-name", "slack-bugs")
-        set_input(form, "#f-url", f"{base}/hooks/ok")
+        form = await tui.open_new_macro_form(pilot)  # slack is the first preset
+        tui.set_input(form, "#f-name", "slack-bugs")
+        tui.set_input(form, "#f-url", f"{base}/hooks/ok")
         await pilot.press("ctrl+n")
         await pilot.pause()
-        await type_text(pilot, "Authorization")
+        await tui.type_text(pilot, "Authorization")
         await pilot.press("tab")
-        await type_text(pilot, "Bearer ${SLACK_TOKEN}")
+        await tui.type_text(pilot, "Bearer ${SLACK_TOKEN}")
         bug = next(r for r in store.feedback_all() if r["type"] == "Bug Report")
-        set_input(form, "#preview-record", bug["id"])
+        tui.set_input(form, "#preview-record", bug["id"])
         await pilot.pause(0.5)  # the preview is debounced
         shown = str(form.query_one("#preview-request").render())
         assert f"{base}/hooks/ok" in shown and bug["id"] in shown
         assert "Authorization" in shown and TOKEN not in shown
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: store.macro_get("slack-bugs") is not None, "the saved macro")
+        await tui.wait_for(pilot, lambda: store.macro_get("slack-bugs") is not None, "the saved macro")
         assert "${SLACK_TOKEN}" in store.macro_get("slack-bugs")["headers"]
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, MacroFormScreen), "leaving the form")
+        await tui.wait_for(pilot, lambda: not isinstance(app.screen, MacroFormScreen), "leaving the form")
         store.macro_put({"name": "slack-gone", "target": "feedback", "method": "POST",
                          "url": f"{base}/hooks/gone", "format": "json", "body": '{"text": "((title))"}'})
 
         # -- 2. mark 50 filtered records and trigger ------------------------------------
         await pilot.press("1")
         await pilot.press("slash")
-        await type_text(pilot, "type:bug")
+        await tui.type_text(pilot, "type:bug")
         await pilot.press("enter")
         await pilot.pause(0.3)
         for _ in range(50):
             await pilot.press("space")
         await pilot.press("m")
         await pilot.pause()
-        await type_text(pilot, "slack-bugs")
+        await tui.type_text(pilot, "slack-bugs")
         await pilot.press("enter")
         await pilot.pause()
         confirm = str(app.screen.query_one("#confirm-summary").render())
@@ -134,9 +70,9 @@ async def test_whole_loop(app_factory, receiver):
         await pilot.press("y")
 
         # -- 3. the panel reaches 50 delivered ---------------------------------------------
-        await wait_for(pilot, lambda: app.current_mode == "dispatch", "the dispatch panel")
+        await tui.wait_for(pilot, lambda: app.current_mode == "dispatch", "the dispatch panel")
         run = app.dispatcher.session_runs[-1]
-        await wait_for(pilot, lambda: not run.running, "the run to finish")
+        await tui.wait_for(pilot, lambda: not run.running, "the run to finish")
         assert (run.delivered, run.failed, run.total) == (50, 0, 50)
         await pilot.pause(0.3)
         card = app.screen.query_one("DispatchRunCard")
@@ -148,17 +84,17 @@ async def test_whole_loop(app_factory, receiver):
         await pilot.press("escape")  # clear the marks: m then runs on the current record
         await pilot.press("m")
         await pilot.pause()
-        await type_text(pilot, "gone")
+        await tui.type_text(pilot, "gone")
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("y")
-        await wait_for(pilot, lambda: not app.dispatcher.session_runs[-1].running, "the 404 run")
+        await tui.wait_for(pilot, lambda: not app.dispatcher.session_runs[-1].running, "the 404 run")
         assert app.dispatcher.session_runs[-1].failed == 1
         await pilot.press("4")
         logs = app.screen
         assert isinstance(logs, LogsScreen)
         table = logs.query_one(LogTable)
-        await wait_for(pilot, lambda: len(table.entries) == 51, "51 attempts in the log")
+        await tui.wait_for(pilot, lambda: len(table.entries) == 51, "51 attempts in the log")
         failed = table.current
         assert failed["status_code"] == 404 and failed["macro"] == "slack-gone"
         await pilot.press("enter")
@@ -169,7 +105,7 @@ async def test_whole_loop(app_factory, receiver):
 
         # -- 5. retry it from the detail ----------------------------------------------------
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.dispatcher.session_runs[-1].trigger == "retry"
+        await tui.wait_for(pilot, lambda: app.dispatcher.session_runs[-1].trigger == "retry"
                        and not app.dispatcher.session_runs[-1].running, "the retry run")
         gone_hits = [hit for hit in seen if hit["path"] == "/hooks/gone"]
         assert len(gone_hits) == 2
@@ -178,9 +114,9 @@ async def test_whole_loop(app_factory, receiver):
 
         # -- 6. copy as curl, token masked ------------------------------------------------
         await pilot.press("slash")
-        await type_text(pilot, "macro:slack-bugs")
+        await tui.type_text(pilot, "macro:slack-bugs")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(table.entries) == 50, "the slack-bugs attempts")
+        await tui.wait_for(pilot, lambda: len(table.entries) == 50, "the slack-bugs attempts")
         await pilot.press("c")
         await pilot.pause()
         assert app.clipboard.startswith("curl -X POST")

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from test_part2_loop import app_factory, set_input, wait_for  # noqa: F401  (app_factory is a fixture)
 
-
-async def test_preview_with_an_unset_variable_shows_the_request_and_a_warning(app_factory, monkeypatch):
-    from cctui.tui.widgets.macro_form import MacroFormScreen
-
+async def test_preview_with_an_unset_variable_shows_the_request_and_a_warning(app_factory, monkeypatch, tui):
     monkeypatch.delenv("SLACK_HOOK_PATH", raising=False)  # the slack preset's URL uses it
     make, store = app_factory
     app = make()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("2")
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press("enter")  # slack
-        await wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
-        form = app.screen
-        set_input(form, "#f-name", "slack-new")
+        form = await tui.open_new_macro_form(pilot)
+        tui.set_input(form, "#f-name", "slack-new")
         bug = next(r for r in store.feedback_all() if r["type"] == "Bug Report")
-        set_input(form, "#preview-record", bug["id"])
-        await wait_for(pilot, lambda: bug["id"] in str(form.query_one("#preview-request").render()),
-                       "the previewed request")
+        tui.set_input(form, "#preview-record", bug["id"])
+        await tui.wait_for(pilot, lambda: bug["id"] in str(form.query_one("#preview-request").render()),
+                           "the previewed request")
         shown = str(form.query_one("#preview-request").render())
         assert "${SLACK_HOOK_PATH}" in shown and '"text"' in shown
         warnings = str(form.query_one("#preview-warnings").render())

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from test_part2_loop import app_factory, receiver, set_input, wait_for  # noqa: F401  (fixtures)
 
-
-async def test_test_send_shows_the_answer_inline_and_logs_nothing(app_factory, receiver):
-    from cctui.tui.widgets.macro_form import MacroFormScreen
-
-    base, seen = receiver
+async def test_test_send_shows_the_answer_inline_and_logs_nothing(app_factory, make_hook_receiver, tui):
+    base, seen = await make_hook_receiver()
     make, store = app_factory
     app = make()
     logged_before = store.log_count()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("2")
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press("enter")  # slack
-        await wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
-        form = app.screen
-        set_input(form, "#f-name", "try-it")
-        set_input(form, "#f-url", f"{base}/hooks/gone")
+        form = await tui.open_new_macro_form(pilot)
+        tui.set_input(form, "#f-name", "try-it")
+        tui.set_input(form, "#f-url", f"{base}/hooks/gone")
         bug = next(r for r in store.feedback_all() if r["type"] == "Bug Report")
-        set_input(form, "#preview-record", bug["id"])
-        await wait_for(pilot, lambda: "/hooks/gone" in str(form.query_one("#preview-request").render()),
-                       "the preview of the new URL")
+        tui.set_input(form, "#preview-record", bug["id"])
+        await tui.wait_for(pilot, lambda: "/hooks/gone" in str(form.query_one("#preview-request").render()),
+                           "the preview of the new URL")
         await pilot.press("ctrl+o")
         answer = form.query_one("#preview-answer")
-        await wait_for(pilot, lambda: "Test send: 404" in str(answer.render()), "the answer")
+        await tui.wait_for(pilot, lambda: "Test send: 404" in str(answer.render()), "the answer")
         shown = str(answer.render())
         assert "Not Found" in shown and "no_service" in shown
     assert [hit["path"] for hit in seen] == ["/hooks/gone"]  # sent exactly once
