@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/tui.py      # includes tui_dispatch.py: keys during a 10k run
+
+## Regenerate docs/images/cctui.svg (the README's picture) from the real app, fixed data and clock.
+screenshot: $(STAMP)
+	$(BIN)/python scripts/screenshot.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
