@@ -23,7 +23,7 @@ from cctui.tui.screens.feedback import FeedbackScreen
 from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from cctui.tui.widgets.record_table import RecordTable
 
-# Screens 2-4, the detail, help, bulk and macro-form screens and the part-2 palette
+# Screens 2-4, the detail, help, bulk and macro-form screens and the macro palette
 # providers load on first use: importing them (and the TextArea, DataTable, ... they
 # use) before the first frame cost ~40 ms of a cold start. Their binding ids are in
 # ``keys.LAZY_BINDING_IDS``, so ``[keymap]`` is still checked at start.
@@ -91,7 +91,7 @@ class CctuiApp(App):
 
     @property
     def COMMANDS(self):  # noqa: N802 - Textual reads this name when the palette opens
-        from cctui.tui import commands_part2  # noqa: F401  (registers the part-2 providers)
+        from cctui.tui import commands_macros  # noqa: F401  (registers the macro and retry commands)
 
         return App.COMMANDS | set(commands.PROVIDERS)
 

@@ -11,50 +11,52 @@ A key string may list several keys separated by commas. An unknown id is reporte
 probably a typo) but does not stop the app.
 
 Most screens load on first use (a cold start does not pay for them), so the ids their
-classes declare are listed here, in :data:`LAZY_BINDING_IDS`, for the check at start;
-``tests/tui/test_keymap_registry.py`` keeps that list equal to the classes' bindings.
+classes declare come from :mod:`cctui.tui.lazy_bindings`, a file generated from the
+classes themselves (``python -m cctui.tui.keys`` rewrites it; a test fails when it is out
+of date), for the check at start.
+
+Binding ids are kebab-case (``run-macro``, ``logs-page-down``). The dotted ids of cctui
+0.1 (``macros.new``, ``logs.table.pagedown``) still work in ``[keymap]``, with a one-line
+warning naming the new id (:data:`RENAMED_IDS`).
 """
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from importlib import import_module
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from textual.binding import Binding
 from textual.dom import DOMNode
 
+from cctui.tui.lazy_bindings import LAZY_BINDING_IDS
 
-#: ``"module:Class"`` of each screen or widget that loads on first use -> the binding ids
-#: it declares (with its bases'). Add a class here when it gains bindings with ids.
-LAZY_BINDING_IDS: dict[str, frozenset[str]] = {
-    "cctui.tui.screens.detail:DetailScreen": frozenset({
-        "detail-category-next", "detail-category-prev", "detail-close", "detail-log",
-        "detail-run-macro", "detail-scroll-down", "detail-scroll-up", "detail-severity-next",
-        "detail-severity-prev", "detail-status-next", "detail-status-prev"}),
-    "cctui.tui.screens.help:HelpScreen": frozenset({"help-close", "help-scroll-down", "help-scroll-up"}),
-    "cctui.tui.screens.macros:MacrosScreen": frozenset({
-        "macros.edit", "macros.log", "macros.new", "macros.pause", "macros.reload", "macros.remove"}),
-    "cctui.tui.screens.macros:PresetPicker": frozenset({"macros.preset.cancel"}),
-    "cctui.tui.widgets.macro_form:MacroFormScreen": frozenset({
-        "macros.form.add_header", "macros.form.back", "macros.form.preview",
-        "macros.form.remove_header", "macros.form.save", "macros.form.tag", "macros.form.test"}),
-    "cctui.tui.widgets.macro_form:TagPicker": frozenset({"macros.tags.cancel"}),
-    "cctui.tui.widgets.macro_form:Confirm": frozenset({"macros.confirm.no", "macros.confirm.yes"}),
-    "cctui.tui.screens.bulk:MacroPicker": frozenset({"bulk.picker.cancel", "bulk.picker.down", "bulk.picker.up"}),
-    "cctui.tui.screens.bulk:ConfirmRun": frozenset({"bulk.confirm.no", "bulk.confirm.yes"}),
-    "cctui.tui.screens.dispatch:DispatchScreen": frozenset({
-        "dispatch.cancel", "dispatch.log", "dispatch.next", "dispatch.pause", "dispatch.previous",
-        "dispatch.reload", "dispatch.retry"}),
-    "cctui.tui.screens.logs:LogsScreen": frozenset({
-        "logs.curl", "logs.curl_secrets", "logs.filter", "logs.filter_close", "logs.record",
-        "logs.reload", "logs.retry", "logs.retry_all"}),
-    "cctui.tui.widgets.log_table:LogTable": frozenset({
-        "logs.table.down", "logs.table.end", "logs.table.home", "logs.table.open",
-        "logs.table.pagedown", "logs.table.pageup", "logs.table.up"}),
-    "cctui.tui.widgets.log_detail:LogDetailScreen": frozenset({
-        "logs.detail.back", "logs.detail.curl", "logs.detail.curl_secrets", "logs.detail.record",
-        "logs.detail.retry"}),
-    "cctui.tui.screens.logs:RevealConfirm": frozenset({"logs.reveal.no", "logs.reveal.yes"}),
+#: The ids of cctui 0.1 -> today's; ``[keymap]`` accepts the old ones with a warning.
+RENAMED_IDS: dict[str, str] = {
+    "macros.edit": "macros-edit", "macros.new": "macros-new", "macros.log": "macros-log",
+    "macros.pause": "macros-pause", "macros.remove": "macros-remove", "macros.reload": "macros-reload",
+    "macros.preset.cancel": "preset-cancel", "macros.tags.cancel": "tag-cancel",
+    "macros.form.save": "form-save", "macros.form.tag": "form-tag", "macros.form.test": "form-test-send",
+    "macros.form.add_header": "form-add-header", "macros.form.remove_header": "form-remove-header",
+    "macros.form.preview": "form-preview", "macros.form.back": "form-back",
+    "macros.confirm.yes": "confirm-yes", "macros.confirm.no": "confirm-no",
+    "bulk.confirm.yes": "confirm-yes", "bulk.confirm.no": "confirm-no",
+    "logs.reveal.yes": "confirm-yes", "logs.reveal.no": "confirm-no",
+    "bulk.picker.cancel": "picker-cancel", "bulk.picker.down": "picker-down", "bulk.picker.up": "picker-up",
+    "dispatch.next": "dispatch-next", "dispatch.previous": "dispatch-previous",
+    "dispatch.cancel": "dispatch-cancel", "dispatch.pause": "dispatch-pause",
+    "dispatch.retry": "dispatch-retry", "dispatch.log": "dispatch-log", "dispatch.reload": "dispatch-reload",
+    "logs.filter": "logs-filter", "logs.filter_close": "logs-filter-close", "logs.retry": "logs-retry",
+    "logs.retry_all": "logs-retry-all", "logs.curl": "logs-curl", "logs.curl_secrets": "logs-curl-secrets",
+    "logs.record": "logs-record", "logs.reload": "logs-reload",
+    "logs.table.down": "logs-down", "logs.table.up": "logs-up", "logs.table.pagedown": "logs-page-down",
+    "logs.table.pageup": "logs-page-up", "logs.table.home": "logs-home", "logs.table.end": "logs-end",
+    "logs.table.open": "logs-open",
+    "logs.detail.back": "log-detail-back", "logs.detail.retry": "log-detail-retry",
+    "logs.detail.curl": "log-detail-curl", "logs.detail.curl_secrets": "log-detail-curl-secrets",
+    "logs.detail.record": "log-detail-record",
 }
 
 
@@ -83,7 +85,15 @@ def check_keymap(keymap: Mapping[str, object], known: Iterable[str]) -> tuple[di
     known = set(known)
     usable: dict[str, str] = {}
     problems: list[str] = []
+    renamed: dict[str, str] = {}
     for binding_id, keys in keymap.items():
+        new_id = RENAMED_IDS.get(binding_id)
+        if new_id is not None and new_id in known:
+            problems.append(f"config [keymap] {binding_id!r} is now called {new_id!r}; "
+                            "the old name still works, but rename it.")
+            if new_id not in keymap:  # a new-style entry for the same binding wins
+                renamed[new_id] = keys
+            continue
         if not isinstance(keys, str) or not keys.strip():
             problems.append(f"config [keymap] {binding_id!r}: the value must be a key such as \"x\" or \"ctrl+x\".")
         elif binding_id not in known:
@@ -92,4 +102,65 @@ def check_keymap(keymap: Mapping[str, object], known: Iterable[str]) -> tuple[di
             )
         else:
             usable[binding_id] = keys.replace(" ", "")
+    for binding_id, keys in renamed.items():
+        if not isinstance(keys, str) or not keys.strip():
+            problems.append(f"config [keymap] {binding_id!r}: the value must be a key such as \"x\" or \"ctrl+x\".")
+        elif binding_id in usable and usable[binding_id] != keys.replace(" ", ""):
+            # Two old ids for one binding (the three confirmations are one screen now).
+            problems.append(f"config [keymap] {binding_id!r}: two old names give it different keys; "
+                            f"using {usable[binding_id]!r}.")
+        else:
+            usable[binding_id] = keys.replace(" ", "")
     return usable, problems
+
+
+# -- the generated list of lazily loaded classes' ids -------------------------------------
+#: Classes whose bindings are known at start because they are imported at start (the app
+#: module's own imports); every other class with binding ids belongs in the generated file.
+EAGER_MODULES = ("cctui.tui.app", "cctui.tui.screens.feedback", "cctui.tui.widgets.record_table")
+
+
+def classes_with_binding_ids() -> dict[str, type[DOMNode]]:
+    """``"module:Class"`` -> class for every class under :mod:`cctui.tui` that declares
+    bindings with ids itself (imports every module: for tools and tests, not at start)."""
+    import inspect
+    import pkgutil
+
+    import cctui.tui
+
+    found: dict[str, type[DOMNode]] = {}
+    for info in sorted(pkgutil.walk_packages(cctui.tui.__path__, "cctui.tui."), key=lambda i: i.name):
+        module = import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and any(
+                    isinstance(b, Binding) and b.id for b in cls.__dict__.get("BINDINGS", [])):
+                found[f"{module.__name__}:{cls.__name__}"] = cls
+    return found
+
+
+def render_lazy_bindings() -> str:
+    """The text of ``lazy_bindings.py`` as the classes say it should be."""
+    lines = ['"""Binding ids of the TUI classes that load on first use, for the ``[keymap]`` check',
+             "at start. GENERATED by ``python -m cctui.tui.keys`` from the classes: do not edit.",
+             '"""', "", "LAZY_BINDING_IDS: dict[str, frozenset[str]] = {"]
+    for path, cls in classes_with_binding_ids().items():
+        if path.split(":")[0] in EAGER_MODULES:
+            continue
+        ids = ", ".join(f'"{i}"' for i in sorted(binding_ids([cls])))
+        line = f'    "{path}": frozenset({{{ids}}}),'
+        if len(line) <= 100:
+            lines.append(line)
+        else:  # one wrapped set, ids kept whole
+            lines.append(f'    "{path}": frozenset({{')
+            lines.extend(textwrap.wrap(ids, 92, initial_indent=" " * 8, subsequent_indent=" " * 8,
+                                       break_long_words=False, break_on_hyphens=False))
+            lines.append("    }),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+LAZY_BINDINGS_FILE = Path(__file__).with_name("lazy_bindings.py")
+
+if __name__ == "__main__":  # python -m cctui.tui.keys: rewrite lazy_bindings.py
+    LAZY_BINDINGS_FILE.write_text(render_lazy_bindings(), encoding="utf-8")
+    print(f"wrote {LAZY_BINDINGS_FILE}", file=sys.stderr)

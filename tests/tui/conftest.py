@@ -167,7 +167,7 @@ async def type_text(pilot, text: str) -> None:
 
 async def open_new_macro_form(pilot):
     """From anywhere: screen 2, ``n``, the first preset (slack); returns the form."""
-    from cctui.tui.widgets.macro_form import MacroFormScreen
+    from cctui.tui.screens.macro_form import MacroFormScreen
 
     await pilot.press("2")
     await pilot.press("n")

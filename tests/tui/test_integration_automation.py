@@ -105,13 +105,29 @@ async def test_detail_opens_the_records_own_log(make_app, tui):
         assert app.screen.filter_text == f"record:{record_id}"
 
 
-async def test_part2_binding_ids_can_be_remapped(make_app, tui):
-    from cctui.tui.screens.macros import PresetPicker
+async def test_workflow_binding_ids_can_be_remapped(make_app, tui):
+    from cctui.tui.screens.preset_picker import PresetPicker
 
-    app = make_app('[keymap]\n"macros.new" = "a"\n"bulk.confirm.yes" = "s"\n')
+    app = make_app('[keymap]\n"macros-new" = "a"\n"confirm-yes" = "s"\n')
     async with app.run_test(size=(100, 30)) as pilot:
         await tui.loaded(pilot)
         assert not app._notifications  # no "no binding has that id" warning
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, PresetPicker)
+
+
+async def test_old_binding_ids_still_work_with_a_warning(make_app, tui):
+    from cctui.tui.screens.preset_picker import PresetPicker
+
+    app = make_app('[keymap]\n"macros.new" = "a"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.loaded(pilot)
+        warnings = [n.message for n in app._notifications]
+        assert warnings == ["config [keymap] 'macros.new' is now called 'macros-new'; "
+                            "the old name still works, but rename it."]
         await pilot.press("2")
         await pilot.pause()
         await pilot.press("a")

@@ -1,5 +1,7 @@
-"""The keymap check at start knows every binding id without importing screens 2-4, and a
-cold start imports neither those screens nor croniter before the first frame."""
+"""The keymap check at start knows every binding id without importing screens 2-4 (from a
+file generated from the classes), ids are kebab-case, the old dotted ids still work with
+a warning, and a cold start imports neither those screens nor croniter before the first
+frame."""
 
 from __future__ import annotations
 
@@ -10,12 +12,55 @@ import subprocess
 import sys
 
 import cctui.tui
-from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, lazy_keymap_classes
+import re
+
+from cctui.tui.keys import (
+    LAZY_BINDING_IDS, LAZY_BINDINGS_FILE, RENAMED_IDS, binding_ids, check_keymap,
+    classes_with_binding_ids, lazy_keymap_classes, render_lazy_bindings,
+)
+
+KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def test_lazy_binding_ids_match_the_classes():
     for path, cls in zip(LAZY_BINDING_IDS, lazy_keymap_classes()):
         assert set(binding_ids([cls])) == LAZY_BINDING_IDS[path], path
+
+
+def test_the_lazy_binding_file_is_generated_from_the_classes():
+    assert LAZY_BINDINGS_FILE.read_text(encoding="utf-8") == render_lazy_bindings(), \
+        "cctui/tui/lazy_bindings.py is out of date: run `python -m cctui.tui.keys`"
+
+
+def test_every_binding_id_is_kebab_case_and_unique():
+    from cctui.tui.app import CctuiApp
+
+    seen: dict[str, str] = {}
+    for path, cls in {"cctui.tui.app:CctuiApp": CctuiApp, **classes_with_binding_ids()}.items():
+        for binding in cls.__dict__.get("BINDINGS", []):
+            if getattr(binding, "id", None):
+                assert KEBAB.match(binding.id), f"{path}: {binding.id!r} is not kebab-case"
+                assert binding.id not in seen, f"{binding.id!r} in {path} and {seen.get(binding.id)}"
+                seen[binding.id] = path
+
+
+def test_old_ids_are_aliases_with_a_warning():
+    from cctui.tui.app import KEYMAP_CLASSES, CctuiApp
+
+    known = set(binding_ids([CctuiApp, *KEYMAP_CLASSES])) | set().union(*LAZY_BINDING_IDS.values())
+    assert set(RENAMED_IDS.values()) <= known  # every alias points at a binding that exists
+    usable, problems = check_keymap({"macros.new": "a", "logs.table.pagedown": "ctrl+f", "mark": "x"}, known)
+    assert usable == {"macros-new": "a", "logs-page-down": "ctrl+f", "mark": "x"}
+    assert problems == [
+        "config [keymap] 'macros.new' is now called 'macros-new'; the old name still works, but rename it.",
+        "config [keymap] 'logs.table.pagedown' is now called 'logs-page-down'; the old name still works, "
+        "but rename it.",
+    ]
+
+
+def test_a_new_id_wins_over_its_old_name():
+    usable, problems = check_keymap({"macros.new": "a", "macros-new": "b"}, {"macros-new"})
+    assert usable == {"macros-new": "b"} and len(problems) == 1
 
 
 def test_every_class_with_binding_ids_is_checked_at_start():
@@ -42,7 +87,7 @@ def test_the_tui_path_imports_no_lazy_screen_before_it_runs():
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True).stdout.split())
     lazy = {path.split(":")[0] for path in LAZY_BINDING_IDS}
-    unwanted = lazy | {"cctui.tui.commands_part2", "cctui.automation.schedules", "croniter",
+    unwanted = lazy | {"cctui.tui.commands_macros", "cctui.automation.schedules", "croniter",
                        "cctui.delivery", "jinja2", "httpx", "aiohttp", "textual.widgets._text_area",
                        "textual.widgets._data_table"}
     assert not loaded & unwanted

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from textual import on
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.fuzzy import Matcher
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.app import App
+from textual.widgets import Static
 
+from cctui.tui.screens.confirm import ConfirmScreen
+from cctui.tui.screens.macro_picker import MacroPicker
 from cctui.tui.widgets.macro_request_view import render_masked_sample, request_text
 
 
@@ -31,143 +27,6 @@ def macros_for(macros: list[dict], *, target: str, feedback_types: set[str] | No
             continue
         chosen.append(macro)
     return sorted(chosen, key=lambda m: m.get("name", ""))
-
-
-def fuzzy_rank(macros: list[dict], query: str) -> list[dict]:
-    """Macros whose name matches ``query`` fuzzily, best first (all when empty)."""
-    if not query.strip():
-        return list(macros)
-    matcher = Matcher(query)
-    scored = [(matcher.match(m.get("name", "")), m) for m in macros]
-    return [m for score, m in sorted(scored, key=lambda p: -p[0]) if score > 0]
-
-
-class MacroPicker(ModalScreen[str | None]):
-    """Type to filter macro names; enter picks, escape backs out."""
-
-    DEFAULT_CSS = """
-    MacroPicker { align: center middle; }
-    MacroPicker > Vertical { width: 70; max-width: 95%; height: auto; max-height: 80%;
-        border: thick $accent; background: $surface; padding: 0 1; }
-    MacroPicker OptionList { height: auto; max-height: 16; }
-    MacroPicker #picker-title { text-style: bold; }
-    """
-    BINDINGS = [
-        Binding("escape", "dismiss_picker", "Cancel", id="bulk.picker.cancel"),
-        Binding("down", "move(1)", "Next", show=False, id="bulk.picker.down"),
-        Binding("up", "move(-1)", "Previous", show=False, id="bulk.picker.up"),
-    ]
-
-    def __init__(self, macros: list[dict], count: int) -> None:
-        super().__init__()
-        self.macros = macros
-        self.count = count
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            noun = "record" if self.count == 1 else "records"
-            yield Static(f"Run a macro on {self.count:,} {noun}", id="picker-title")
-            yield Input(placeholder="type to filter macros", id="picker-query")
-            yield OptionList(id="picker-list")
-            yield Static("enter pick · ↑↓ move · esc cancel", classes="hint")
-
-    def on_mount(self) -> None:
-        self._fill("")
-
-    def _fill(self, query: str) -> None:
-        options = self.query_one("#picker-list", OptionList)
-        options.clear_options()
-        for macro in fuzzy_rank(self.macros, query):
-            host = urlsplit(str(macro.get("url", ""))).hostname or "?"
-            label = f"{macro['name']}  [dim]{macro.get('method', 'POST')} {host}[/]"
-            if macro.get("paused"):
-                label += "  [b $warning]paused[/]"
-            options.add_option(Option(label, id=macro["name"]))
-        if options.option_count:
-            options.highlighted = 0
-
-    @on(Input.Changed, "#picker-query")
-    def _query_changed(self, event: Input.Changed) -> None:
-        self._fill(event.value)
-
-    @on(Input.Submitted, "#picker-query")
-    def _submit(self) -> None:
-        options = self.query_one("#picker-list", OptionList)
-        if options.highlighted is not None:
-            self.dismiss(options.get_option_at_index(options.highlighted).id)
-
-    @on(OptionList.OptionSelected, "#picker-list")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_move(self, step: int) -> None:
-        options = self.query_one("#picker-list", OptionList)
-        if options.option_count:
-            current = options.highlighted or 0
-            options.highlighted = max(0, min(options.option_count - 1, current + step))
-
-    def action_dismiss_picker(self) -> None:
-        self.dismiss(None)
-
-
-class ConfirmRun(ModalScreen[bool]):
-    """The last look before sending: macro, count, host and one masked sample."""
-
-    DEFAULT_CSS = """
-    ConfirmRun { align: center middle; }
-    ConfirmRun > Vertical { width: 90; max-width: 95%; height: auto; max-height: 90%;
-        border: thick $warning; background: $surface; padding: 0 1; }
-    ConfirmRun #confirm-sample { height: auto; max-height: 14; overflow-y: auto;
-        border: round $panel; padding: 0 1; }
-    ConfirmRun #confirm-error { color: $error; }
-    ConfirmRun Horizontal { height: auto; align-horizontal: right; }
-    ConfirmRun Button { margin: 0 1; }
-    """
-    BINDINGS = [
-        Binding("y", "answer(True)", "Send", id="bulk.confirm.yes"),
-        Binding("n,escape", "answer(False)", "Cancel", id="bulk.confirm.no"),
-    ]
-
-    def __init__(self, macro: dict, count: int, sample: dict | None, sample_id: str | None,
-                 error: str | None) -> None:
-        super().__init__()
-        self.macro = macro
-        self.count = count
-        self.sample = sample
-        self.sample_id = sample_id
-        self.error = error
-
-    def compose(self) -> ComposeResult:
-        host = urlsplit(str(self.macro.get("url", ""))).hostname or "?"
-        noun = "record" if self.count == 1 else "records"
-        with Vertical():
-            yield Static(
-                f"[b]Send {self.macro['name']}[/b] to [b]{self.count:,}[/b] {noun}\n"
-                f"target host [b]{host}[/b] · {self.macro.get('method', 'POST')} · "
-                f"for {self.macro.get('target', 'feedback')}",
-                id="confirm-summary",
-            )
-            if self.macro.get("paused"):
-                yield Static("[b $warning]This macro is paused.[/] Sending now runs it anyway.")
-            if self.error:
-                yield Static(f"Sample {self.sample_id or ''} does not render: {self.error}",
-                             id="confirm-error", markup=False)
-            elif self.sample is not None:
-                yield Static(f"[dim]Sample request for {self.sample_id} (secrets masked):[/]")
-                yield Static(request_text(self.sample), id="confirm-sample", markup=False)
-            with Horizontal():
-                yield Button("Send (y)", variant="warning", id="confirm-yes")
-                yield Button("Cancel (n)", id="confirm-no")
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-yes", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-yes")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 def show_dispatch(app: App) -> None:
@@ -225,5 +84,26 @@ def confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
             app.dispatcher.start(name, record_ids, trigger="bulk")
             show_dispatch(app)
 
-    app.push_screen(ConfirmRun(macro, len(record_ids), masked, record_ids[0], error), confirmed)
+    app.push_screen(run_confirmation(macro, len(record_ids), masked, record_ids[0], error), confirmed)
+
+
+def run_confirmation(macro: dict, count: int, sample: dict | None, sample_id: str | None,
+                     error: str | None) -> ConfirmScreen:
+    """The last look before sending: macro, count, host and one masked sample."""
+    host = urlsplit(str(macro.get("url", ""))).hostname or "?"
+    noun = "record" if count == 1 else "records"
+    details: list[Static] = []
+    if macro.get("paused"):
+        details.append(Static("[b $warning]This macro is paused.[/] Sending now runs it anyway."))
+    if error:
+        details.append(Static(f"Sample {sample_id or ''} does not render: {error}",
+                              id="confirm-error", classes="confirm-error", markup=False))
+    elif sample is not None:
+        details.append(Static(f"[dim]Sample request for {sample_id} (secrets masked):[/]"))
+        details.append(Static(request_text(sample), id="confirm-sample", classes="confirm-sample",
+                              markup=False))
+    question = (f"[b]Send {macro['name']}[/b] to [b]{count:,}[/b] {noun}\n"
+                f"target host [b]{host}[/b] · {macro.get('method', 'POST')} · "
+                f"for {macro.get('target', 'feedback')}")
+    return ConfirmScreen(question, details=details, yes="Send", no="Cancel", width=90, default=True)
 

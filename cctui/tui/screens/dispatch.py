@@ -29,13 +29,13 @@ class DispatchScreen(Screen):
     DispatchScreen #dispatch-empty { padding: 1 2; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("down,j", "focus_run(1)", "Next run", show=False, id="dispatch.next"),
-        Binding("up,k", "focus_run(-1)", "Previous run", show=False, id="dispatch.previous"),
-        Binding("c", "cancel_run", "Cancel", id="dispatch.cancel"),
-        Binding("p", "toggle_pause", "Pause/resume", id="dispatch.pause"),
-        Binding("r", "retry_failed", "Retry failed", id="dispatch.retry"),
-        Binding("l,enter", "open_log", "Log", id="dispatch.log"),
-        Binding("f5", "reload", "Reload", show=False, id="dispatch.reload"),
+        Binding("down,j", "focus_run(1)", "Next run", show=False, id="dispatch-next"),
+        Binding("up,k", "focus_run(-1)", "Previous run", show=False, id="dispatch-previous"),
+        Binding("c", "cancel_run", "Cancel", id="dispatch-cancel"),
+        Binding("p", "toggle_pause", "Pause/resume", id="dispatch-pause"),
+        Binding("r", "retry_failed", "Retry failed", id="dispatch-retry"),
+        Binding("l,enter", "open_log", "Log", id="dispatch-log"),
+        Binding("f5", "reload", "Reload", show=False, id="dispatch-reload"),
     ]
 
     def __init__(self, *args, runs: list[RunProgress] | None = None, **kwargs) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Input, Static
-from textual.containers import Vertical
 
 from cctui.errors import CctuiError
 from cctui.tui.dispatcher import Dispatcher
-from cctui.tui.widgets.log_detail import LogDetailScreen, curl_command
+from cctui.tui.screens.confirm import ConfirmScreen
+from cctui.tui.screens.log_detail import LogDetailScreen, curl_command
 from cctui.tui.widgets.log_filter import parse_log_filter
 from cctui.tui.widgets.log_table import LogTable
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
@@ -28,28 +28,6 @@ from cctui.tui.widgets.key_hints import KeyHints
 
 #: Most attempts read into the inspector at once (newest first); a filter narrows it.
 MAX_ENTRIES = 200_000
-
-
-class RevealConfirm(ModalScreen[bool]):
-    """Asks before a curl with real secrets goes to the clipboard."""
-
-    DEFAULT_CSS = """
-    RevealConfirm { align: center middle; }
-    RevealConfirm > Vertical { width: 64; height: auto; border: thick $error;
-        background: $surface; padding: 1 2; }
-    """
-    BINDINGS = [Binding("y", "answer(True)", "Copy with secrets", id="logs.reveal.yes"),
-                Binding("n,escape", "answer(False)", "Cancel", id="logs.reveal.no")]
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("Copy the curl command [b]with real secrets[/b]?\n\n"
-                         "The request is rendered again from the macro and record as they are "
-                         "now; tokens go to the clipboard in clear (they are not shown here).\n\n"
-                         "y copy · n cancel")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class LogsScreen(Screen):
@@ -64,14 +42,14 @@ class LogsScreen(Screen):
     LogsScreen #logs-curl.-shown { display: block; }
     """
     BINDINGS = [
-        Binding("slash", "open_filter", "Filter", id="logs.filter"),
-        Binding("escape", "close_filter", "Close filter", show=False, id="logs.filter_close"),
-        Binding("r", "retry_one", "Retry", id="logs.retry"),
-        Binding("R", "retry_view", "Retry all failed", id="logs.retry_all"),
-        Binding("c", "curl(False)", "Copy curl", id="logs.curl"),
-        Binding("C", "curl(True)", "Curl+secrets", show=False, id="logs.curl_secrets"),
-        Binding("g", "record", "Go to record", id="logs.record"),
-        Binding("f5", "reload", "Reload", show=False, id="logs.reload"),
+        Binding("slash", "open_filter", "Filter", id="logs-filter"),
+        Binding("escape", "close_filter", "Close filter", show=False, id="logs-filter-close"),
+        Binding("r", "retry_one", "Retry", id="logs-retry"),
+        Binding("R", "retry_view", "Retry all failed", id="logs-retry-all"),
+        Binding("c", "curl(False)", "Copy curl", id="logs-curl"),
+        Binding("C", "curl(True)", "Curl+secrets", show=False, id="logs-curl-secrets"),
+        Binding("g", "record", "Go to record", id="logs-record"),
+        Binding("f5", "reload", "Reload", show=False, id="logs-reload"),
     ]
 
     def __init__(self, *args: Any, filter: str = "", entries: list[dict] | None = None, **kwargs: Any) -> None:
@@ -256,7 +234,11 @@ class LogsScreen(Screen):
             shown = curl_command(masked["method"], masked["url"], header_pairs(masked["headers"]), masked["body"])
             self._deliver_curl(text, shown=shown + "\n(copied with real secrets; shown masked)")
 
-        self.app.push_screen(RevealConfirm(), answered)
+        self.app.push_screen(ConfirmScreen(
+            "Copy the curl command [b]with real secrets[/b]?\n\n"
+            "The request is rendered again from the macro and record as they are now; tokens "
+            "go to the clipboard in clear (they are not shown here).",
+            yes="Copy with secrets", no="Cancel", tone="error", width=64), answered)
 
     def _deliver_curl(self, text: str, *, shown: str) -> None:
         self.app.copy_to_clipboard(text)

@@ -9,10 +9,8 @@ from urllib.parse import urlsplit
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable
 
 from cctui.tui.dispatcher import Dispatcher
 from cctui.tui.widgets.app_header import AppHeader
@@ -21,7 +19,6 @@ from cctui.tui.widgets.key_hints import KeyHints
 #: Seconds between two looks at the store's revision (a counter read, in a thread).
 REVISION_POLL = 1.0
 
-PRESETS = ("slack", "jira", "teams", "discord", "salesforce", "generic")
 #: Where a new macro from a preset points until the user types the real URL.
 PRESET_URLS = {
     "slack": "https://hooks.slack.com/services/${SLACK_HOOK_PATH}",
@@ -54,30 +51,6 @@ def next_scheduled(macro: dict) -> str:
     return when.strftime("%Y-%m-%d %H:%M") if when else "ended"
 
 
-class PresetPicker(ModalScreen[str | None]):
-    """Which preset a new macro starts from."""
-
-    DEFAULT_CSS = """
-    PresetPicker { align: center middle; }
-    PresetPicker > Vertical { width: 40; height: auto; border: thick $accent;
-        background: $surface; padding: 0 1; }
-    PresetPicker OptionList { height: auto; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="macros.preset.cancel")]
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("[b]New macro from a preset[/b]")
-            yield OptionList(*[Option(name, id=name) for name in PRESETS], id="preset-list")
-
-    @on(OptionList.OptionSelected)
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
 class MacrosScreen(Screen):
     """The macro list. enter edits, n makes a new one from a preset, l shows its log."""
 
@@ -85,12 +58,12 @@ class MacrosScreen(Screen):
     MacrosScreen DataTable { height: 1fr; }
     """
     BINDINGS = [
-        Binding("enter", "edit", "Edit", id="macros.edit"),
-        Binding("n", "new", "New from preset", id="macros.new"),
-        Binding("l", "log", "Log", id="macros.log"),
-        Binding("p", "toggle_pause", "Pause/resume", id="macros.pause"),
-        Binding("delete", "remove", "Remove", id="macros.remove"),
-        Binding("f5", "reload", "Reload", show=False, id="macros.reload"),
+        Binding("enter", "edit", "Edit", id="macros-edit"),
+        Binding("n", "new", "New from preset", id="macros-new"),
+        Binding("l", "log", "Log", id="macros-log"),
+        Binding("p", "toggle_pause", "Pause/resume", id="macros-pause"),
+        Binding("delete", "remove", "Remove", id="macros-remove"),
+        Binding("f5", "reload", "Reload", show=False, id="macros-reload"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -184,10 +157,12 @@ class MacrosScreen(Screen):
             if kind:
                 self.open_form(new_from_preset(kind, self.app.store), is_new=True)
 
+        from cctui.tui.screens.preset_picker import PresetPicker
+
         self.app.push_screen(PresetPicker(), picked)
 
     def open_form(self, macro: dict, *, is_new: bool) -> None:
-        from cctui.tui.widgets.macro_form import MacroFormScreen
+        from cctui.tui.screens.macro_form import MacroFormScreen
 
         self.app.push_screen(MacroFormScreen(macro, is_new=is_new))
 
@@ -212,7 +187,7 @@ class MacrosScreen(Screen):
         name = self.current_name
         if name is None:
             return
-        from cctui.tui.widgets.macro_form import Confirm
+        from cctui.tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -220,7 +195,8 @@ class MacrosScreen(Screen):
                 self.notify(f"Removed {name}.")
                 self.action_reload()
 
-        self.app.push_screen(Confirm(f"Remove macro [b]{name}[/b]? Its log stays."), answered)
+        self.app.push_screen(ConfirmScreen(f"Remove macro [b]{name}[/b]? Its log stays.", yes="Remove"),
+                             answered)
 
 
 def new_from_preset(kind: str, store: Any) -> dict:

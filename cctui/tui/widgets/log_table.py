@@ -63,13 +63,13 @@ class LogTable(ScrollView, can_focus=True):
 
     DEFAULT_CSS = "LogTable { height: 1fr; }"
     BINDINGS = [
-        Binding("down", "move(1)", "Down", show=False, id="logs.table.down"),
-        Binding("up", "move(-1)", "Up", show=False, id="logs.table.up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="logs.table.pagedown"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="logs.table.pageup"),
-        Binding("home", "jump(0)", "First", show=False, id="logs.table.home"),
-        Binding("end", "jump(-1)", "Last", show=False, id="logs.table.end"),
-        Binding("enter", "open", "Detail", id="logs.table.open"),
+        Binding("down", "move(1)", "Down", show=False, id="logs-down"),
+        Binding("up", "move(-1)", "Up", show=False, id="logs-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="logs-page-down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="logs-page-up"),
+        Binding("home", "jump(0)", "First", show=False, id="logs-home"),
+        Binding("end", "jump(-1)", "Last", show=False, id="logs-end"),
+        Binding("enter", "open", "Detail", id="logs-open"),
     ]
 
     cursor: reactive[int] = reactive(0)

@@ -20,9 +20,9 @@ def _slack_token(monkeypatch):
 
 async def test_whole_loop(app_factory, receiver, tui):
     from cctui.tui.screens.logs import LogsScreen
-    from cctui.tui.widgets.log_detail import LogDetailScreen
+    from cctui.tui.screens.log_detail import LogDetailScreen
     from cctui.tui.widgets.log_table import LogTable
-    from cctui.tui.widgets.macro_form import MacroFormScreen
+    from cctui.tui.screens.macro_form import MacroFormScreen
 
     base, seen = receiver
     make, store = app_factory
@@ -64,7 +64,7 @@ async def test_whole_loop(app_factory, receiver, tui):
         await tui.type_text(pilot, "slack-bugs")
         await pilot.press("enter")
         await pilot.pause()
-        confirm = str(app.screen.query_one("#confirm-summary").render())
+        confirm = str(app.screen.query_one("#confirm-question").render())
         assert "50" in confirm and "127.0.0.1" in confirm
         assert TOKEN not in str(app.screen.query_one("#confirm-sample").render())
         await pilot.press("y")

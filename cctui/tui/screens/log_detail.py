@@ -92,11 +92,11 @@ class LogDetailScreen(Screen):
     LogDetailScreen #log-detail-curl { padding: 0 1; border: round $panel; height: auto; }
     """
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", id="logs.detail.back"),
-        Binding("r", "retry", "Retry", id="logs.detail.retry"),
-        Binding("c", "curl(False)", "Copy curl", id="logs.detail.curl"),
-        Binding("C", "curl(True)", "Curl with secrets", id="logs.detail.curl_secrets"),
-        Binding("g", "record", "Go to record", id="logs.detail.record"),
+        Binding("escape,q", "app.pop_screen", "Back", id="log-detail-back"),
+        Binding("r", "retry", "Retry", id="log-detail-retry"),
+        Binding("c", "curl(False)", "Copy curl", id="log-detail-curl"),
+        Binding("C", "curl(True)", "Curl with secrets", id="log-detail-curl-secrets"),
+        Binding("g", "record", "Go to record", id="log-detail-record"),
     ]
 
     def __init__(self, entry: dict, actions: LogActions) -> None:

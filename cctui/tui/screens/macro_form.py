@@ -15,15 +15,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual import events
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static, TextArea
-from textual.widgets.option_list import Option
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from cctui.errors import CctuiError
 from cctui.tui.widgets.macro_fields import fields_to_text, form_to_dict, text_to_fields
 from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor, parse_headers
 from cctui.tui.widgets.macro_preview import MacroPreview
+from cctui.tui.screens.confirm import ConfirmScreen
+from cctui.tui.screens.tag_picker import TagPicker
 from cctui.tui.widgets.key_hints import KeyHints
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -53,55 +54,6 @@ class UrlValidator(Validator):
         if re.search(r"\s", probe):
             return self.failure("url contains a space")
         return self.success()
-
-
-class Confirm(ModalScreen[bool]):
-    """A yes/no question (y / n)."""
-
-    DEFAULT_CSS = """
-    Confirm { align: center middle; }
-    Confirm > Vertical { width: 60; height: auto; border: thick $warning;
-        background: $surface; padding: 1 2; }
-    """
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="macros.confirm.yes"),
-                Binding("n,escape", "answer(False)", "No", id="macros.confirm.no")]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(f"{self.question}\n\n[b]y[/b] yes · [b]n[/b] no")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-
-class TagPicker(ModalScreen[str | None]):
-    """Pick a ``((tag))`` to insert at the body's cursor."""
-
-    DEFAULT_CSS = """
-    TagPicker { align: center middle; }
-    TagPicker > Vertical { width: 40; height: 20; border: thick $accent; background: $surface; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="macros.tags.cancel")]
-
-    def __init__(self, tags: list[str]) -> None:
-        super().__init__()
-        self.tags = tags
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("[b]Insert tag[/b] (enter)")
-            yield OptionList(*[Option(f"(({t}))", id=t) for t in self.tags])
-
-    @on(OptionList.OptionSelected)
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 #: Below this many columns the preview goes under the form and fields lose their borders.
@@ -136,13 +88,13 @@ class MacroFormScreen(Screen):
     MacroFormScreen #url-hint.-invalid { color: $error; }
     """
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="macros.form.save"),
-        Binding("ctrl+t", "insert_tag", "Insert tag", id="macros.form.tag"),
-        Binding("ctrl+o", "test_send", "Test send", id="macros.form.test"),
-        Binding("ctrl+n", "add_header", "Add header", id="macros.form.add_header"),
-        Binding("ctrl+r", "remove_header", "Remove header", id="macros.form.remove_header"),
-        Binding("f2", "show_preview", "Preview", id="macros.form.preview"),
-        Binding("escape", "leave", "Back", id="macros.form.back"),
+        Binding("ctrl+s", "save", "Save", id="form-save"),
+        Binding("ctrl+t", "insert_tag", "Insert tag", id="form-tag"),
+        Binding("ctrl+o", "test_send", "Test send", id="form-test-send"),
+        Binding("ctrl+n", "add_header", "Add header", id="form-add-header"),
+        Binding("ctrl+r", "remove_header", "Remove header", id="form-remove-header"),
+        Binding("f2", "show_preview", "Preview", id="form-preview"),
+        Binding("escape", "leave", "Back", id="form-back"),
     ]
 
     def __init__(self, macro: dict, *, is_new: bool = False, record_id: str | None = None) -> None:
@@ -355,4 +307,5 @@ class MacroFormScreen(Screen):
             if yes:
                 self.dismiss()
 
-        self.app.push_screen(Confirm("Leave without saving? Your changes to this macro will be lost."), answered)
+        self.app.push_screen(ConfirmScreen("Leave without saving? Your changes to this macro will be lost.",
+                                         yes="Leave", no="Stay"), answered)

@@ -48,7 +48,7 @@ def test_macro_form_with_preview_and_error(snap_app, snap_compare):
     app, store = snap_app
 
     async def run_before(pilot) -> None:
-        from cctui.tui.widgets.macro_form import MacroFormScreen
+        from cctui.tui.screens.macro_form import MacroFormScreen
 
         macro = dict(store.macro_get("slack-bugs"))
         macro["body"] = '{\n  "text": "New bug ((id)): ((title))",\n  "who": ((no_such_field))\n}'

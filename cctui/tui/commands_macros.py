@@ -30,7 +30,7 @@ class MacroCommandsProvider(CommandListProvider):
         confirm_and_start(self.app, name, self.app.marked_ids)
 
     def _edit(self, name: str) -> None:
-        from cctui.tui.widgets.macro_form import MacroFormScreen
+        from cctui.tui.screens.macro_form import MacroFormScreen
 
         macro = self.app.store.macro_get(name)
         if macro is not None:
