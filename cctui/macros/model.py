@@ -28,6 +28,14 @@ TRIGGER_EVENTS = ("submit", "modify")
 EVERY = ("hourly", "daily", "weekly", "monthly")
 #: RFC 9110 token characters: what a header name may be made of.
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: Headers a macro may not set: they frame the request on the wire (cctui sets Host and
+#: Content-Length from the URL and body), so a second copy would let a receiver or a proxy
+#: read the request differently from what cctui logged (two Host or Content-Length headers
+#: are answered with 400 at best).
+FRAMING_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+    "keep-alive",
+})
 #: Keys the delivery engine keeps on a stored macro (accepted, but not part of the file
 #: format, so never offered in error messages).
 INTERNAL_KEYS = frozenset({"paused", "paused_reason", "paused_at"})
@@ -66,6 +74,12 @@ def parse_headers(text: str, *, where: str = "macro") -> list[tuple[str, str]]:
                 f"{where}: headers line {number}: {name!r} is not a valid header name "
                 "(letters, digits and !#$%&'*+-.^_`|~ only)."
             )
+        low = name.lower()
+        if low in FRAMING_HEADERS or low.startswith("proxy-"):
+            raise MacroError(
+                f"{where}: headers line {number}: a macro may not set the header {name!r} "
+                f"({_framing_reason(low)})."
+            )
         value = value.strip()
         if MASK in value:
             raise _masked_value_error(where, f"headers line {number} ({name})")
@@ -80,6 +94,16 @@ def parse_headers(text: str, *, where: str = "macro") -> list[tuple[str, str]]:
             raise MacroError(f"{where}: headers line {number} ({name}): the value has a control character.")
         headers.append((name, value))
     return headers
+
+
+def _framing_reason(low: str) -> str:
+    if low == "host":
+        return "cctui sets Host from the url"
+    if low == "content-length":
+        return "cctui sets Content-Length from the body"
+    if low.startswith("proxy-"):
+        return "proxy headers are for the proxy, set with the 'proxy' key"
+    return "cctui manages the connection and sends the body whole"
 
 
 def _headers_text(raw: Any, where: str) -> str:
