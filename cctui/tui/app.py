@@ -17,6 +17,7 @@ from textual.binding import Binding
 
 from cctui.config import Config
 from cctui.core.records import Schema
+from cctui.store import Store
 from cctui.tui import commands
 from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, check_keymap
 from cctui.tui.screens.feedback import FeedbackScreen
@@ -67,7 +68,7 @@ class CctuiApp(App):
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
-    def __init__(self, store: Any, config: Config, *, theme: str | None = None,
+    def __init__(self, store: Store, config: Config, *, theme: str | None = None,
                  data_dir: Path | str | None = None, schema: Schema | None = None,
                  triggers: Any = None) -> None:
         """``triggers`` is the store's :class:`cctui.automation.Triggers` subscriber, if
@@ -79,8 +80,8 @@ class CctuiApp(App):
         self._schedule_runner: Any = None
         """The :class:`cctui.store.Store`; screens call it from thread workers only."""
         self.config = config
-        self.schema: Schema = schema or getattr(store, "schema", None) or Schema.from_config(config.records)
-        self.data_dir = data_dir if data_dir is not None else getattr(store, "data_dir", None)
+        self.schema: Schema = schema or store.schema
+        self.data_dir = data_dir if data_dir is not None else store.data_dir
         self.current_record_id: str | None = None
         """The feedback record under the cursor (or open in the detail); None if none."""
         self._feedback_screen: FeedbackScreen | None = None
@@ -181,13 +182,8 @@ class CctuiApp(App):
     def marked_ids(self) -> list[str]:
         """What ``m`` acts on: the feedback screen's marked ids, else the current record."""
         screen = self._feedback_screen
-        if screen is not None:
-            # ``marks`` only until FeedbackScreen's public ``marked_ids`` lands.
-            marked = getattr(screen, "marked_ids", None)
-            if marked is None:
-                marked = getattr(screen, "marks", None)
-            if marked:
-                return sorted(marked)
+        if screen is not None and screen.marked_ids:
+            return sorted(screen.marked_ids)
         current = self.current_record_id
         if current is None and screen is not None and screen.is_mounted and screen.section.target == "feedback":
             current = screen.table.current_id  # the cursor has not moved yet

@@ -15,9 +15,13 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from cctui.delivery.engine import SendResult
+    from cctui.delivery.events import Event, RunSummary
 
 #: How often (seconds) subscribers hear about changes at most.
 REFRESH_EVERY = 0.1
@@ -45,9 +49,7 @@ def _explain_line(status_code: int, body: str | None, headers: Any, error: str |
         result = explain(status_code, body or "", headers, error)
     except Exception:  # an explanation must never break the panel
         return error or f"HTTP {status_code}"
-    title = getattr(result, "title", "") or ""
-    action = getattr(result, "action", "") or ""
-    return f"{title}: {action}" if action else title
+    return f"{result.title}: {result.action}" if result.action else result.title
 
 
 @dataclass
@@ -112,46 +114,45 @@ class RunProgress:
         return max(0, self.total - self.done) / pace
 
     # -- folding events -------------------------------------------------------
-    def apply(self, event: Any) -> None:
+    def apply(self, event: Event) -> None:
         """Fold one engine event (``cctui.delivery.events``) into the counters."""
-        kind = type(event).__name__
-        get = lambda name, default=None: getattr(event, name, default)  # noqa: E731
-        if kind == "RunStarted":
-            total = int(get("total") or 0)
-            if self.multi_run and self.run_id and get("run_id") != self.run_id:
-                self.total += total  # a retry goes through several runs, one per macro
-            else:
-                self.total = total
-            self.run_id = get("run_id", self.run_id)
-        elif kind == "AttemptStarted":
-            self.sent += 1
-            if (get("attempt") or 1) > 1 and self.retrying:
-                self.retrying -= 1
-        elif kind == "AttemptFinished":
-            code = int(get("status_code") or 0)
-            self.codes[code] += 1
-            ok = get("ok")
-            if ok is None:
-                ok = 200 <= code < 300
-            if not ok:
-                body = get("response_body")
+        # Imported here, not at the top: the events come with the engine, which loads on
+        # the first run; importing it with the app would cost every cold start.
+        from cctui.delivery.events import (
+            DELIVERED, SKIPPED, AttemptFinished, AttemptStarted, RecordDone, RetryScheduled,
+            RunFinished, RunStarted,
+        )
+
+        match event:
+            case RunStarted(run_id=run_id, total=total):
+                if self.multi_run and self.run_id and run_id != self.run_id:
+                    self.total += total  # a retry goes through several runs, one per macro
+                else:
+                    self.total = total
+                self.run_id = run_id
+            case AttemptStarted(attempt=attempt):
+                self.sent += 1
+                if attempt > 1 and self.retrying:
+                    self.retrying -= 1
+            case AttemptFinished(ok=False, status_code=code, record_id=record_id, error=error,
+                                 explanation=explanation):
+                self.codes[code] += 1
                 # The core's explainer says what to do too, not only the status's name.
-                explained = _explain_line(code, body, get("response_headers"), get("error"))
-                if not explained and isinstance(get("explanation"), str):
-                    explained = get("explanation")
-                self.failures.appendleft(FailureNote(str(get("record_id", "?")), code, get("error"), explained))
-        elif kind == "RetryScheduled":
-            self.retrying += 1
-        elif kind == "RecordDone":
-            outcome = str(get("outcome") or get("status") or "").lower()
-            if outcome == "delivered":
-                self.delivered += 1
-            elif outcome in ("skipped", "skip"):
-                self.skipped += 1
-            else:
-                self.failed += 1
-        elif kind == "RunFinished" and not self.multi_run:
-            self.finish("cancelled" if get("cancelled") else "done")
+                explained = _explain_line(code, None, None, error) or explanation
+                self.failures.appendleft(FailureNote(record_id, code, error, explained))
+            case AttemptFinished(status_code=code):
+                self.codes[code] += 1
+            case RetryScheduled():
+                self.retrying += 1
+            case RecordDone(outcome=outcome):
+                if outcome == DELIVERED:
+                    self.delivered += 1
+                elif outcome == SKIPPED:
+                    self.skipped += 1
+                else:
+                    self.failed += 1
+            case RunFinished(cancelled=cancelled) if not self.multi_run:
+                self.finish("cancelled" if cancelled else "done")
 
     def finish(self, state: str = "done", error: str | None = None) -> None:
         if self.running:
@@ -209,7 +210,7 @@ class Dispatcher:
         if self._engine is None:
             from cctui.delivery import Engine
 
-            self._engine = Engine(self.app.store, config=getattr(self.app, "config", None))
+            self._engine = Engine(self.app.store, config=self.app.config)
         return self._engine
 
     # -- subscriptions ------------------------------------------------------------
@@ -235,7 +236,7 @@ class Dispatcher:
             return
         self._dirty = False
         for widget in list(self._subscribers):
-            if getattr(widget, "is_attached", True):
+            if widget.is_attached:
                 widget.post_message(self.RunsUpdated())
             else:
                 self._subscribers.remove(widget)
@@ -247,16 +248,13 @@ class Dispatcher:
         mine = list(reversed(self.session_runs))
         seen = {run.run_id for run in mine if run.run_id}
         stored: list[RunProgress] = []
-        store = getattr(self.app, "store", None)
-        runs_all = getattr(store, "runs_all", None)
-        if runs_all is not None:
-            try:
-                for raw in runs_all():
-                    progress = RunProgress.from_stored(raw)
-                    if progress.run_id not in seen:
-                        stored.append(progress)
-            except Exception as exc:  # a broken runs file must not hide this session's runs
-                self.app.log.warning(f"runs_all failed: {exc}")
+        try:
+            for raw in self.app.store.runs_all():
+                progress = RunProgress.from_stored(raw)
+                if progress.run_id not in seen:
+                    stored.append(progress)
+        except Exception as exc:  # a broken runs file must not hide this session's runs
+            self.app.log.warning(f"runs_all failed: {exc}")
         stored.sort(key=lambda run: run.started_at, reverse=True)
         return mine + stored
 
@@ -367,19 +365,13 @@ class Dispatcher:
         self._tasks[id(progress)] = asyncio.get_running_loop().create_task(runner())
 
     @staticmethod
-    def _apply_summary(progress: RunProgress, summary: Any) -> None:
+    def _apply_summary(progress: RunProgress, summary: RunSummary) -> None:
         """Trust the engine's final numbers over the event tally (events may be partial)."""
-        if summary is None:
-            return
-        if getattr(summary, "run_id", None):
+        if summary.run_id:
             progress.run_id = summary.run_id
-        for name in ("delivered", "failed", "skipped"):
-            value = getattr(summary, name, None)
-            if isinstance(value, int):
-                setattr(progress, name, value)
-        total = getattr(summary, "total", None)
-        if isinstance(total, int) and total >= progress.total:
-            progress.total = total
+        progress.delivered, progress.failed, progress.skipped = summary.delivered, summary.failed, summary.skipped
+        if summary.total >= progress.total:
+            progress.total = summary.total
         elif progress.total == 0:
             progress.total = progress.done
 
@@ -399,17 +391,11 @@ class Dispatcher:
         self._mark_dirty()
         return True
 
-    async def test_send(self, macro_dict: dict, record: dict | None) -> Any:
+    async def test_send(self, macro_dict: dict, record: dict | None) -> SendResult:
         """Send the macro's request for ``record`` once (``Engine.send_once``: nothing is
-        logged, a test send is not a delivery) and return what the preview shows: status,
-        duration, masked body and error, and the explanation."""
-        from types import SimpleNamespace
-
-        result = await self.engine.send_once(macro_dict, record)
-        # The preview reads an attempt-like object: ``explanation()`` is a method there.
-        return SimpleNamespace(status_code=result.status_code, ok=result.ok, duration_ms=result.duration_ms,
-                               error=result.error, text=result.body, headers=result.headers,
-                               result=result, explanation=lambda paused=False: result.explanation)
+        logged, a test send is not a delivery): status, duration, masked body and error,
+        and the explanation."""
+        return await self.engine.send_once(macro_dict, record)
 
     # -- macros -------------------------------------------------------------------
     def set_paused(self, macro_name: str, paused: bool) -> None:

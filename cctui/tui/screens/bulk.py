@@ -30,14 +30,8 @@ def macros_for(macros: list[dict], *, target: str, feedback_types: set[str] | No
 
 
 def show_dispatch(app: App) -> None:
-    """Bring the dispatch panel to the front (a mode when the shell defines one)."""
-    modes = getattr(app, "MODES", None) or getattr(app, "_modes", {})
-    if "dispatch" in modes:
-        app.switch_mode("dispatch")
-    else:
-        from cctui.tui.screens.dispatch import DispatchScreen
-
-        app.push_screen(DispatchScreen())
+    """Bring the dispatch panel (screen 3) to the front."""
+    app.switch_mode("dispatch")
 
 
 def _record(app: App, target: str, record_id: str) -> dict | None:

@@ -73,7 +73,7 @@ class DetailScreen(Screen):
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = f"Feedback › {self.record_id}"
-        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
+        header.data_dir = str(self.app.data_dir or "")
         self.app.current_record_id = self.record_id
         self.query_one("#detail-body").focus()
         self._load()
@@ -83,9 +83,7 @@ class DetailScreen(Screen):
     def _load(self) -> None:
         store = self.app.store
         record = store.feedback_get(self.record_id)
-        attempts: list[dict] | None = None
-        if hasattr(store, "log_iter"):
-            attempts = list(islice(store.log_iter(record_id=self.record_id), RECENT_ATTEMPTS))
+        attempts = list(islice(store.log_iter(record_id=self.record_id), RECENT_ATTEMPTS))
         self.app.call_from_thread(self._show, record, attempts)
 
     def _show(self, record: dict | None, attempts: list[dict] | None = None) -> None:

@@ -45,8 +45,8 @@ class DispatchScreen(Screen):
         self._cards: dict[int, DispatchRunCard] = {}
 
     @property
-    def dispatcher(self) -> Dispatcher | None:
-        return getattr(self.app, "dispatcher", None)
+    def dispatcher(self) -> Dispatcher:
+        return self.app.dispatcher
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -56,7 +56,7 @@ class DispatchScreen(Screen):
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = "Dispatch"
-        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
+        header.data_dir = str(self.app.data_dir or "")
         if self.dispatcher is not None and self._fixed_runs is None:
             self.dispatcher.subscribe(self)
         self.action_reload()

@@ -119,7 +119,7 @@ class FeedbackScreen(Screen):
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = "Feedback"
-        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
+        header.data_dir = str(self.app.data_dir or "")
         self.table.marks = self.marks
         self.table.sort_field, self.table.sort_descending = self.sort_field, self.sort_descending
         self._update_sort_label()

@@ -57,7 +57,7 @@ class LogsScreen(Screen):
         super().__init__(*args, **kwargs)
         self.filter_text = filter
         self._fixed = entries
-        self._seen_revision: Any = None
+        self._reload_pending = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -71,19 +71,16 @@ class LogsScreen(Screen):
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = "Logs" + (f" › {self.filter_text}" if self.filter_text else "")
-        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
+        header.data_dir = str(self.app.data_dir or "")
         if self.filter_text:
             self.query_one("#logs-filter").add_class("-open")
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None and self._fixed is None:
-            dispatcher.subscribe(self)
+        if self._fixed is None:
+            self.app.dispatcher.subscribe(self)
         self.query_one(LogTable).focus()
         self.action_reload()
 
     def on_unmount(self) -> None:
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.unsubscribe(self)
+        self.app.dispatcher.unsubscribe(self)
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -91,7 +88,7 @@ class LogsScreen(Screen):
     @on(Dispatcher.RunsUpdated)
     def _runs_updated(self) -> None:
         # New attempts arrive while a run goes on; re-read at most once a second.
-        if self.is_current and not getattr(self, "_reload_pending", False):
+        if self.is_current and not self._reload_pending:
             self._reload_pending = True
             self.set_timer(1.0, self._delayed_reload)
 
@@ -259,9 +256,4 @@ class LogsScreen(Screen):
 
     def jump_to_record(self, record_id: str) -> None:
         """Open the record's detail through the shell (its screens are not ours)."""
-        for name in ("open_record", "show_record", "open_detail"):
-            opener = getattr(self.app, name, None)
-            if callable(opener):
-                opener(record_id)
-                return
-        self.notify(f"Record {record_id}: open it from screen 1.", severity="warning")
+        self.app.open_record(record_id)

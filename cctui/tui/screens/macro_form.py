@@ -246,7 +246,7 @@ class MacroFormScreen(Screen):
         from cctui.macros import available_tags
 
         preview = self.query_one(MacroPreview)
-        tags = available_tags(getattr(self.app, "schema", None), preview.record)
+        tags = available_tags(self.app.schema, preview.record)
 
         def picked(tag: str | None) -> None:
             if tag:
@@ -270,7 +270,7 @@ class MacroFormScreen(Screen):
         form = self.form_dict()
         try:
             macro = Macro.from_dict(form, where=f"macro {form.get('name') or '(new)'}",
-                                    schema=getattr(self.app, "schema", None))
+                                    schema=self.app.schema)
         except CctuiError as exc:
             self.notify(str(exc), title="Not saved", severity="error", timeout=8)
             return

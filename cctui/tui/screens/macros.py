@@ -76,11 +76,9 @@ class MacrosScreen(Screen):
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = "Macros · ⏎ edit"
-        header.data_dir = str(getattr(self.app, "data_dir", "") or "")
-        self._revision: int | None = getattr(self.app.store, "revision", None)
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.subscribe(self)
+        header.data_dir = str(self.app.data_dir or "")
+        self._revision: int | None = self.app.store.revision
+        self.app.dispatcher.subscribe(self)
         self.action_reload()
         self.set_interval(REVISION_POLL, self._check_revision, name="macros-revision")
 
@@ -92,15 +90,13 @@ class MacrosScreen(Screen):
     def _read_revision(self) -> None:
         # ``macro add`` from another process bumps it; reading waits for the store's lock,
         # so never on the event loop.
-        revision = getattr(self.app.store, "revision", None)
+        revision = self.app.store.revision
         if revision != self._revision:
             self._revision = revision
             self.app.call_from_thread(self.action_reload)
 
     def on_unmount(self) -> None:
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.unsubscribe(self)
+        self.app.dispatcher.unsubscribe(self)
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -114,9 +110,8 @@ class MacrosScreen(Screen):
         table = self.query_one(DataTable)
         keep = self.current_name
         table.clear()
-        dispatcher = getattr(self.app, "dispatcher", None)
         last_runs: dict[str, Any] = {}
-        for run in (dispatcher.runs if dispatcher else []):
+        for run in self.app.dispatcher.runs:
             last_runs.setdefault(run.macro, run)  # runs come newest first
         for macro in sorted(self.app.store.macros_all(), key=lambda m: m["name"]):
             last = last_runs.get(macro["name"])

@@ -6,7 +6,7 @@ render, the target's limit warnings when it does, and the answer of a test send.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -16,6 +16,9 @@ from textual.widgets import Input, Static
 
 from cctui.errors import CctuiError
 from cctui.tui.widgets.macro_request_view import pretty_body, render_macro, request_text
+
+if TYPE_CHECKING:
+    from cctui.delivery.engine import SendResult
 
 
 class MacroPreview(VerticalScroll):
@@ -45,7 +48,7 @@ class MacroPreview(VerticalScroll):
         yield Static("", id="preview-answer")
 
     def on_mount(self) -> None:
-        record_id = self._record_id or getattr(self.app, "current_record_id", None)
+        record_id = self._record_id or self.app.current_record_id
         box = self.query_one("#preview-record", Input)
         with box.prevent(Input.Changed):
             box.value = record_id or ""
@@ -77,7 +80,7 @@ class MacroPreview(VerticalScroll):
             return
         problems.update("")
         unset = [f"${{{name}}} is not set: this request cannot be sent until it is."
-                 for name in getattr(rendered, "missing_secrets", ())]
+                 for name in rendered.missing_secrets]
         warnings.update("\n".join(f"⚠ {w}" for w in [*unset, *rendered.warnings]))
         label = (self.record or {}).get("id", "(no record)")
         request.update(f"── request for {label} (secrets masked) ──\n{request_text(rendered.masked())}")
@@ -100,20 +103,20 @@ class MacroPreview(VerticalScroll):
     def show_answer_error(self, message: str) -> None:
         self._answer().update(Text(f"Not sent: {message}", style="red"))
 
-    def show_answer(self, result: Any) -> None:
-        """Status, explanation and body of one ``AttemptResult`` (body already masked)."""
-        code = int(getattr(result, "status_code", 0) or 0)
+    def show_answer(self, result: SendResult) -> None:
+        """Status, explanation and body of one test send (headers and body already masked)."""
+        code = result.status_code
         style = "green" if 200 <= code < 300 else ("yellow" if code == 429 or 300 <= code < 400 else "red")
         out = Text()
         out.append(f"Test send: {code or 'no response'}", style=f"bold {style}")
-        out.append(f" in {getattr(result, 'duration_ms', 0)} ms\n")
-        explanation = result.explanation()
+        out.append(f" in {result.duration_ms} ms\n")
+        explanation = result.explanation
         out.append(f"{explanation.title}\n", style=style)
-        if not getattr(result, "ok", False) and explanation.action:
+        if not result.ok and explanation.action:
             out.append(f"What to do: {explanation.action}\n")
-        if getattr(result, "error", None):
+        if result.error:
             out.append(f"{result.error}\n", style="red")
-        body = getattr(result, "text", "")
+        body = result.body
         out.append(pretty_body(body) if body else "(empty body)")
         self._answer().update(out)
         self.scroll_end(animate=False)

@@ -48,9 +48,9 @@ def render_macro(app: Any, macro_dict: dict, record: dict | None, *, missing_sec
     from cctui.macros import Macro, render_request
 
     macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}",
-                            schema=getattr(app, "schema", None))
-    return render_request(macro, record or {}, store=getattr(app, "store", None),
-                          config=getattr(app, "config", None), missing_secrets=missing_secrets)
+                            schema=app.schema)
+    return render_request(macro, record or {}, store=app.store, config=app.config,
+                          missing_secrets=missing_secrets)
 
 
 def render_masked_sample(app: Any, macro_dict: dict, record: dict | None) -> tuple[dict | None, str | None]:

@@ -231,13 +231,13 @@ class TableLoader:
             while not self._stop.wait(REVISION_POLL):
                 # Even reading the revision waits for the store's lock (a write may be
                 # fsyncing): that is why this runs here and not on the event loop.
-                revision = getattr(store, "revision", None)
-                if revision is None or revision == self.data.revision:
+                revision = store.revision
+                if revision == self.data.revision:
                     continue
                 pause = last_reload + RELOAD_EVERY - time.monotonic()
                 if pause > 0 and self._stop.wait(pause):
                     return
-                self._reload(store, getattr(store, "revision", None))
+                self._reload(store, store.revision)
                 last_reload = time.monotonic()
         except CctuiError as exc:  # e.g. a damaged records file: say so, keep the app up
             if not self._stop.is_set():
@@ -258,7 +258,7 @@ class TableLoader:
 
     def _first_load(self, store) -> None:
         shown = self._head_first(store)
-        revision = getattr(store, "revision", None)
+        revision = store.revision
         feedback = store.feedback_all()
         request = self._request_now()
         if not shown and request is not None and request.section.target == "feedback" and not request.text \
@@ -280,12 +280,11 @@ class TableLoader:
         holds the GIL for ~250 ms. Only for the default view (all feedback, newest first,
         no filter); True if a page was shown."""
         request = self._request_now()
-        first_page = getattr(store, "first_page", None)
-        if first_page is None or request is None or request.section.target != "feedback" \
+        if request is None or request.section.target != "feedback" \
                 or request.section.feedback_type or request.section.query is not None \
                 or request.text or request.field != "created" or not request.descending:
             return False
-        answer = first_page(FIRST_PAGE)
+        answer = store.first_page(FIRST_PAGE)
         if answer is None or not answer[0]:
             return False
         page, counts = answer

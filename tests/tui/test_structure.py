@@ -1,0 +1,32 @@
+"""The TUI follows Textual's grain: promises about its code that a reader can check.
+
+Each test reads the source of every module under ``cctui/tui`` and names the file and
+line that breaks the promise.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cctui.tui
+
+TUI = Path(cctui.tui.__file__).parent
+
+
+def _hits(pattern: str) -> list[str]:
+    found = []
+    for path in sorted(TUI.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if re.search(pattern, line):
+                found.append(f"{path.relative_to(TUI.parent.parent)}:{number}: {line.strip()}")
+    return found
+
+
+def test_engine_events_are_matched_by_class_not_by_name():
+    assert not _hits(r"type\(\s*(ev|event)\s*\)\.__name__"), "match on the classes of cctui.delivery.events"
+    assert _hits(r"^\s*match event:"), "RunProgress.apply matches on the event's class"
+
+
+def test_no_duck_typing_on_the_store_the_engine_or_the_app():
+    assert not _hits(r"\b(getattr|hasattr)\(\s*(self\.)?(app\.)?(store|engine|app|dispatcher)\b")
