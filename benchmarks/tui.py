@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cctui.config import Config  # noqa: E402
 from cctui.core.seed import seed_store  # noqa: E402
+from cctui.macros.samples import sample_macro_dicts  # noqa: E402
 from cctui.store import open_store  # noqa: E402
 from cctui.tui.app import CctuiApp  # noqa: E402
 
@@ -314,7 +315,7 @@ async def main() -> None:
     store = open_store(data_dir)
     if store.feedback_count() < args.count:
         began = time.perf_counter()
-        seed_store(store, args.count - store.feedback_count(), seed=7)
+        seed_store(store, args.count - store.feedback_count(), seed=7, macros=sample_macro_dicts())
         print(f"seeded {args.count:,} records in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     count = store.feedback_count()
     store.close()

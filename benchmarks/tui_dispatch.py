@@ -85,6 +85,7 @@ class LoopLag:
 async def main(records: int, presses: int) -> None:
     from cctui.config import Config
     from cctui.core.seed import seed_store
+    from cctui.macros.samples import sample_macro_dicts
     from cctui.delivery import serve_in_background
     from cctui.store import open_store
     from cctui.tui.app import CctuiApp
@@ -92,7 +93,7 @@ async def main(records: int, presses: int) -> None:
     url, stop = serve_in_background("127.0.0.1", 0)
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp) / "data")
-        seed_store(store, records, seed=1, base_url=url)
+        seed_store(store, records, seed=1, macros=sample_macro_dicts(url))
         store.macro_put({"name": "bench", "target": "feedback", "method": "POST",
                          "url": f"{url}/bench", "format": "json",
                          "body": '{"text": "((id)): ((title))"}', "concurrency": 16})

@@ -220,14 +220,6 @@ def _is_paused(macro: Any) -> bool:
     return bool(data.get("paused")) or data.get("enabled") is False
 
 
-def last_period(store: Any, name: str) -> datetime | None:
-    """The start of the last period ``run_due`` started for macro ``name``."""
-    state = store.state_get(STATE_PREFIX + name)
-    if isinstance(state, Mapping) and state.get("period"):
-        return parse_iso(str(state["period"]), where=f"state {STATE_PREFIX}{name}")
-    return None
-
-
 def _already_ran(state: Any, period: datetime) -> bool:
     if isinstance(state, Mapping) and state.get("period"):
         return parse_iso(str(state["period"])) >= period

@@ -75,8 +75,9 @@ def _ordered(record: dict, core: tuple[str, ...]) -> dict:
 def seed(count: int, seed_value: int) -> None:
     """Add COUNT realistic feedback items, their users and the sample macros."""
     from cctui.core.seed import seed_store
+    from cctui.macros.samples import sample_macro_dicts
 
-    summary = seed_store(_ctx().store, count, seed_value)
+    summary = seed_store(_ctx().store, count, seed_value, macros=sample_macro_dicts())
     kinds = ", ".join(f"{n:,} {name}" for name, n in sorted(summary["by_type"].items()))
     click.echo(
         f"Added {summary['feedback']:,} feedback items ({kinds or 'none'}), "
@@ -111,6 +112,7 @@ def import_(path: str, default_type: str | None) -> None:
 def export(what: str, fmt: str, query: str | None, macro: str | None, output: str | None) -> None:
     """Export feedback (optionally filtered) or the delivery log."""
     from cctui.core.exporter import LOG_FIELDS, atomic_output, export_feedback, export_logs
+    from cctui.macros.secrets import mask_log_entry
 
     if what == "feedback" and macro is not None:
         raise click.UsageError("--macro is for `export logs`; to choose feedback items use --filter.")
@@ -127,7 +129,8 @@ def export(what: str, fmt: str, query: str | None, macro: str | None, output: st
             known = set(LOG_FIELDS) | fields_in(entries)
             test = compile_query(query, _ctx().schema, known_fields=known)
             entries = [entry for entry in entries if test(entry)]
-        write = lambda out: export_logs(entries, fmt, out)  # noqa: E731
+        masked = (mask_log_entry(entry) for entry in entries)  # again: defence in depth
+        write = lambda out: export_logs(masked, fmt, out)  # noqa: E731
     if output:
         with atomic_output(output) as out:
             count = write(out)

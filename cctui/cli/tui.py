@@ -45,7 +45,7 @@ def demo(ctx: Context, count: int, seed: int) -> None:
     """
     from cctui.core.seed import seed_store
     from cctui.delivery.receiver import serve_in_background
-    from cctui.macros.samples import sample_macros
+    from cctui.macros.samples import sample_macro_dicts
 
     temp = None
     if ctx.data_dir_option is None:
@@ -56,10 +56,10 @@ def demo(ctx: Context, count: int, seed: int) -> None:
         store = ctx.store
         if store.feedback_count() == 0:
             click.echo(f"Generating {count:,} feedback items in {ctx.data_dir} ...", err=True)
-            seed_store(store, count, seed, base_url=base_url)
+            seed_store(store, count, seed, macros=sample_macro_dicts(base_url))
         else:
-            for macro in sample_macros(base_url):  # point the samples at this run's receiver
-                store.macro_put(macro.to_dict())
+            for macro in sample_macro_dicts(base_url):  # point the samples at this run's receiver
+                store.macro_put(macro)
         open_tui(ctx)
     finally:
         stop()

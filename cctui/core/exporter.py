@@ -2,7 +2,8 @@
 
 Output goes to a stream (stdout) or to a file written atomically (temp file, fsync,
 ``os.replace``), so a reader never sees half an export. Log entries are masked by the
-delivery engine already; credential-like headers are masked again here as defence in depth.
+delivery engine already; the CLI masks them again (``cctui.macros.secrets.mask_log_entry``)
+before they reach :func:`export_logs`, as defence in depth.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import IO, Any, Iterable, Iterator
 
 from cctui.core.records import FEEDBACK_FIELDS
 from cctui.errors import InputError
-from cctui.macros.secrets import mask_header_value, mask_url
 
 FORMATS = ("csv", "json", "jsonl")
 
@@ -27,7 +27,6 @@ LOG_FIELDS = (
     "status_code", "ok", "error", "duration_ms", "started_at", "request_headers",
     "response_body",
 )
-_HEADER_KEYS = ("request_headers", "response_headers")
 
 
 def write_records(
@@ -59,26 +58,8 @@ def export_feedback(records: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -
 
 
 def export_logs(entries: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
-    """Delivery log entries (newest first, as the store yields them), masked again."""
-    return write_records((mask_entry(e) for e in entries), fmt, out, columns=LOG_FIELDS)
-
-
-def mask_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a log entry with credential headers and URL credentials masked."""
-    masked = dict(entry)
-    for key in _HEADER_KEYS:
-        headers = masked.get(key)
-        if isinstance(headers, dict):
-            masked[key] = {k: mask_header_value(k, str(v)) for k, v in headers.items()}
-        elif isinstance(headers, list):
-            masked[key] = [
-                [pair[0], mask_header_value(str(pair[0]), str(pair[1]))]
-                if isinstance(pair, (list, tuple)) and len(pair) == 2 else pair
-                for pair in headers
-            ]
-    if isinstance(masked.get("url"), str):
-        masked["url"] = mask_url(masked["url"])
-    return masked
+    """Delivery log entries (newest first, as the store yields them), contract columns first."""
+    return write_records(entries, fmt, out, columns=LOG_FIELDS)
 
 
 @contextmanager

@@ -134,9 +134,6 @@ class Schema:
         known = ", ".join(t.name for t in self.types)
         raise InputError(f"{where}: unknown feedback type {value!r} (known: {known}).")
 
-    def type_for_prefix(self, prefix: str) -> FeedbackType | None:
-        return next((t for t in self.types if t.prefix == prefix), None)
-
     def _choice(self, value: Any, choices: Iterable[str], what: str, where: str) -> str:
         text = _text(value, where).strip()
         for choice in choices:

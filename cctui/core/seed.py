@@ -11,13 +11,10 @@ from __future__ import annotations
 import random
 from contextlib import nullcontext
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from cctui.core.clock import now
 from cctui.core.records import USER_PREFIX, Schema, format_id
-
-#: Where the sample macros send by default: the address of ``cctui receiver``.
-DEFAULT_RECEIVER_URL = "http://127.0.0.1:8765"
 
 _SUBJECTS = (
     "the editor", "search", "the export dialog", "sync", "the dashboard", "login",
@@ -155,8 +152,10 @@ def generate(
     return items, users
 
 
-def seed_store(store: Any, count: int, seed: int = 0, *, base_url: str = DEFAULT_RECEIVER_URL) -> dict:
-    """Add generated users, then items (one write each), then the sample macros.
+def seed_store(store: Any, count: int, seed: int = 0, *,
+               macros: Iterable[Mapping[str, Any]] = ()) -> dict:
+    """Add generated users, then items (one write each), then ``macros`` (macro dicts, e.g.
+    :func:`cctui.macros.samples.sample_macro_dicts`), all in one batch.
 
     Returns a summary: ``{"feedback": n, "users": n, "macros": n, "by_type": {...}}``.
     """
@@ -169,20 +168,13 @@ def seed_store(store: Any, count: int, seed: int = 0, *, base_url: str = DEFAULT
         for item in items:
             item["submitter"] = real_ids.get(item["submitter"], item["submitter"])
         added = store.feedback_add(items, origin="seed") if items else []
-        macros = _add_sample_macros(store, base_url)
+        stored = [dict(macro) for macro in macros]
+        for macro in stored:
+            store.macro_put(macro)
     by_type: dict[str, int] = {}
     for item in added:
         by_type[item["type"]] = by_type.get(item["type"], 0) + 1
-    return {"feedback": len(added), "users": len(added_users), "macros": macros, "by_type": by_type}
-
-
-def _add_sample_macros(store: Any, base_url: str) -> int:
-    from cctui.macros.samples import sample_macros
-
-    macros = sample_macros(base_url)
-    for macro in macros:
-        store.macro_put(macro.to_dict())
-    return len(macros)
+    return {"feedback": len(added), "users": len(added_users), "macros": len(stored), "by_type": by_type}
 
 
 # -- the pieces ---------------------------------------------------------------------------

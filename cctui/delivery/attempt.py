@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from cctui import USER_AGENT
 from cctui.core.clock import iso, now
-from cctui.delivery import signing
 from cctui.delivery.explain import Explanation, explain
 from cctui.delivery.lean import PLAIN_HEADERS
-from cctui.delivery.transport import TRUNCATED, USER_AGENT, HttpSender
+from cctui.delivery.transport import TRUNCATED, HttpSender
 from cctui.errors import CctuiError, MacroError
+from cctui.macros import signing
+from cctui.macros.request import render_request
 from cctui.macros.tags import build_context
 
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
@@ -78,14 +80,6 @@ class Prepared:
     fixed: Fixed | None = None
 
 
-def _render_request():
-    try:
-        from cctui.macros import render_request
-    except ImportError:  # the package may not re-export it
-        from cctui.macros.request import render_request
-    return render_request
-
-
 class RequestFactory:
     """Prepares one macro's request for many records (one factory per run).
 
@@ -123,7 +117,7 @@ class RequestFactory:
         return self._full(record)
 
     def _full(self, record: dict) -> Prepared:
-        rendered = _render_request()(self.macro, record, store=self.store, config=self.config,
+        rendered = render_request(self.macro, record, store=self.store, config=self.config,
                                      environ=self.environ)
         fixed = self._fixed.get(bool(rendered.body))
         if fixed is None:

@@ -30,6 +30,7 @@ from cctui.delivery.recorder import Recorder
 from cctui.delivery.transport import HttpSender, make_transport, transport_kind
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
+from cctui.macros.model import Macro
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,8 @@ class SendResult(NamedTuple):
         return 200 <= self.status_code < 300
 
 
-def _macro_class():
-    try:
-        from cctui.macros import Macro
-    except ImportError:  # the package may not re-export it
-        from cctui.macros.model import Macro
-    return Macro
-
-
 def load_macro(store, name: str):
     """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
-    Macro = _macro_class()
     stored = store.macro_get(name)
     if stored is None:
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
@@ -161,8 +153,8 @@ class Engine:
         if isinstance(macro, Mapping):
             schema = getattr(self.store, "schema", None)
             where = f"macro {macro.get('name') or '(new)'}"
-            macro = (_macro_class().from_dict(macro, where=where, schema=schema) if schema is not None
-                     else _macro_class().from_dict(macro, where=where))
+            macro = (Macro.from_dict(macro, where=where, schema=schema) if schema is not None
+                     else Macro.from_dict(macro, where=where))
         factory = RequestFactory(macro, self.store, self.config)
         prepared = await asyncio.to_thread(factory.prepare, dict(record or {}))
         sender = HttpSender(self.transport or make_transport(transport_kind(self.config), limit=1))
@@ -173,10 +165,6 @@ class Engine:
                 await sender.aclose()
         return SendResult(result.status_code, result.masked_headers(), result.text, result.duration_ms,
                           result.masked_error(), result.explanation())
-
-    @property
-    def active_runs(self) -> list[str]:
-        return [rid for rid in self._runs if rid]
 
     async def run(self, macro_name: str, record_ids: Iterable[str], *, trigger: str = "manual",
                   concurrency: int | None = None, listener: ev.Listener | None = None,

@@ -99,11 +99,6 @@ def explain(status_code: int, body: str | bytes | None = None,
     return Explanation(head, meaning, action)
 
 
-def short(status_code: int, body: str | bytes | None = None, headers=None, error=None) -> str:
-    """Just the title, for tables and events."""
-    return explain(status_code, body, headers, error).title
-
-
 def _no_response(error: str | None) -> Explanation:
     text = (error or "no response").strip()
     low = text.lower()

@@ -27,11 +27,10 @@ import aiohttp
 import httpx
 import yarl
 
-from cctui import __version__
+from cctui import USER_AGENT
 from cctui.delivery.lean import BODY_LIMIT, TRUNCATED, LeanTransport, make_headers
 from cctui.errors import InputError
 
-USER_AGENT = f"cctui/{__version__}"
 # BODY_LIMIT: longest response body kept (the log truncates there too); TRUNCATED: the
 # response extension that says the body was cut there.
 

@@ -6,7 +6,10 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
+from cctui import USER_AGENT
+from cctui.core.clock import now
 from cctui.errors import MacroError, NotFound
+from cctui.macros import signing
 from cctui.macros.model import Macro
 from cctui.macros.request import RenderedRequest, render_request
 
@@ -52,10 +55,6 @@ def with_engine_headers(rendered: RenderedRequest, *, webhook_id: str = PREVIEW_
                         timestamp: int | None = None) -> RenderedRequest:
     """``rendered`` plus the headers the delivery engine adds to every attempt, made by
     the engine's own functions; the signature counts as a secret (shown as ``v1,••••``)."""
-    from cctui.core.clock import now
-    from cctui.delivery import signing
-    from cctui.delivery.transport import USER_AGENT
-
     if timestamp is None:
         timestamp = int(now().timestamp())
     key = signing.secret_key(rendered.signing_secret) if rendered.signing_secret else None

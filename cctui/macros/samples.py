@@ -9,6 +9,9 @@ from __future__ import annotations
 from cctui.macros.model import Macro
 from cctui.macros.presets import preset
 
+#: Where the sample macros send by default: the address of ``cctui receiver``.
+DEFAULT_RECEIVER_URL = "http://127.0.0.1:8765"
+
 # base64("demo@example.com:demo-token"): a literal demo credential (masked when shown)
 # so the Jira sample works without any environment variable.
 DEMO_JIRA_AUTH = "ZGVtb0BleGFtcGxlLmNvbTpkZW1vLXRva2Vu"
@@ -31,3 +34,8 @@ def sample_macros(base_url: str) -> list[Macro]:
         preset("generic", name="broken-404", url=f"{base}/status/404",
                description="Always answers 404: shows how a failed delivery looks."),
     ]
+
+
+def sample_macro_dicts(base_url: str = DEFAULT_RECEIVER_URL) -> list[dict]:
+    """The sample macros as the store keeps them (for :func:`cctui.core.seed.seed_store`)."""
+    return [macro.to_dict() for macro in sample_macros(base_url)]

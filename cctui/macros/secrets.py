@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import re
 from functools import lru_cache
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from cctui.errors import SecretError
@@ -259,3 +259,25 @@ def mask_stored_text(value: str) -> str:
     if value and not SECRET_REF.sub("", value).strip():
         return value
     return MASK if value else value
+
+
+_LOG_HEADER_KEYS = ("request_headers", "response_headers")
+
+
+def mask_log_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a delivery log entry with credential headers and URL credentials masked
+    (the engine masks when it logs; exports mask again, as defence in depth)."""
+    masked = dict(entry)
+    for key in _LOG_HEADER_KEYS:
+        headers = masked.get(key)
+        if isinstance(headers, dict):
+            masked[key] = {k: mask_header_value(k, str(v)) for k, v in headers.items()}
+        elif isinstance(headers, list):
+            masked[key] = [
+                [pair[0], mask_header_value(str(pair[0]), str(pair[1]))]
+                if isinstance(pair, (list, tuple)) and len(pair) == 2 else pair
+                for pair in headers
+            ]
+    if isinstance(masked.get("url"), str):
+        masked["url"] = mask_url(masked["url"])
+    return masked

@@ -40,11 +40,9 @@ class FailureNote:
 
 
 def _explain_line(status_code: int, body: str | None, headers: Any, error: str | None) -> str:
-    """A short plain-words explanation, from the core when it is there."""
-    try:
-        from cctui.delivery import explain
-    except ImportError:  # the core's explainer is not installed: say what we know
-        return error or f"HTTP {status_code}"
+    """A short plain-words explanation (title: what to do)."""
+    from cctui.delivery.explain import explain  # lazily: the TUI starts without delivery
+
     try:
         result = explain(status_code, body or "", headers, error)
     except Exception:  # an explanation must never break the panel

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from cctui.core.exporter import atomic_output, export_feedback, export_logs, mask_entry
+from cctui.core.exporter import atomic_output, export_feedback, export_logs
+from cctui.macros.secrets import mask_log_entry
 from cctui.errors import InputError
 
 ITEMS = [
@@ -63,12 +64,12 @@ def test_log_entries_are_masked_again():
                             ["Accept", "text/plain"]],
         "response_headers": {"Set-Cookie": "id=9", "Content-Type": "json"},
     }
-    masked = mask_entry(entry)
+    masked = mask_log_entry(entry)
     text = json.dumps(masked)
     for secret in ("t0k", "s=1", '"t"', "id=9", "abc", "pw"):
         assert secret not in text, secret
     assert "text/plain" in text and "page=2" in text and "Bearer" in text
     assert entry["request_headers"][0][1] == "Bearer t0k"  # the input is untouched
     out = io.StringIO()
-    export_logs([entry], "csv", out)
-    assert "t0k" not in out.getvalue()
+    export_logs([masked], "csv", out)
+    assert "t0k" not in out.getvalue() and "Bearer" in out.getvalue()

@@ -6,6 +6,7 @@ from collections import Counter
 
 from cctui.core.records import Schema
 from cctui.core.seed import generate, seed_store
+from cctui.macros.samples import sample_macro_dicts
 from cctui.store import open_store
 
 
@@ -44,8 +45,10 @@ def test_data_is_varied_and_valid(monkeypatch):
 def test_seed_store_adds_users_items_and_links_them(data_dir):
     store = open_store(data_dir)
     store.users_add([{"name": "Existing"}])
-    summary = seed_store(store, 200, seed=2)
+    summary = seed_store(store, 200, seed=2, macros=sample_macro_dicts("http://127.0.0.1:9"))
     assert summary["feedback"] == 200 and summary["users"] == 10
+    assert summary["macros"] == len(store.macros_all()) == 6
+    assert all(m["url"].startswith("http://127.0.0.1:9/") for m in store.macros_all())
     assert sum(summary["by_type"].values()) == 200
     user_ids = {user["id"] for user in store.users_all()}
     assert "USR-0011" in user_ids

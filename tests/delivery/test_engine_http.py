@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from cctui.delivery import Engine, events as ev, signing
+from cctui.delivery import Engine, events as ev
+from cctui.macros import signing
 from cctui.errors import InputError
 
 from .conftest import Collector, add_items, fast_config, put_macro

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from cctui.delivery import signing
+from cctui.macros import signing
 from cctui.delivery.policy import (
     DELIVERED, FAIL, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, parse_retry_after, server_wait,
 )

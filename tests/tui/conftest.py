@@ -132,9 +132,7 @@ def app_factory(tmp_path, monkeypatch):
     build their own), clock fixed."""
     monkeypatch.setenv("CCTUI_NOW", NOW)
     store = open_store(tmp_path / "data")
-    seed_store(store, 120, seed=7, base_url="http://127.0.0.1:9")
-    for macro in store.macros_all():
-        store.macro_remove(macro["name"])
+    seed_store(store, 120, seed=7)
 
     def make():
         from cctui.tui.app import CctuiApp

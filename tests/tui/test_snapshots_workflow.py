@@ -8,6 +8,7 @@ import pytest
 
 from cctui.config import Config
 from cctui.core.seed import seed_store
+from cctui.macros.samples import sample_macro_dicts
 from cctui.store import open_store
 
 SIZE = (110, 34)
@@ -29,7 +30,7 @@ def snap_app(tmp_path, monkeypatch):
     monkeypatch.setenv("CCTUI_NOW", NOW)
     monkeypatch.setenv("SLACK_TOKEN", "xoxb-snapshot-secret")
     store = open_store(tmp_path / "data")
-    seed_store(store, 60, seed=3, base_url="http://127.0.0.1:9")
+    seed_store(store, 60, seed=3, macros=sample_macro_dicts("http://127.0.0.1:9"))
     store.macro_put({
         "name": "slack-bugs", "target": "feedback", "method": "POST",
         "url": "https://hooks.slack.com/services/T000/B000/XXXX",
