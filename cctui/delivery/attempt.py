@@ -281,8 +281,8 @@ class AttemptResult:
         return self._mask()(self.error) if self.error else None
 
     def masked_headers(self) -> dict[str, str]:
-        """The response headers with credentials masked."""
-        return _masked_response_headers(self.headers, self.prepared.secrets, self._mask())
+        """The response headers with credentials masked (:func:`perform` masked them)."""
+        return dict(self.headers)
 
     def log_entry(self, state, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
@@ -311,7 +311,7 @@ class AttemptResult:
             "started_at": self.started_at,
             "request_headers": request_headers,
             "request_body": p.masked.get("body", ""),
-            "response_headers": _masked_response_headers(self.headers, p.secrets, mask),
+            "response_headers": self.headers,  # masked by perform()
             "response_body": self.text,
             "response_truncated": self.truncated,
             "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
@@ -457,7 +457,7 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
             response = await sender.send(prepared.method, prepared.url, headers, prepared.body, timeout)
     except httpx.TransportError as exc:
         result.error = str(exc) or type(exc).__name__
-    except (ValueError, httpx.InvalidURL) as exc:  # UnicodeEncodeError is a ValueError
+    except (ValueError, OverflowError, httpx.InvalidURL) as exc:  # UnicodeEncodeError is a ValueError
         # Building or encoding the request failed: nothing went out, and it would fail
         # the same way again, so it is a permanent error, not a "no response".
         result.error = _request_error(exc, headers)
@@ -472,4 +472,12 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
         result.headers = plain if plain is not None else dict(response.headers.items())
         result.truncated = bool(response.extensions.get(TRUNCATED))
     result.duration_ms = int(round((time.perf_counter() - began) * 1000))
+    # Mask here, once, what the server or the network said (a Location, an error
+    # naming the URL): everything after this (explanation, events, the log, `send`
+    # output, the pause reason) only ever sees the masked forms.
+    mask = result._mask()
+    if result.error:
+        result.error = mask(result.error)
+    if result.headers:
+        result.headers = _masked_response_headers(result.headers, prepared.secrets, mask)
     return result

@@ -207,6 +207,7 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
     url = sec.resolve(macro.url, environ, where="url", found=found, missing=missing)
+    found.update(sec.literal_secrets(macro.url))  # a token typed into the URL is a secret too
     headers: list[tuple[str, str]] = []
     for number, (name, value) in enumerate(macro.header_list, start=1):
         value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found,

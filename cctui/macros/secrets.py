@@ -142,6 +142,59 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
 _QUOTE_SAFE = ("", "/", "/:@!$&'()*+,;=~", ":@!$'()*+,;=~/?")
 
 
+def _distinctive(part: str) -> bool:
+    """Could ``part`` of a secret URL pass for something else in a response? Words
+    (``services``, ``webhooks``), numbers, versions and dates could; ids and tokens
+    (``T0123ABCD``, ``a1b2c3d4``, a long random string) could not."""
+    if len(part) >= 20:
+        return True
+    return len(part) >= 6 and any(c.isdigit() for c in part) and any(c.isalpha() for c in part)
+
+
+def secret_parts(secret: str) -> set[str]:
+    """The distinctive parts of a secret that is a URL or a path, each of which a server
+    may echo on its own: a relative ``Location``, ``Cannot POST /services/T0/B0/XXXX``,
+    ``Invalid port: '...'``. They are: the path (with and without its leading ``/``)
+    and every tail of it that holds a distinctive segment, those segments, the query
+    string and its distinctive or credential values, the user-info and a port that is
+    not a number. The host is not among them: where a request went is no secret."""
+    from urllib.parse import unquote
+
+    parts: set[str] = set()
+    if "://" in secret:
+        try:
+            split = urlsplit(secret)
+        except ValueError:
+            return parts
+        path, query = split.path, split.query
+        userinfo, _, hostport = split.netloc.rpartition("@")
+        if userinfo:
+            parts.add(userinfo)
+            parts.update(p for p in userinfo.split(":", 1)[1:] if p)
+        port = hostport.rpartition("]")[2].partition(":")[2]
+        if port and not port.isdigit():
+            parts.add(port)
+    elif "/" in secret:
+        path, query = secret, ""
+    else:
+        return parts
+    segments = [s for s in path.split("/") if s]
+    if len(path.strip("/")) >= 6:
+        parts.update({path, path.strip("/"), path.lstrip("/")})
+    for start in range(1, len(segments)):
+        tail = "/".join(segments[start:])
+        if any(_distinctive(s) for s in segments[start:]):
+            parts.update({tail, "/" + tail})
+    parts.update(s for s in segments if _distinctive(s))
+    if len(query) >= 6:
+        parts.add(query)
+    for match in _QUERY_PARAM.finditer("?" + query):
+        name, value = match.group(2), match.group(3)
+        if value and (_distinctive(value) or _is_sensitive_param(name)):
+            parts.update({value, unquote(value)})
+    return {p for p in parts if len(p) >= 4}
+
+
 def secret_variants(secrets: Iterable[str]) -> tuple[str, ...]:
     """Every form a secret can take in what is shown or logged, longest first: the raw
     value, percent-encoded (``quote`` with the usual safe sets, upper- and lower-case hex,
@@ -164,12 +217,15 @@ def _secret_variants(secrets: tuple[str, ...]) -> tuple[str, ...]:
 
     forms: set[str] = set()
     for secret in secrets:
-        forms.add(secret)
-        encoded = {quote(secret, safe=safe) for safe in _QUOTE_SAFE} | {quote_plus(secret)}
-        encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
-        forms |= encoded
-        forms.add(json.dumps(secret)[1:-1])
-        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+        for piece in (secret, *secret_parts(secret)):
+            encoded = {piece} | {quote(piece, safe=safe) for safe in _QUOTE_SAFE} | {quote_plus(piece)}
+            encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
+            forms |= encoded
+            for text in (piece, *encoded):
+                for escaped in (json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]):
+                    forms.add(escaped)
+                    # PHP, Java and others write "/" as "\/" in JSON.
+                    forms.add(escaped.replace("/", "\\/"))
         if ":" in secret:
             forms.add(b64(secret))
         try:
@@ -221,22 +277,77 @@ def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
     secrets = tuple(secrets)
     for secret in secrets:
         parts = urlsplit(secret) if secret and "://" in secret else None
-        if parts and parts.scheme and parts.hostname and secret in url and not parts.password:
-            url = url.replace(secret, f"{parts.scheme}://{parts.netloc}/{MASK}")
+        if parts and parts.scheme and parts.hostname and secret in url:
+            # Host and a numeric port only: user-info, or a "port" that is not a number
+            # (a token typed in the wrong place), may be the credential.
+            port = parts.netloc.rpartition("]")[2].rpartition("@")[2].partition(":")[2]
+            host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+            shown = f"{host}:{port}" if port.isdigit() else host
+            url = url.replace(secret, f"{parts.scheme}://{shown}/{MASK}")
     url = mask_text(url, [s for s in secrets if not (s and s.startswith(("http://", "https://")))])
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    if parts.password:
+    if parts.password and not _only_references(parts.password):
         url = url.replace(f":{parts.password}@", f":{MASK}@", 1)
     if parts.query:
         url = _QUERY_PARAM.sub(
             lambda m: f"{m.group(1)}{m.group(2)}={MASK}"
-            if m.group(3) and _is_sensitive_param(m.group(2)) else m.group(0),
+            if m.group(3) and _is_sensitive_param(m.group(2)) and not _only_references(m.group(3))
+            else m.group(0),
             url,
         )
+    shape = SECRET_PATH_URL.match(url)
+    # A path holding a ${NAME} (or its masked value) has its credential there: Slack's
+    # T../B.. ids are no secret.
+    if shape and "${" not in shape.group(2) and MASK not in shape.group(2):
+        url = shape.group(1) + MASK + "/" * shape.group(2).endswith("/") + url[shape.end():]
     return url
+
+
+#: Webhook URLs whose path carries the credential (group 2): Slack's
+#: ``hooks.slack.com/services/T../B../<token>`` (and workflows, triggers), Discord's
+#: ``discord.com/api/webhooks/<id>/<token>``, Teams' ``<tenant>.webhook.office.com/webhookb2/...``.
+SECRET_PATH_URL = re.compile(
+    r"(https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+    r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/[^/?#]+/"
+    r"|[\w.-]*\.webhook\.office\.com/webhookb2/"
+    r"|outlook\.office(?:365)?\.com/webhook(?:b2)?/))([^?#]+)",
+    re.IGNORECASE,
+)
+
+
+def _only_references(value: str) -> bool:
+    """Is ``value`` made of ``${NAME}`` references only (a reference is no secret)?"""
+    return "${" in value and not SECRET_REF.sub("", value).strip()
+
+
+def literal_secrets(url: str) -> set[str]:
+    """Credentials typed into a URL as they are (not as ``${NAME}``): the values of
+    credential query parameters (``token``, ``key``, ``secret``, ``password``, ``sig``,
+    ``api_key``, ...), a password in the user-info, and the path of a webhook URL that
+    carries its credential in the path (:data:`SECRET_PATH_URL`). They are masked like
+    resolved ``${NAME}`` values."""
+    from urllib.parse import unquote
+
+    found: set[str] = set()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return found
+    if parts.password and not _only_references(parts.password):
+        found.add(parts.password)
+    for match in _QUERY_PARAM.finditer("?" + parts.query):
+        name, value = match.group(2), match.group(3)
+        if value and _is_sensitive_param(name) and not _only_references(value):
+            found.update({value, unquote(value)})
+    shape = SECRET_PATH_URL.match(url)
+    if shape and "${" not in shape.group(2):
+        path = shape.group(2)
+        found.add(path.rstrip("/"))
+        found.update(s for s in path.split("/") if _distinctive(s))
+    return {s for s in found if len(s) >= 4}
 
 
 def mask_stored_header(name: str, value: str) -> str:
