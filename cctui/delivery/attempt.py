@@ -22,8 +22,7 @@ import orjson
 from cctui import USER_AGENT
 from cctui.core.clock import iso, now
 from cctui.delivery.explain import Explanation, explain
-from cctui.delivery.lean import PLAIN_HEADERS
-from cctui.delivery.transport import TRUNCATED, HttpSender
+from cctui.delivery.transport import NO_LENGTH_METHODS, PLAIN_HEADERS, TRUNCATED, HttpSender, host_header
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.request import render_request
@@ -53,7 +52,6 @@ class Fixed:
     masked_headers: dict  # the macro's headers, masked, for the log
     order: tuple[str, ...]  # every form of every secret, longest first (worked out once per run)
     has_user_agent: bool
-    wire: Any = None  # encoded headers for the sender, filled on first send
 
     def mask(self, text: str) -> str:
         """``mask_text(text, secrets)`` with the run's precomputed secret variants."""
@@ -448,6 +446,12 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     if not (fixed.has_user_agent if fixed is not None
             else any(name.lower() == "user-agent" for name, _ in prepared.headers)):
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
+    # Host and Content-Length too: the log lists every header that went on the wire.
+    host = host_header(prepared.url)
+    if host is not None:
+        headers.append(("Host", host))
+    if prepared.body or prepared.method not in NO_LENGTH_METHODS:
+        headers.append(("Content-Length", str(len(prepared.body))))
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:

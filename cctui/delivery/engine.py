@@ -27,7 +27,7 @@ from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
-from cctui.delivery.transport import HttpSender, make_transport, transport_kind
+from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
 from cctui.macros.model import Macro
@@ -157,7 +157,7 @@ class Engine:
                      else Macro.from_dict(macro, where=where))
         factory = RequestFactory(macro, self.store, self.config)
         prepared = await asyncio.to_thread(factory.prepare, dict(record or {}))
-        sender = HttpSender(self.transport or make_transport(transport_kind(self.config), limit=1))
+        sender = HttpSender(self.transport or make_transport(self.config, macro, limit=1))
         try:
             result = await perform(sender, prepared, f"test-{int(time.time() * 1000)}", self.timeout_of(macro))
         finally:
@@ -183,7 +183,8 @@ class Engine:
                            len(ids) or 1))
         if concurrency is not None and concurrency < 1:
             raise InputError("--concurrency: expected a whole number >= 1.")
-        kind = transport_kind(self.config) if self.transport is None and not dry_run else None
+        # Built before anything is persisted: a bad proxy or CA bundle stops the run here.
+        own = make_transport(self.config, macro, limit=width) if self.transport is None and not dry_run else None
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
         state = _Run(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
         if len(ids) >= BULK:
@@ -213,7 +214,7 @@ class Engine:
         try:
             state.emit(ev.RunStarted(state.run_id, macro.name, trigger, len(ids), dry_run))
             if not dry_run:
-                transport = self.transport or make_transport(kind, limit=width)
+                transport = self.transport or own
                 sender = HttpSender(transport)
             limiter = HostLimiter(getattr(macro, "rate_limit", None))
             breaker = CircuitBreaker(self.policy.breaker_threshold)

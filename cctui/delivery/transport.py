@@ -1,63 +1,103 @@
-"""How bytes move: httpx's Request/Response API over a transport chosen by measurement.
+"""How bytes move: aiohttp's ``ClientSession`` behind httpx's transport seam.
 
-Measured on loopback (benchmarks/dispatch.py, 32 in flight, 2 cores): httpx's own pool
-is several times slower than aiohttp, and even ``httpx_aiohttp.AiohttpTransport`` behind
-``httpx.AsyncClient`` reaches about a third of bare aiohttp. Most of the gap is per-request
-Python work (URL re-parsing, client-level header/cookie merging, streaming wrappers), so
-:class:`HttpSender` calls a transport directly with cached ``httpx.URL`` objects, and the
-transport returns an already-read, size-capped ``httpx.Response``.
+:class:`HttpSender` builds an ``httpx.Request`` and hands it to any
+``httpx.AsyncBaseTransport``: :class:`AiohttpTransport` in real runs, ``httpx.MockTransport``
+in unit tests. Webhook targets rate-limit far below what one core can send (Slack about one
+request a second, Jira tens), so the transport is a well-kept library rather than an HTTP
+parser of cctui's own; ``benchmarks/dispatch.py`` measures what that costs.
 
-The default transport is :class:`cctui.delivery.lean.LeanTransport`: HTTP/1.1 on an
-asyncio Protocol with its own keep-alive pool, several times cheaper per request than
-aiohttp's ``ClientSession``. :class:`AiohttpTransport` (one keep-alive
-``aiohttp.ClientSession``) stays available (``CCTUI_TRANSPORT=aiohttp`` or ``[delivery]
-transport = "aiohttp"``), and any other httpx transport (``httpx.AsyncHTTPTransport``,
-``httpx.MockTransport`` in unit tests) plugs into the same seam.
+What the transport promises, whatever aiohttp would do by default:
+
+* redirects are never followed (a 3xx is the answer);
+* at most ``body_limit`` bytes of a response body are kept (decoded: gzip, deflate and
+  brotli bodies are logged as text); a longer one is cut and its connection dropped;
+* the URL goes out exactly as written (``%2F`` and ``%7E`` stay as they are);
+* the headers sent are exactly the request's: aiohttp adds no ``Accept``,
+  ``Accept-Encoding`` or ``User-Agent`` of its own, so the log shows what was sent;
+* a request is never sent twice silently: aiohttp would resend an idempotent request
+  (PUT, DELETE) once when a kept-alive connection drops after it was written; here that
+  is an error, logged as an attempt and retried by the engine's policy (same
+  ``webhook-id``). A kept-alive connection that the server closed while it was idle is
+  noticed before reuse and never used;
+* proxies and TLS trust follow :mod:`cctui.delivery.network`;
+* errors are httpx exceptions with plain words that :mod:`cctui.delivery.explain` reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import socket
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import aiohttp
 import httpx
 import yarl
 
 from cctui import USER_AGENT
-from cctui.delivery.lean import BODY_LIMIT, TRUNCATED, LeanTransport, make_headers
-from cctui.errors import InputError
+from cctui.delivery.network import Network, network_for, ssl_context
 
-# BODY_LIMIT: longest response body kept (the log truncates there too); TRUNCATED: the
-# response extension that says the body was cut there.
+#: Longest response body kept (the log truncates there too).
+BODY_LIMIT = 64 * 1024
+#: Response extension: the body was cut at ``BODY_LIMIT``.
+TRUNCATED = "truncated"
+#: Response extension: the headers as the server sent them, as a plain dict (names
+#: lowercased, repeats joined), so the log need not decode them a second time.
+PLAIN_HEADERS = "cctui_headers"
+#: Seconds a kept-alive connection may idle before it is closed rather than reused: below
+#: common server idle timeouts (Node's is 5 s), so a reused connection is rarely one the
+#: server is closing at that very moment.
+KEEPALIVE = 4.0
+#: Seconds the total timer waits past the connect timer (see handle_async_request).
+CONNECT_FIRST = 0.05
+#: Headers aiohttp would add by itself; never sent, so the log shows every header sent.
+SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+#: Methods that carry no Content-Length when their body is empty (as aiohttp sends them).
+NO_LENGTH_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """One aiohttp session with keep-alive; never follows redirects; reads at most
-    ``body_limit`` bytes of a response (a bigger one is cut and its connection dropped).
+    """One ``aiohttp.ClientSession`` with keep-alive (see the module doc for its promises).
 
     The request's ``extensions["timeout"]`` (httpx's dict) gives ``connect`` and ``read``;
-    ``read`` is used as the total time for the attempt.
+    ``read`` is used as the total time for the attempt. ``network`` gives the proxy and
+    the TLS trust (default: the environment's proxies and the system's CAs).
     """
 
     enforces_timeout = True  # HttpSender needs no second timer around it
 
-    def __init__(self, limit: int = 100, body_limit: int = BODY_LIMIT) -> None:
+    def __init__(self, limit: int = 100, body_limit: int = BODY_LIMIT,
+                 network: Network | None = None) -> None:
         self.limit = limit
         self.body_limit = body_limit
+        self.network = network or Network()
+        # Built now, so a bad ca_bundle is an error before anything is sent.
+        self._ssl = ssl_context(self.network)
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
+        self._proxies: dict[str, tuple[str | None, str]] = {}
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit,
-                                         enable_cleanup_closed=False, ttl_dns_cache=300)
-        return aiohttp.ClientSession(
+        connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit, ssl=self._ssl,
+                                         keepalive_timeout=KEEPALIVE, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent",), timeout=aiohttp.ClientTimeout(total=None),
+            skip_auto_headers=SKIP_AUTO_HEADERS, timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=False,  # proxies come from cctui.delivery.network (ALL_PROXY too)
         )
+        # aiohttp resends PUT/DELETE once when a kept-alive connection drops after the
+        # request was written; the receiver may have acted on the first copy, so cctui
+        # logs that attempt instead (aiohttp's own test client switches this off too).
+        session._retry_connection = False
+        return session
+
+    def _proxy(self, url_text: str) -> tuple[str | None, str]:
+        found = self._proxies.get(url_text)
+        if found is None:
+            found = self.network.proxy_for(url_text)
+            if len(self._proxies) < 512:
+                self._proxies[url_text] = found
+        return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:
@@ -66,51 +106,66 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         key = (timeout.get("read"), timeout.get("connect"))
         client_timeout = self._timeouts.get(key)
         if client_timeout is None:
-            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(total=key[0], sock_connect=key[1])
-        url = _yarl(request.extensions.get("cctui_url") or str(request.url))
+            # The total runs a hair longer than the connect timeout, so a connect that hangs
+            # is reported as such (both timers would otherwise fire at the same moment).
+            total = key[0] + CONNECT_FIRST if key[0] else None
+            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(total=total, sock_connect=key[1])
+        url_text = request.extensions.get("cctui_url") or str(request.url)
+        proxy, proxy_from = self._proxy(url_text)
         try:
             content = request.content
         except httpx.RequestNotRead:
             content = await request.aread()
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         try:
             async with self._session.request(
-                request.method, url, headers=request.headers.multi_items(),
-                data=content or None, allow_redirects=False, timeout=client_timeout,
+                request.method, _yarl(url_text), headers=headers, data=content or None,
+                allow_redirects=False, timeout=client_timeout, proxy=proxy,
             ) as answer:
                 body = await _read_at_most(answer.content, self.body_limit + 1)
                 truncated = len(body) > self.body_limit
                 if truncated:
                     body = body[: self.body_limit]
                     answer.close()  # do not read megabytes we will not keep
-                extensions = {"http_version": b"HTTP/1.1"}
-                if answer.reason:
-                    extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
-                # aiohttp already decompressed the body: drop Content-Encoding so httpx
-                # does not try to decode it a second time.
-                raw_headers = [(k, v) for k, v in answer.raw_headers
-                               if k.lower() != b"content-encoding"]
-                if truncated:
-                    extensions[TRUNCATED] = True
-                # The body is already read: hand it over as a byte stream and mark the
-                # response read (httpx's content= path would re-scan headers and run the
-                # body through its decoders again, several µs per request for nothing).
-                response = httpx.Response(answer.status, headers=raw_headers, stream=httpx.ByteStream(body),
-                                          request=request, extensions=extensions)
-                response._content = body  # what Response.read() would set; httpx is pinned
-                return response
+                return _response(request, answer, body, truncated)
         except asyncio.TimeoutError as exc:
-            raise httpx.TimeoutException(_timeout_text(timeout), request=request) from exc
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                where = _where(url_text)
+                raise httpx.ConnectTimeout(f"connect to {where} timed out after {key[1]:g} s",
+                                           request=request) from exc
+            raise httpx.ReadTimeout(_timeout_text(timeout), request=request) from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            raise httpx.ProxyError(f"the proxy {_masked(proxy)} (from {proxy_from}) refused the "
+                                   f"connection: {exc.status} {exc.message}", request=request) from exc
+        except aiohttp.ClientProxyConnectionError as exc:
+            raise httpx.ProxyError(f"cannot connect to the proxy {_masked(proxy)} (from {proxy_from}): "
+                                   f"{_os_text(exc.os_error)}", request=request) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            cert = exc.certificate_error
+            reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None) or cert
+            raise httpx.ConnectError(f"TLS certificate of {exc.host}:{exc.port} not trusted: {reason} "
+                                     "(a private CA goes in ca_bundle)", request=request) from exc
+        except aiohttp.ClientConnectorSSLError as exc:
+            reason = getattr(exc.os_error, "reason", None) or exc.os_error
+            raise httpx.ConnectError(f"TLS handshake with {exc.host}:{exc.port} failed: {reason}",
+                                     request=request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise httpx.ConnectError(_connect_text(exc), request=request) from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise httpx.RemoteProtocolError("connection reset: the server closed the connection "
                                             "before answering", request=request) from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-            raise httpx.ReadError(f"connection reset: {exc}", request=request) from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise httpx.ReadError(f"connection reset mid-response: {_payload_text(exc)}", request=request) from exc
+        except aiohttp.ClientOSError as exc:
+            raise httpx.ReadError(f"connection reset: {_os_text(exc)}", request=request) from exc
+        except aiohttp.NonHttpUrlClientError as exc:
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {_yarl(url_text).scheme!r} "
+                                            "(http or https only)", request=request) from exc
         except aiohttp.InvalidURL as exc:
             raise httpx.UnsupportedProtocol(f"invalid URL: {exc}", request=request) from exc
         except aiohttp.ClientResponseError as exc:
-            raise httpx.RemoteProtocolError(f"bad response: {exc.message}", request=request) from exc
+            raise httpx.RemoteProtocolError(f"malformed response: {_first_line(exc.message)}",
+                                            request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.TransportError(f"{type(exc).__name__}: {exc}", request=request) from exc
 
@@ -118,6 +173,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _response(request: httpx.Request, answer: aiohttp.ClientResponse, body: bytes,
+              truncated: bool) -> httpx.Response:
+    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+    if answer.reason:
+        extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
+    if truncated:
+        extensions[TRUNCATED] = True
+    plain: dict[str, str] = {}
+    for name, value in answer.headers.items():
+        low = name.lower()
+        plain[low] = f"{plain[low]}, {value}" if low in plain else value
+    extensions[PLAIN_HEADERS] = plain
+    # aiohttp already decoded the body: without these two, httpx would decode it again.
+    raw = [(k, v) for k, v in answer.raw_headers if k.lower() not in (b"content-encoding", b"content-length")]
+    return httpx.Response(answer.status, headers=raw, content=body, request=request, extensions=extensions)
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
@@ -135,9 +207,43 @@ async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _where(url_text: str) -> str:
+    url = _yarl(url_text)
+    return f"{url.host}:{url.port}"
+
+
+def _masked(proxy: str | None) -> str:
+    from cctui.macros.secrets import mask_url
+
+    return mask_url(proxy or "")
+
+
+def _first_line(text: Any) -> str:
+    """aiohttp's parser errors span several lines (with a caret under the bad byte)."""
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    line = line.rstrip(":")
+    return line[:1].lower() + line[1:]
+
+
+def _payload_text(exc: aiohttp.ClientPayloadError) -> str:
+    import re
+
+    text = str(exc.__cause__ or exc.__context__ or "") + " " + str(exc)
+    found = re.search(r"received (\d+) of (\d+) bytes", text)
+    if found:
+        return f"received {found.group(1)} of {found.group(2)} bytes"
+    return _first_line(exc.args[0] if exc.args else exc) or "the body was cut short"
+
+
 def _timeout_text(timeout: dict) -> str:
     total = timeout.get("read")
     return f"timed out after {total:g} s" if total else "timed out"
+
+
+def _os_text(os_error: OSError) -> str:
+    if isinstance(os_error, ConnectionRefusedError):
+        return "connection refused"
+    return getattr(os_error, "strerror", None) or str(os_error)
 
 
 def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
@@ -147,48 +253,44 @@ def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
         return f"connection refused by {where}"
     if isinstance(os_error, socket.gaierror):
         return f"DNS lookup failed for {exc.host}: {os_error.strerror or os_error}"
-    if "ssl" in type(exc).__name__.lower():
-        return f"TLS handshake with {where} failed: {os_error}"
-    return f"cannot connect to {where}: {os_error.strerror if hasattr(os_error, 'strerror') and os_error.strerror else os_error}"
+    return f"cannot connect to {where}: {_os_text(os_error)}"
 
 
-#: Transports :func:`make_transport` knows; the first is the default.
-TRANSPORTS = ("lean", "aiohttp", "httpx-aiohttp", "httpx")
+def make_transport(config: Any = None, macro: Any = None, limit: int = 100) -> httpx.AsyncBaseTransport:
+    """The transport for one run of ``macro``: :class:`AiohttpTransport` with the macro's
+    and the config's network settings. Raises InputError for a bad proxy or CA bundle."""
+    warn_once(config)
+    return AiohttpTransport(limit=limit, network=network_for(macro, config))
 
 
-def transport_kind(config=None, environ=os.environ) -> str:
-    """Which transport a run uses: ``CCTUI_TRANSPORT``, else the config's ``[delivery]
-    transport``, else ``lean`` (the fastest measured, see README.md, "Sending" > "Speed")."""
-    kind = environ.get("CCTUI_TRANSPORT")
-    if not kind and config is not None:
-        delivery = getattr(config, "delivery", None)
-        if isinstance(delivery, Mapping):
-            kind = delivery.get("transport")
-    kind = (kind or TRANSPORTS[0]).strip().lower()
-    if kind not in TRANSPORTS:
-        raise InputError(f"transport {kind!r} (CCTUI_TRANSPORT or [delivery] transport): expected one of "
-                         f"{', '.join(TRANSPORTS)}.")
-    return kind
+def warn_old_transport_setting(config: Any = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The one-line warning for a ``CCTUI_TRANSPORT`` or ``[delivery] transport`` left from
+    an older cctui (the choice is gone; the setting is ignored), or None."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    delivery = getattr(config, "delivery", None) if config is not None else None
+    if environ.get("CCTUI_TRANSPORT"):
+        where = "CCTUI_TRANSPORT"
+    elif isinstance(delivery, Mapping) and delivery.get("transport"):
+        where = "[delivery] transport in the config file"
+    else:
+        return None
+    return f"{where} is no longer used (cctui has one transport, aiohttp); remove it."
 
 
-def make_transport(kind: str | None = None, limit: int = 100) -> httpx.AsyncBaseTransport:
-    """``lean`` (default: :class:`cctui.delivery.lean.LeanTransport`), ``aiohttp``
-    (:class:`AiohttpTransport`), ``httpx-aiohttp`` or ``httpx`` (httpx's own pool).
-    ``None`` picks by :func:`transport_kind` (``CCTUI_TRANSPORT``)."""
-    if kind is None:
-        kind = transport_kind()
-    if kind == "lean":
-        return LeanTransport(limit=limit)
-    if kind == "aiohttp":
-        return AiohttpTransport(limit=limit)
-    if kind == "httpx-aiohttp":
-        from httpx_aiohttp import AiohttpTransport as PackageTransport
+_warned: set[str] = set()
 
-        return PackageTransport(limits=httpx.Limits(max_connections=limit))
-    if kind == "httpx":
-        return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=limit,
-                                                            max_keepalive_connections=limit))
-    raise ValueError(f"unknown transport {kind!r}")
+
+def warn_once(config: Any = None) -> None:
+    """Print :func:`warn_old_transport_setting`'s warning once per process (Python warning
+    machinery is not used: it would print a source line)."""
+    message = warn_old_transport_setting(config)
+    if message and message not in _warned:
+        _warned.add(message)
+        import sys
+
+        print(f"cctui: warning: {message}", file=sys.stderr)
 
 
 @functools.lru_cache(maxsize=512)
@@ -199,13 +301,24 @@ def _url(text: str) -> httpx.URL:
 
 @functools.lru_cache(maxsize=512)
 def _yarl(text: str) -> yarl.URL:
-    # The same for aiohttp: it takes a parsed yarl.URL as it is.
-    return yarl.URL(text)
+    # encoded=True: the path and query go out exactly as written (%2F, %7E kept). A URL
+    # with non-ASCII characters is not encoded yet, so yarl encodes that one.
+    return yarl.URL(text, encoded=text.isascii())
+
+
+@functools.lru_cache(maxsize=512)
+def host_header(url: str) -> str | None:
+    """The ``Host`` header for ``url`` (IDNA-encoded, port only when not the default), or
+    None when the URL cannot be parsed (the send then reports why)."""
+    try:
+        return _url(url).netloc.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return None
 
 
 class HttpSender:
     """Sends one request at a time over a transport (one per run): builds the
-    ``httpx.Request``, adds ``User-Agent``, applies the timeout, reads the body capped."""
+    ``httpx.Request``, applies the timeout, reads the body capped."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, body_limit: int = BODY_LIMIT) -> None:
         self.transport = transport
@@ -214,59 +327,28 @@ class HttpSender:
 
     async def send(self, method: str, url: str, headers: Iterable[tuple[str, str]],
                    content: bytes, timeout: float) -> httpx.Response:
-        """One attempt; raises ``httpx.TransportError`` subclasses when no response came."""
+        """One attempt; raises ``httpx.TransportError`` subclasses when no response came.
+        A ``User-Agent`` is added when ``headers`` has none."""
         headers = list(headers)
         if not any(name.lower() == "user-agent" for name, _ in headers):
             headers.append(("User-Agent", USER_AGENT))
         request = httpx.Request(method, _url(url), headers=headers, content=content,
                                 extensions=self._extensions(timeout, url))
-        return await self._send(request, timeout)
-
-    async def _send(self, request: httpx.Request, timeout: float) -> httpx.Response:
         try:
             if getattr(self.transport, "enforces_timeout", False):
-                # The transport enforces the total timeout itself (and words its own
-                # timeout errors); a second timer per request costs measurable loop time
-                # at thousands of requests per second.
+                # The transport words its own timeout errors; no second timer per request.
                 return await self.transport.handle_async_request(request)
-            else:
-                async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
-                    response = await self.transport.handle_async_request(request)
-                    if not hasattr(response, "_content"):
-                        await self._read_capped(response)
+            async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
+                response = await self.transport.handle_async_request(request)
+                await self._read_capped(response)
         except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response
 
     async def send_prepared(self, prepared, headers: list[tuple[str, str]], timeout: float) -> httpx.Response:
-        """One attempt of a prepared request (:mod:`cctui.delivery.attempt`): the same
-        request as :meth:`send`, built without re-normalising the run's fixed headers.
-
-        ``headers`` starts with the prepared (fixed) headers, then the attempt's own
-        (``webhook-*``, ``User-Agent``). The fixed part is encoded once per run.
-        """
-        fixed = prepared.fixed
-        wire = fixed.wire
-        if wire is None:
-            try:
-                url = _url(prepared.url)
-                wire = fixed.wire = (url, [(name, name.lower(), value) for name, value in [(b"Host", url.netloc)] + [
-                    (name.encode("ascii"), value.encode("ascii")) for name, value in fixed.headers]])
-            except (UnicodeEncodeError, httpx.InvalidURL):
-                wire = fixed.wire = False  # httpx's own path reports it, as before
-        if wire is False:
-            return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
-        url, encoded = wire
-        body = prepared.body
-        raw = encoded[:]  # httpx.Headers' own triples, the fixed part encoded once per run
-        for name, value in headers[len(fixed.headers):]:
-            name = name.encode("latin-1")
-            raw.append((name, name.lower(), value.encode("latin-1")))
-        raw.append((b"Content-Length", b"content-length", str(len(body)).encode()))
-        request = httpx.Request(prepared.method, url, headers=make_headers(raw),
-                                stream=httpx.ByteStream(body), extensions=self._extensions(timeout, prepared.url))
-        request.read()
-        return await self._send(request, timeout)
+        """One attempt of a prepared request (:mod:`cctui.delivery.attempt`) with the
+        attempt's full header list."""
+        return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
 
     def _extensions(self, timeout: float, url: str) -> dict:
         found = self._ext.get((timeout, url))
@@ -277,10 +359,12 @@ class HttpSender:
         return found
 
     async def _read_capped(self, response: httpx.Response) -> None:
+        if getattr(response, "_content", None) is not None:
+            return  # already read (MockTransport and friends)
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > self.body_limit:
@@ -292,3 +376,7 @@ class HttpSender:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+
+__all__ = ["AiohttpTransport", "BODY_LIMIT", "HttpSender", "PLAIN_HEADERS", "TRUNCATED", "USER_AGENT",
+           "host_header", "make_transport", "warn_once", "warn_old_transport_setting"]

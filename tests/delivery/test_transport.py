@@ -1,24 +1,18 @@
-"""The lean HTTP/1.1 transport against real servers on 127.0.0.1.
+"""The aiohttp transport against real servers on 127.0.0.1.
 
 Most servers here are raw asyncio servers that write exact bytes, so each wire behaviour
 (chunked, close-delimited, a stale keep-alive connection...) is tested as it really
-arrives; HTTPS runs against an aiohttp server with a self-signed certificate made by
-``openssl req``.
+arrives. HTTPS, private CAs and proxies are in test_tls_proxy.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import ssl
-import subprocess
 
 import httpx
 import pytest
 
-from cctui.delivery.lean import LeanTransport
-from cctui.delivery.transport import TRUNCATED, HttpSender, make_transport, transport_kind
-from cctui.errors import InputError
+from cctui.delivery.transport import TRUNCATED, AiohttpTransport, HttpSender
 
 
 def request(url: str, method: str = "POST", body: bytes = b'{"a": 1}', timeout: float = 5.0,
@@ -87,7 +81,7 @@ async def send(transport, req) -> httpx.Response:
 def test_keep_alive_reuses_one_connection():
     async def main():
         async with RawServer(lambda head, body, i: ok(b"ok %d" % i)) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 bodies = [(await send(transport, request(server.url + "/hook"))).content for _ in range(5)]
             finally:
@@ -106,7 +100,7 @@ def test_keep_alive_reuses_one_connection():
 def test_concurrent_requests_open_parallel_connections_and_pool_them():
     async def main():
         async with RawServer(lambda head, body, i: ok()) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 for _ in range(3):
                     answers = await asyncio.gather(*(send(transport, request(server.url)) for _ in range(4)))
@@ -124,7 +118,7 @@ def test_chunked_response_is_decoded_across_reads():
 
     async def main():
         async with RawServer(lambda head, body, i: chunked) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 first = await send(transport, request(server.url))
                 second = await send(transport, request(server.url))  # reused after a chunked body
@@ -155,7 +149,7 @@ def test_parser_handles_a_response_split_into_single_bytes():
     async def main():
         server = await asyncio.start_server(slow, "127.0.0.1", 0)
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
-        transport = LeanTransport()
+        transport = AiohttpTransport()
         try:
             return await send(transport, request(url, body=b""))
         finally:
@@ -170,7 +164,7 @@ def test_body_delimited_by_connection_close():
     async def main():
         answer = lambda head, body, i: b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end"
         async with RawServer(answer, close=lambda i: True) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 results = [await send(transport, request(server.url)) for _ in range(2)]
             finally:
@@ -185,7 +179,7 @@ def test_body_delimited_by_connection_close():
 def test_connection_close_header_is_honoured():
     async def main():
         async with RawServer(lambda head, body, i: ok(extra=b"Connection: close\r\n")) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 for _ in range(3):
                     assert (await send(transport, request(server.url))).content == b"ok"
@@ -205,7 +199,7 @@ def test_head_204_and_304_have_no_body_and_keep_the_connection():
 
     async def main():
         async with RawServer(answer) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 results = [await send(transport, request(server.url, method="HEAD")),
                            await send(transport, request(server.url)),
@@ -224,7 +218,7 @@ def test_stale_pooled_connection_is_retried_on_a_fresh_one():
     still gets its answer (over a new connection), not an error."""
     async def main():
         async with RawServer(lambda head, body, i: ok(b"ok %d" % i)) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 first = await send(transport, request(server.url))
                 for writer in server.writers:  # server-side idle close
@@ -240,28 +234,34 @@ def test_stale_pooled_connection_is_retried_on_a_fresh_one():
     assert connections == 2
 
 
-def test_connection_dropped_before_answering_on_reuse_is_retried_once():
-    """The keep-alive race: the pooled connection looks fine, the request is written,
-    then the server closes without a byte of answer. One retry on a fresh connection."""
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_request_written_then_dropped_on_reuse_is_an_error_never_resent(method):
+    """The keep-alive race: the pooled connection looks fine, the request is written, then
+    the server closes without a byte of answer. The receiver may have acted on it, so it is
+    an error for the engine to log (and retry by policy), never a silent second copy;
+    aiohttp on its own resends PUT and DELETE here."""
     async def main():
         async with RawServer(lambda head, body, i: ok() if i != 1 else b"", close=lambda i: i == 1) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
-                first = await send(transport, request(server.url))
-                second = await send(transport, request(server.url))
+                first = await send(transport, request(server.url, method=method))
+                with pytest.raises(httpx.RemoteProtocolError, match="closed the connection before answering"):
+                    await send(transport, request(server.url, method=method))
+                seen = len(server.requests)
+                third = await send(transport, request(server.url, method=method))
             finally:
                 await transport.aclose()
-            return first, second, len(server.requests), server.connections
+            return first, seen, third, server.connections
 
-    first, second, requests, connections = asyncio.run(main())
-    assert first.status_code == second.status_code == 200
-    assert requests == 3 and connections == 2
+    first, seen, third, connections = asyncio.run(main())
+    assert first.status_code == third.status_code == 200
+    assert seen == 2 and connections == 2
 
 
 def test_fresh_connection_closed_without_answer_is_an_error():
     async def main():
         async with RawServer(lambda head, body, i: b"", close=lambda i: True) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 with pytest.raises(httpx.RemoteProtocolError, match="closed the connection before answering"):
                     await send(transport, request(server.url))
@@ -276,7 +276,7 @@ def test_reset_mid_response_is_a_read_error_with_clear_text():
     async def main():
         answer = lambda head, body, i: b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial"
         async with RawServer(answer, close=lambda i: True) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 with pytest.raises(httpx.ReadError) as caught:
                     await send(transport, request(server.url))
@@ -305,7 +305,7 @@ def test_body_is_capped_at_64_kib_and_the_connection_dropped(framing):
 
     async def main():
         async with RawServer(answer, close=lambda i: framing == "close") as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 big = await send(transport, request(server.url))
                 small = await send(transport, request(server.url))
@@ -324,7 +324,7 @@ def test_body_of_exactly_64_kib_is_not_truncated():
 
     async def main():
         async with RawServer(lambda head, body, i: ok(data)) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 return await send(transport, request(server.url))
             finally:
@@ -337,7 +337,7 @@ def test_body_of_exactly_64_kib_is_not_truncated():
 def test_total_timeout_is_a_read_timeout():
     async def main():
         async with RawServer(lambda head, body, i: None) as server:  # never answers
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 with pytest.raises(httpx.ReadTimeout, match="timed out after 0.2 s"):
                     await send(transport, request(server.url, timeout=0.2))
@@ -364,7 +364,7 @@ def test_connect_timeout_is_a_connect_timeout():
         fillers.append(filler)
 
     async def main():
-        transport = LeanTransport()
+        transport = AiohttpTransport()
         try:
             with pytest.raises(httpx.ConnectTimeout, match=f"connect to 127.0.0.1:{port} timed out after 0.2 s"):
                 await send(transport, request(f"http://127.0.0.1:{port}/", timeout=0.2))
@@ -380,7 +380,7 @@ def test_connect_timeout_is_a_connect_timeout():
 
 def test_refused_and_bad_responses_map_to_httpx_errors():
     async def main():
-        transport = LeanTransport()
+        transport = AiohttpTransport()
         try:
             import socket
 
@@ -391,7 +391,7 @@ def test_refused_and_bad_responses_map_to_httpx_errors():
             with pytest.raises(httpx.ConnectError, match=f"connection refused by 127.0.0.1:{port}"):
                 await send(transport, request(f"http://127.0.0.1:{port}/"))
             async with RawServer(lambda head, body, i: b"NOT HTTP AT ALL\r\n\r\n") as server:
-                with pytest.raises(httpx.RemoteProtocolError, match="malformed status line"):
+                with pytest.raises(httpx.RemoteProtocolError, match="malformed response: bad status line"):
                     await send(transport, request(server.url))
             with pytest.raises(httpx.UnsupportedProtocol):
                 await send(transport, request("ftp://127.0.0.1/"))
@@ -405,7 +405,7 @@ def test_redirects_are_returned_not_followed():
     async def main():
         answer = lambda head, body, i: b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n"
         async with RawServer(answer) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 return await send(transport, request(server.url)), len(server.requests)
             finally:
@@ -419,7 +419,7 @@ def test_interim_100_continue_is_skipped():
     async def main():
         answer = lambda head, body, i: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final")
         async with RawServer(answer) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 return await send(transport, request(server.url))
             finally:
@@ -437,7 +437,7 @@ def test_gzip_body_is_decoded():
     async def main():
         answer = lambda head, body, i: ok(packed, extra=b"Content-Encoding: gzip\r\n")
         async with RawServer(answer) as server:
-            transport = LeanTransport()
+            transport = AiohttpTransport()
             try:
                 return await send(transport, request(server.url))
             finally:
@@ -447,10 +447,10 @@ def test_gzip_body_is_decoded():
     assert answer.content == b'{"ok": true}' and "content-encoding" not in answer.headers
 
 
-def test_sender_passes_lean_errors_through_with_their_words():
+def test_sender_passes_transport_errors_through_with_their_words():
     async def main():
         async with RawServer(lambda head, body, i: None) as server:
-            sender = HttpSender(LeanTransport())
+            sender = HttpSender(AiohttpTransport())
             try:
                 with pytest.raises(httpx.TimeoutException, match="timed out after 0.2 s"):
                     await sender.send("POST", server.url, [("X-A", "1")], b"{}", 0.2)
@@ -460,85 +460,32 @@ def test_sender_passes_lean_errors_through_with_their_words():
     asyncio.run(main())
 
 
-def test_transport_choice(monkeypatch):
+
+
+def test_an_old_transport_setting_is_ignored_with_one_warning_line(store, receiver, monkeypatch, capsys):
+    """CCTUI_TRANSPORT and [delivery] transport chose among transports that are gone:
+    a run still works, and says once that the setting is no longer used."""
     from types import SimpleNamespace
 
-    from cctui.delivery.transport import AiohttpTransport
+    from cctui.delivery import transport as transport_module
+    from cctui.delivery.engine import Engine
 
-    monkeypatch.delenv("CCTUI_TRANSPORT", raising=False)
-    assert transport_kind() == "lean" and isinstance(make_transport(), LeanTransport)
-    assert transport_kind(SimpleNamespace(delivery={"transport": "aiohttp"})) == "aiohttp"
-    monkeypatch.setenv("CCTUI_TRANSPORT", "aiohttp")
-    assert isinstance(make_transport(), AiohttpTransport)
-    monkeypatch.setenv("CCTUI_TRANSPORT", "carrier-pigeon")
-    with pytest.raises(InputError, match="carrier-pigeon"):
-        transport_kind()
+    from .conftest import FAST, add_items, put_macro
 
-
-# -- HTTPS against a local aiohttp server with a self-signed certificate ---------------
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: HTTPS is covered by the aiohttp transport only")
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return cert, key
-
-
-async def _https_server(cert, key):
-    from aiohttp import web
-
-    async def hook(request):
-        body = await request.read()
-        return web.Response(text=f"tls {len(body)}", headers={"X-Peer-Ok": "1"})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"https://127.0.0.1:{port}"
-
-
-def test_https_with_a_trusted_certificate_keeps_alive(certificate):
-    cert, key = certificate
+    monkeypatch.setattr(transport_module, "_warned", set())
+    ids = add_items(store, 3)
+    put_macro(store, url=receiver.url + "/hook")
+    config = SimpleNamespace(delivery={**FAST, "transport": "lean"}, base_url=None)
+    monkeypatch.setenv("CCTUI_TRANSPORT", "httpx-aiohttp")
 
     async def main():
-        runner, url = await _https_server(cert, key)
-        transport = LeanTransport(ssl_context=ssl.create_default_context(cafile=str(cert)))
-        try:
-            answers = [await send(transport, request(url + "/hook")) for _ in range(3)]
-            return answers, sum(len(v) for v in transport._idle.values())
-        finally:
-            await transport.aclose()
-            await runner.cleanup()
+        first = await Engine(store, config).run("hook", ids[:2])
+        second = await Engine(store, config).run("hook", ids[2:])
+        return first.delivered + second.delivered
 
-    answers, idle = asyncio.run(main())
-    assert [a.content for a in answers] == [b"tls 8"] * 3 and answers[0].headers["x-peer-ok"] == "1"
-    assert idle == 1
-
-
-def test_https_verifies_certificates_by_default(certificate):
-    cert, key = certificate
-
-    async def main():
-        runner, url = await _https_server(cert, key)
-        transport = LeanTransport()  # the default context does not trust the self-signed cert
-        try:
-            with pytest.raises(httpx.ConnectError) as caught:
-                await send(transport, request(url + "/hook"))
-            return str(caught.value)
-        finally:
-            await transport.aclose()
-            await runner.cleanup()
-
-    text = asyncio.run(main())
-    assert text.startswith("TLS handshake with 127.0.0.1:") and "certificate" in text.lower()
+    assert asyncio.run(main()) == 3
+    assert capsys.readouterr().err == ("cctui: warning: CCTUI_TRANSPORT is no longer used (cctui has one "
+                                       "transport, aiohttp); remove it.\n")
+    monkeypatch.delenv("CCTUI_TRANSPORT")
+    assert transport_module.warn_old_transport_setting(config) == (
+        "[delivery] transport in the config file is no longer used (cctui has one transport, aiohttp); remove it.")

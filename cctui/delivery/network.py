@@ -1,0 +1,166 @@
+"""Where a request goes on a real network: which proxy, and which TLS certificates to trust.
+
+Settings, most specific first: the macro's ``proxy`` / ``ca_bundle`` / ``verify`` keys,
+then the config file's ``[delivery] proxy`` / ``ca_bundle``, then the environment
+(``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY`` in either case, read by the
+standard library's own rules; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` through OpenSSL).
+
+A ``ca_bundle`` *adds* a private CA to the system's trusted ones (it does not replace
+them), so one macro can reach both an internal Jira and Slack.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from cctui.errors import InputError
+
+#: Proxy URL schemes aiohttp can talk to (a SOCKS proxy needs a package cctui does not use).
+PROXY_SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class Network:
+    """One run's network settings (the macro's over the config's); see the module doc."""
+
+    proxy: str | None = None  # an explicit proxy URL: overrides the environment
+    proxy_from: str = ""  # where ``proxy`` was set, for messages ("the macro's proxy key")
+    ca_bundle: str | None = None
+    ca_from: str = ""
+    verify: bool = True
+
+    def proxy_for(self, url: str, environ: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+        """``(proxy URL or None, where it comes from)`` for a request to ``url``."""
+        if self.proxy:
+            return self.proxy, self.proxy_from
+        parts = urlsplit(url)
+        return _env_proxy(parts.scheme.lower(), parts.hostname or "", parts.port,
+                          _env_key(os.environ if environ is None else environ))
+
+
+def _setting(source: Any, key: str) -> Any:
+    if source is None:
+        return None
+    if isinstance(source, Mapping):
+        return source.get(key)
+    return getattr(source, key, None)
+
+
+def _delivery(config: Any) -> Mapping:
+    delivery = _setting(config, "delivery")
+    return delivery if isinstance(delivery, Mapping) else {}
+
+
+def network_for(macro: Any = None, config: Any = None) -> Network:
+    """The settings a run of ``macro`` uses, checked (bad values raise InputError)."""
+    delivery = _delivery(config)
+    proxy, proxy_from = _setting(macro, "proxy"), "the macro's proxy key"
+    if not proxy:
+        proxy, proxy_from = delivery.get("proxy"), "[delivery] proxy in the config file"
+    ca_bundle, ca_from = _setting(macro, "ca_bundle"), "the macro's ca_bundle key"
+    if not ca_bundle:
+        ca_bundle, ca_from = delivery.get("ca_bundle"), "[delivery] ca_bundle in the config file"
+    verify = _setting(macro, "verify")
+    if proxy:
+        check_proxy(str(proxy), proxy_from)
+    if ca_bundle:
+        ca_bundle = str(Path(str(ca_bundle)).expanduser())
+    return Network(str(proxy) if proxy else None, proxy_from if proxy else "",
+                   ca_bundle or None, ca_from if ca_bundle else "", verify is not False)
+
+
+def check_proxy(proxy: str, where: str) -> str:
+    """``proxy`` if it is an http:// or https:// URL with a host, else an InputError."""
+    parts = urlsplit(proxy)
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        raise InputError(f"{where}: the proxy {_shown(proxy)!r} must be an http:// or https:// URL "
+                         "with a host, such as \"http://proxy.example:3128\".")
+    return proxy
+
+
+def _shown(proxy: str) -> str:
+    from cctui.macros.secrets import mask_url
+
+    return mask_url(proxy)
+
+
+def _env_key(environ: Mapping[str, str]) -> tuple:
+    return tuple(sorted((k, v) for k, v in environ.items() if k.lower().endswith("_proxy")))
+
+
+@lru_cache(maxsize=256)
+def _env_proxy(scheme: str, host: str, port: int | None, env: tuple) -> tuple[str | None, str]:
+    # The standard library's reading of the *_proxy variables (lower case wins over upper
+    # case; HTTP_PROXY is ignored under CGI), plus ALL_PROXY for any scheme.
+    proxies: dict[str, str] = {}
+    for name, value in env:
+        if value:
+            proxies.setdefault(name.lower()[:-6], value)
+    for name, value in env:  # lower case last, so it wins
+        if value and name.islower():
+            proxies[name[:-6]] = value
+    if "REQUEST_METHOD" in os.environ:
+        proxies.pop("http", None)
+    chosen, variable = proxies.get(scheme), f"{scheme.upper()}_PROXY"
+    if not chosen:
+        chosen, variable = proxies.get("all"), "ALL_PROXY"
+    if not chosen:
+        return None, ""
+    bypass_for = f"{host}:{port}" if port else host
+    if urllib.request.proxy_bypass_environment(bypass_for, proxies):
+        return None, ""
+    if "://" not in chosen:
+        chosen = f"http://{chosen}"  # curl's reading of "proxy.example:3128"
+    return chosen, f"the environment variable {variable}"
+
+
+def ssl_context(network: Network) -> ssl.SSLContext | bool:
+    """What aiohttp's ``ssl=`` gets: a verifying context (the system CAs, plus the
+    ``ca_bundle`` when set), or ``False`` for ``verify = false``."""
+    if not network.verify:
+        return False
+    if not network.ca_bundle:
+        return _default_context()
+    return _bundle_context(network.ca_bundle, network.ca_from)
+
+
+@lru_cache(maxsize=1)
+def _default_context() -> ssl.SSLContext:
+    # Loading the system CAs takes a few ms; one context serves every run in a process.
+    return ssl.create_default_context()
+
+
+def _bundle_context(path: str, where: str) -> ssl.SSLContext:
+    context = ssl.create_default_context()  # the system's CAs (and SSL_CERT_FILE) first
+    try:
+        context.load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise InputError(f"{where}: the CA bundle {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputError(f"{where}: the CA bundle {path} is a directory; give a .pem file.") from None
+    except PermissionError:
+        raise InputError(f"{where}: the CA bundle {path} cannot be read (permission denied).") from None
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        raise InputError(f"{where}: the CA bundle {path} holds no PEM certificate cctui can load "
+                         f"({getattr(exc, 'reason', None) or exc}).") from None
+    return context
+
+
+def describe(network: Network, url: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Lines for a preview: the proxy a request to ``url`` goes through, and a warning when
+    certificates are not checked."""
+    notes = []
+    proxy, where = network.proxy_for(url, environ)
+    if proxy:
+        notes.append(f"sent through the proxy {_shown(proxy)} (from {where}).")
+    if not network.verify:
+        notes.append("verify = false: the TLS certificate of the receiver is not checked, so anyone "
+                     "on the network path could read or change this request.")
+    return notes
