@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 ## Run the whole test suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=25
 
 ## Run the benchmarks (each prints ratios against a baseline measured in the same run).
 bench: $(STAMP)

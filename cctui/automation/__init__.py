@@ -14,7 +14,7 @@ from importlib import import_module
 
 #: Each public name -> the submodule that defines it. They load on first use: the store
 #: attaches ``triggers`` whenever the CLI opens it, and ``schedules`` (croniter, dateutil)
-#: would otherwise cost every command, and the TUI's first frame, ~15 ms.
+#: would otherwise be imported by every command and before the TUI's first frame.
 _EXPORTS = {
     **dict.fromkeys(("DueRun", "Schedule", "describe_schedule", "next_run", "run_due"), "schedules"),
     **dict.fromkeys(("LoopRunner", "QueuedRunner", "Triggers", "attach", "describe_trigger",

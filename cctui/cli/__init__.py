@@ -30,7 +30,7 @@ class RootGroup(click.Group):
     """Turns user errors into clean messages everywhere: the console script and tests alike."""
 
     # Commands register on first lookup: ``cctui`` alone (the TUI) then never imports the
-    # delivery engine's HTTP clients or the templating, ~0.2 s before the first frame.
+    # delivery engine's HTTP clients or the templating before its first frame.
     def get_command(self, ctx: click.Context, cmd_name: str):
         _register()
         return super().get_command(ctx, cmd_name)

@@ -32,7 +32,7 @@ def text_of(record: dict) -> str:
 
 
 def index_text(records: list[dict]) -> None:
-    """Cache the lower-cased search text of ``records`` in one pass (~0.1 s per 100k):
+    """Cache the lower-cased search text of ``records`` in one pass:
     call it in a thread after loading so that the first typed word does not pay for it.
 
     Records from the store are read-only (an edit replaces the dict), so the object's
@@ -115,7 +115,7 @@ class Columns:
                 except KeyError:  # the cache was cleared meanwhile (another huge list)
                     column = [text_of(r) for r in rows]
             # Copies laid out one after another in this order: a search then reads memory
-            # in sequence instead of jumping around (~2.5x faster at 100k rows).
+            # in sequence instead of jumping around the heap.
             joined = "\x00".join(column)
             if joined.count("\x00") == len(column) - 1:  # no text holds the separator
                 column = joined.split("\x00")

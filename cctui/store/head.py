@@ -1,7 +1,7 @@
 """``records.head.json``: the newest feedback and the counts, readable without the snapshot.
 
-Parsing a 100k-record ``records.json`` takes ~250 ms (and holds the GIL), so the TUI's
-first screenful cannot wait for it. Whenever the records snapshot is written, a small side
+Parsing a big ``records.json`` is most of opening a store (and holds the GIL), so the
+TUI's first screenful should not wait for it. Whenever the records snapshot is written, a small side
 file is written next to it (atomically, after the snapshot)::
 
     {"seq": N, "snapshot": [inode, size, mtime_ns], "limit": 200,

@@ -54,7 +54,7 @@ class Store(MetaTables):
         self._lock = DataDirLock(self.data_dir, lock_timeout)
         # no lock needed to read: JournaledStorage re-reads if a compaction races with it.
         # The records are read on first use (under the mutex, see _reading), so opening the
-        # store is cheap and first_page() can answer before the ~250 ms parse at 100k.
+        # store is cheap and first_page() can answer before the snapshot is parsed.
         records_path = self.data_dir / "records.json"
         self._records_db = CctuiDB(
             records_path, self.data_dir / "records.journal", storage=JournaledStorage, lazy=True,

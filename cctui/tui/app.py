@@ -26,7 +26,7 @@ from cctui.tui.widgets.record_table import RecordTable
 
 # Screens 2-4, the detail, help, bulk and macro-form screens and the macro palette
 # providers load on first use: importing them (and the TextArea, DataTable, ... they
-# use) before the first frame cost ~40 ms of a cold start. Their binding ids are in
+# use) before the first frame is cold-start time nobody needs. Their binding ids are in
 # ``keys.LAZY_BINDING_IDS``, so ``[keymap]`` is still checked at start.
 
 #: Seconds between two looks for due schedules while the app is open (cron's minute).

@@ -1,7 +1,7 @@
 """A one-line footer of key hints, drawn as text.
 
-Textual's Footer composes a widget per key and recomposes on every focus change (~130 ms
-of a cold start here); one rendered line does the same job for a keyboard-first app.
+Textual's Footer composes a widget per key and recomposes on every focus change (a large
+share of a cold start); one rendered line does the same job for a keyboard-first app.
 """
 
 from __future__ import annotations

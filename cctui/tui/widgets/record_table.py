@@ -1,6 +1,6 @@
 """A table of records that paints only the rows on screen (Textual's line API).
 
-Textual's DataTable lays out every row as widget state and takes ~25 s to paint 100k rows.
+Textual's DataTable lays out every row as widget state, which at 100k rows takes seconds.
 This widget keeps the rows as the plain list of dicts it is given and renders one
 :class:`~textual.strip.Strip` per visible line, so its cost depends on the terminal's
 height, not on the number of records. Filtering, sorting and the mark set live outside
@@ -139,7 +139,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         if cursor is not None:
             index = cursor
         elif keep_id is not None:
-            # A linear scan of 100k dicts is ~5-30 ms: the screen avoids it when it can.
+            # A linear scan of every row is what the screen avoids when it can.
             fallback = min(self.cursor_row, max(0, len(rows) - 1))
             index = next((i for i, r in enumerate(rows) if r.get("id") == keep_id), fallback)
         self.virtual_size = Size(self.size.width, len(rows) + 1)

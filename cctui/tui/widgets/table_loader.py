@@ -41,8 +41,10 @@ REVISION_POLL = 0.3
 RELOAD_EVERY = 1.0
 #: Rows sent ahead of the full sort on the first load (more than any terminal is tall).
 FIRST_PAGE = 200
-#: From this many records on, a load is moved out of the cycle collector's way (gc.freeze).
+#: From this many records on, the first load is moved out of the cycle collector's way.
 FREEZE_AT = 20_000
+#: How many sort orders keep their filter columns (see :meth:`TableData.columns_of`).
+COLUMNS_KEPT = 4
 #: Columns built in the loader, before the first filter asks for them (the rest are built
 #: on first use, a few milliseconds each).
 PREPARED_FIELDS = {"feedback": ("status", "severity", "type", "category", "votes", "created"),
@@ -64,18 +66,29 @@ class TableData:
     #: (target, field, descending) -> that table's records sorted (shared with the views);
     #: (target, field, descending, type) -> only that feedback type.
     sorted: dict[tuple, list[dict]]
-    #: The same keys -> those rows as columns, for the filter (built on first use).
+    #: The same keys -> those rows as columns, for the filter (built on first use); the
+    #: :data:`COLUMNS_KEPT` most recently used, oldest first.
     columns: dict[tuple, Columns] = field(default_factory=dict)
+    _columns_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def empty(cls) -> "TableData":
         return cls(0, None, [], [], {"feedback": set(), "users": set()}, {"feedback": 8, "users": 8}, {}, [], {})
 
     def columns_of(self, key: tuple) -> Columns:
-        """The sorted rows under ``key`` as columns (``key`` must be in :attr:`sorted`)."""
-        columns = self.columns.get(key)
-        if columns is None or columns.rows is not self.sorted[key]:
-            columns = self.columns[key] = Columns(self.sorted[key])
+        """The sorted rows under ``key`` as columns (``key`` must be in :attr:`sorted`).
+
+        Each :class:`Columns` holds lists as long as the table (its text column a copy of
+        every title and description), and each sort order and type tab has its own, so
+        only the most recently used few are kept (the loader and view threads share them).
+        """
+        with self._columns_lock:
+            columns = self.columns.pop(key, None)
+            if columns is None or columns.rows is not self.sorted[key]:
+                columns = Columns(self.sorted[key])
+            self.columns[key] = columns
+            while len(self.columns) > COLUMNS_KEPT:
+                del self.columns[next(iter(self.columns))]
         return columns
 
 
@@ -276,8 +289,8 @@ class TableLoader:
 
     def _head_first(self, store) -> bool:
         """Paint the first screenful from ``store.first_page()`` (the small head file plus
-        the journal) before the store's full read, which at 100k records parses ~50 MB and
-        holds the GIL for ~250 ms. Only for the default view (all feedback, newest first,
+        the journal) before the store's full read, which parses the whole snapshot while
+        holding the GIL. Only for the default view (all feedback, newest first,
         no filter); True if a page was shown."""
         request = self._request_now()
         if request is None or request.section.target != "feedback" \
@@ -361,10 +374,7 @@ class TableLoader:
             key = (target, request.field, request.descending)
             data.columns_of(key).prepare(PREPARED_FIELDS[target], text=target == "feedback")
         if len(data.feedback) + len(data.users) >= FREEZE_AT:
-            # Every full collection would walk each record dict (~0.1 s at 100k, several
-            # times a minute while typing and painting): they live as long as the load,
-            # and refcounting frees them, so take them out of the cycle collector's view.
-            gc.freeze()
+            freeze_once()
 
     # -- the view: section -> filter -> sort (view thread) ------------------------------------
     def _run_views(self) -> None:
@@ -424,6 +434,30 @@ class TableLoader:
             records = data.users if target == "users" else data.feedback
             cached = data.sorted[key] = sort_rows(records, self._screen.app.schema, field, descending)
         return cached
+
+
+_freeze_lock = threading.Lock()
+_frozen = False
+
+
+def freeze_once() -> bool:
+    """Move everything alive now out of the cycle collector's view, once per process.
+
+    Why: every full collection walks each tracked object, and 100k record dicts make that
+    a visible pause several times a minute while typing. Records hold no cycles (refcounting
+    frees them) and a reload keeps the unchanged dicts (an edit replaces only its own), so
+    freezing after the first big load covers nearly all of them. ``gc.collect()`` first, so
+    no garbage is frozen; never again, since each freeze would pin whatever cyclic garbage
+    exists by then for the life of the process. True when this call froze.
+    """
+    global _frozen
+    with _freeze_lock:
+        if _frozen:
+            return False
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+        return True
 
 
 def _columns_for(target: str, id_width: int) -> tuple:

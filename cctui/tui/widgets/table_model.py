@@ -115,7 +115,7 @@ def sort_rows(rows: list[dict], schema: Schema, field: str | None, descending: b
         (missing if row.get(field) in (None, "") else present).append(row)
     try:
         # Dates (canonical ISO strings) and numbers sort right by their raw value, and
-        # itemgetter is ~3x faster than a Python key at 100k rows.
+        # itemgetter (C) beats a Python key function per row.
         if field in DATE_FIELDS or field in NUMERIC_FIELDS:
             present.sort(key=itemgetter(field), reverse=descending)
             return present + missing
@@ -127,7 +127,7 @@ def sort_rows(rows: list[dict], schema: Schema, field: str | None, descending: b
 
 def first_rows(rows: list[dict], schema: Schema, field: str | None, descending: bool, count: int) -> list[dict]:
     """The first ``count`` rows of ``sort_rows(rows, ...)`` without sorting them all: a
-    screenful to paint while the full sort runs (``heapq``: ~10 ms at 100k, not ~40 ms)."""
+    screenful to paint while the full sort runs (``heapq`` picks them in one pass)."""
     if not field:
         return (rows[::-1] if descending else rows)[:count]
     pick = heapq.nlargest if descending else heapq.nsmallest
