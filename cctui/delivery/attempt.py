@@ -17,11 +17,11 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
 from cctui import USER_AGENT
 from cctui.core.clock import iso, now
 from cctui.delivery.explain import Explanation, explain
+from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import NO_LENGTH_METHODS, PLAIN_HEADERS, TRUNCATED, HttpSender, host_header
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
@@ -219,6 +219,7 @@ class AttemptResult:
     #: was sent, and sending it again would fail the same way, so it is not retried.
     request_error: bool = False
     _json: Any = field(default=None, repr=False)
+    _returned: tuple | None = field(default=None, repr=False)
     _text: str | None = field(default=None, repr=False)
 
     @property
@@ -259,17 +260,20 @@ class AttemptResult:
         return self.explanation(paused).title
 
     def record_changes(self, macro) -> dict:
-        """Fields to set on the record after a 2xx: ``return_values`` then ``on_success``."""
-        changes: dict = {}
-        paths = getattr(macro, "return_values", None) or {}
-        if paths:
-            data = self.json_body()
-            for record_field, path in paths.items():
-                found, value = json_path(data, path)
-                if found:
-                    changes[record_field] = field_value(value)
+        """Fields to set on the record after a 2xx: ``return_values`` then ``on_success``.
+        A return value holding a secret is left out (see :meth:`returned`)."""
+        changes = dict(self.returned(macro)[0])
         changes.update(getattr(macro, "on_success", None) or {})
         return changes
+
+    def returned(self, macro) -> tuple[dict, tuple[str, ...]]:
+        """``(fields, refused)`` of the macro's ``return_values`` (see
+        :func:`~cctui.delivery.returns.take_return_values`), worked out once per attempt."""
+        if self._returned is None:
+            paths = getattr(macro, "return_values", None) or {}
+            self._returned = (take_return_values(paths, self.json_body(), self._mask())
+                              if paths and self.ok else ({}, ()))
+        return self._returned
 
     def _mask(self):
         fixed = self.prepared.fixed
@@ -281,6 +285,26 @@ class AttemptResult:
     def masked_headers(self) -> dict[str, str]:
         """The response headers with credentials masked (:func:`perform` masked them)."""
         return dict(self.headers)
+
+    def _refused_error(self, macro) -> str | None:
+        refused = self.returned(macro)[1] if self.ok and getattr(macro, "return_values", None) else ()
+        if not refused:
+            return None
+        return (f"return_values: {', '.join(refused)} not stored: the response's value holds a "
+                "secret of the request (delivered all the same).")
+
+    def _ok_explained(self, macro) -> dict:
+        """The explanation of a 2xx: delivered, plus any return value refused for
+        holding a secret (named in the title, so ``cctui logs`` shows it)."""
+        refused = self.returned(macro)[1] if getattr(macro, "return_values", None) else ()
+        if not refused:
+            return _ok_dict(self.status_code)
+        names = ", ".join(refused)
+        return {"title": f"{_ok_explanation(self.status_code).title}: return value {names} not stored "
+                         "(it holds a secret)",
+                "meaning": f"Delivered, but the response's value for {names} holds a secret sent with "
+                           "the request, so it was not written to the record.",
+                "action": "Point return_values at a field that does not echo the request's credentials."}
 
     def log_entry(self, state, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
@@ -304,7 +328,7 @@ class AttemptResult:
             "url": p.masked["url"],
             "status_code": self.status_code,
             "ok": self.ok,
-            "error": mask(self.error) if self.error else None,
+            "error": mask(self.error) if self.error else self._refused_error(state.macro),
             "duration_ms": self.duration_ms,
             "started_at": self.started_at,
             "request_headers": request_headers,
@@ -312,7 +336,7 @@ class AttemptResult:
             "response_headers": self.headers,  # masked by perform()
             "response_body": self.text,
             "response_truncated": self.truncated,
-            "explanation": _ok_dict(self.status_code) if self.ok else self.explanation(paused).to_dict(),
+            "explanation": self._ok_explained(state.macro) if self.ok else self.explanation(paused).to_dict(),
             **({"not_sent": True} if self.request_error else {}),
         }
 
@@ -398,28 +422,6 @@ def _as_dict(headers: list[tuple[str, str]]) -> dict[str, str]:
     for name, value in headers:
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
-
-
-def field_value(value: Any) -> Any:
-    """A value taken from a response, as a record field can hold it: scalars as they are,
-    an object or a list as compact JSON text (records hold scalars only, so that export
-    and import stay lossless)."""
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return value
-
-
-def json_path(data: Any, path: str) -> tuple[bool, Any]:
-    """Follow ``"data.id"`` or ``"items.0.key"`` into JSON; (found, value)."""
-    current = data
-    for part in str(path).split("."):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return False, None
-    return True, current
 
 
 def _request_error(exc: Exception, headers: list[tuple[str, str]]) -> str:

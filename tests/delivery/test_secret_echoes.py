@@ -121,3 +121,28 @@ def test_distinctive_parts_are_masked_but_words_and_hosts_are_not():
     assert mask_text("Location: ../B0123ABCD/abcdefghijklmnopqrstuvwx", [url]) == f"Location: ..{MASK}"
     assert mask_text("see %2Fservices%2FT0123ABCD%2FB0123ABCD%2Fabcdefghijklmnopqrstuvwx", [url]) \
         == f"see {MASK}"
+
+
+def test_a_return_value_holding_a_secret_is_refused_and_logged(cli, store, receiver, data_dir, monkeypatch,
+                                                               fast_cli_config):
+    monkeypatch.setenv("HOOK_TOKEN", TOKEN)
+    monkeypatch.setenv("API_TOKEN", API_TOKEN)
+    (item,) = add_items(store, 1)
+    # /echo answers {"headers": {...}, "body": ..., "path": ...}, credentials included.
+    put_macro(store, url=receiver.url + "/echo/${HOOK_TOKEN}", headers="X-Api-Key: ${API_TOKEN}",
+              return_values={"echo_path": "path", "echo_key": "headers.X-Api-Key",
+                             "echo_headers": "headers", "echo_type": "headers.Content-Type"},
+              on_success={"status": "Escalated"})
+    sent = cli("send", "hook", "--item", item, "--json")
+    assert sent.exit_code == 0, sent.output  # delivered: the receiver accepted it
+    record = store.feedback_get(item)
+    # Fields whose value holds a secret are not written; the others and on_success are.
+    assert record["echo_type"] == "application/json" and record["status"] == "Escalated"
+    assert not {"echo_path", "echo_key", "echo_headers"} & set(record)
+    (entry,) = store.log_iter(macro="hook")
+    assert entry["ok"] and entry["error"].startswith(
+        "return_values: echo_path, echo_key, echo_headers not stored: the response's value holds a secret")
+    assert "not stored (it holds a secret)" in entry["explanation"]["title"]
+    shown = cli("logs").output
+    assert "echo_path, echo_key, echo_headers not stored" in shown
+    assert_nowhere({TOKEN, API_TOKEN}, [sent.output, shown, cli("feedback", "list", "--json").output], data_dir)
