@@ -27,6 +27,7 @@ from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
+from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, machine_id, plan_retry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
@@ -120,13 +121,15 @@ class Engine:
     """Sends macros. One engine may run several runs at once (e.g. from the TUI)."""
 
     def __init__(self, store, config=None, transport: httpx.AsyncBaseTransport | None = None,
-                 *, rng: random.Random | None = None, flush_interval: float = 0.1) -> None:
+                 *, rng: random.Random | None = None, flush_interval: float = 0.1,
+                 heartbeat_every: float = HEARTBEAT_EVERY) -> None:
         self.store = store
         self.config = config
         self.policy = RetryPolicy.from_config(getattr(config, "delivery", None))
         self.transport = transport
         self.rng = rng or random.Random()
         self.flush_interval = flush_interval
+        self.heartbeat_every = heartbeat_every
         self._runs: dict[str, _Run] = {}
 
     # -- public API ---------------------------------------------------------------------
@@ -207,9 +210,13 @@ class Engine:
             raise
         summary.run_id = state.run_id
         self._runs[state.run_id or f"dry-{id(state)}"] = state
+        if state.run_id:
+            ACTIVE_HERE.add(state.run_id)
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
                                                  target=getattr(macro, "target", "feedback"),
-                                                 interval=self.flush_interval)
+                                                 interval=self.flush_interval,
+                                                 heartbeat=self._heartbeat(state.run_id),
+                                                 heartbeat_every=self.heartbeat_every)
         sender = None
         try:
             state.emit(ev.RunStarted(state.run_id, macro.name, trigger, len(ids), dry_run))
@@ -240,6 +247,7 @@ class Engine:
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
             self._runs.pop(state.run_id or f"dry-{id(state)}", None)
+            ACTIVE_HERE.discard(state.run_id)
             if state.view is not None:
                 state.view.close()
         if recorder is not None and recorder.error is not None:
@@ -250,8 +258,6 @@ class Engine:
     async def retry(self, macro: str | None = None, record_id: str | None = None,
                     listener: ev.Listener | None = None, concurrency: int | None = None) -> ev.RunSummary:
         """Resend failed deliveries and finish interrupted runs (see :mod:`recovery`)."""
-        from cctui.delivery.recovery import plan_retry
-
         plans = await asyncio.to_thread(plan_retry, self.store, macro=macro, record_id=record_id,
                                         active=set(self._runs))
         total = ev.RunSummary(None, macro or "*", "retry")
@@ -290,9 +296,17 @@ class Engine:
     def _delivered_before(self, macro_name: str) -> frozenset[str]:
         return frozenset(e["record_id"] for e in self.store.log_iter(macro=macro_name, status="ok"))
 
+    def _heartbeat(self, run_id: str | None):
+        """The recorder thread calls this every few seconds while the run goes on, so
+        other processes can tell a live run from a dead one (``recovery.run_is_live``)."""
+        if not run_id:
+            return None
+        return lambda: self.store.run_update(run_id, {"heartbeat_at": iso()})
+
     def _persist(self, macro_name: str, trigger: str, ids: list[str], width: int,
                  resume: str | None) -> str:
-        fields = {"status": "running", "pid": os.getpid(), "concurrency": width}
+        fields = {"status": "running", "pid": os.getpid(), "host": machine_id(), "heartbeat_at": iso(),
+                  "concurrency": width}
         if resume:
             self.store.run_update(resume, {**fields, "resumed": iso()})
             return resume

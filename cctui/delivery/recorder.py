@@ -24,8 +24,12 @@ class Recorder:
     """Queue attempts and record changes from the loop; a thread writes them."""
 
     def __init__(self, store, *, macro: str, target: str = "feedback",
-                 interval: float = 0.1, batch: int = 500) -> None:
+                 interval: float = 0.1, batch: int = 500,
+                 heartbeat: Callable[[], Any] | None = None, heartbeat_every: float = 2.0) -> None:
         self.store = store
+        self.heartbeat = heartbeat
+        self.heartbeat_every = heartbeat_every
+        self._beat_at = time.monotonic()
         self.macro = macro
         self.target = target
         self.interval = interval
@@ -80,7 +84,10 @@ class Recorder:
         stopping = False
         while not stopping:
             try:
-                kind, item = self._queue.get()
+                kind, item = self._queue.get(timeout=self._until_beat())
+            except queue.Empty:
+                self._flush(logs, changes, calls)  # nothing to write but the heartbeat
+                continue
             except Exception:  # pragma: no cover - interpreter shutdown
                 return
             pending = 0
@@ -105,10 +112,16 @@ class Recorder:
                     kind, item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
-            self._flush(logs, changes, calls)
+            self._flush(logs, changes, calls, beat=not stopping)
             logs, changes, calls = [], {}, []
 
-    def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list) -> None:
+    def _until_beat(self) -> float | None:
+        """Seconds the idle thread may wait before the next heartbeat is due."""
+        if self.heartbeat is None:
+            return None
+        return max(0.0, self._beat_at + self.heartbeat_every - time.monotonic())
+
+    def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list, beat: bool = True) -> None:
         try:
             if logs:
                 self.store.log_append(logs)
@@ -116,6 +129,9 @@ class Recorder:
                 self._apply(changes)
             for fn in calls:
                 fn()
+            if beat and self.heartbeat is not None and self._until_beat() == 0.0:
+                self._beat_at = time.monotonic()
+                self.heartbeat()
         except BaseException as exc:  # keep the first error; the engine reports it
             if self.error is None:
                 self.error = exc

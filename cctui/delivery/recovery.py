@@ -3,7 +3,8 @@
 Read from the store only (runs and the log), so a crash at any point leaves a state this
 module can plan from:
 
-- a run still marked ``running`` whose process is gone (``kill -9``, power loss), or one
+- a run still marked ``running`` that nobody is sending any more (its process is gone
+  after ``kill -9``, a closed terminal or a power loss; see :func:`run_crashed`), or one
   that ended early with records never sent (cancelled with Ctrl-C, circuit breaker): its
   records without a successful attempt *in that run* are sent again, in the same run with
   the same delivery ids (``webhook-id``), so a receiver can recognise the one that was in
@@ -15,7 +16,21 @@ module can plan from:
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from cctui.core.clock import now as clock_now
+from cctui.core.clock import parse_iso
+from cctui.errors import InputError
+
+#: A running engine stamps its run's ``heartbeat_at`` at least this often (seconds) ...
+HEARTBEAT_EVERY = 2.0
+#: ... and a run whose heartbeat is older than this is not being sent by anyone.
+LIVE_WITHIN = 15.0
+#: Run ids an engine of *this* process is sending right now (the engine keeps it).
+ACTIVE_HERE: set[str] = set()
 
 
 @dataclass
@@ -41,6 +56,67 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def machine_id() -> str:
+    """This machine and this boot: a pid means something only where and while it was
+    taken (after a reboot an old run's pid may belong to anyone)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+    except OSError:  # not Linux: the host name alone
+        boot = ""
+    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+
+
+def _here(run: dict) -> bool:
+    """Was the run started on this machine since its last boot? (Runs from before the
+    heartbeat existed carry no ``host``: assume here, as cctui always did.)"""
+    host = run.get("host")
+    return host is None or host == machine_id()
+
+
+def heartbeat_age(run: dict, now: datetime | None = None) -> float | None:
+    """Seconds since the run's engine last said it was alive; None if it never did."""
+    stamp = run.get("heartbeat_at")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        beat = parse_iso(stamp)
+    except InputError:
+        return None
+    return ((now or clock_now()) - beat) / timedelta(seconds=1)
+
+
+def run_is_live(run: dict, now: datetime | None = None) -> bool:
+    """True when some process is sending this run right now: its status says
+    ``running`` and its engine's heartbeat is at most :data:`LIVE_WITHIN` seconds old
+    (and, for a run of this machine, its process still exists: a ``kill -9`` shows at
+    once, not 15 s later). For screens: a running run that is not live was interrupted
+    and ``cctui retry`` finishes it."""
+    if run.get("status") != "running":
+        return False
+    age = heartbeat_age(run, now)
+    if age is None or age > LIVE_WITHIN:
+        return False
+    return not (_here(run) and not pid_alive(run.get("pid")))
+
+
+def run_crashed(run: dict) -> bool:
+    """Is this run marked ``running`` although nobody sends it any more?
+
+    On this machine the run's pid decides: gone means crashed, alive means it is still
+    sending (or stopped with Ctrl-Z and may go on: resuming it would double-send). A run
+    of this process is crashed unless one of its engines has it. A run from another
+    machine (a shared data dir) or from before a reboot has only its heartbeat to go by.
+    """
+    if run.get("status") != "running" or run.get("id") in ACTIVE_HERE:
+        return False
+    if not _here(run):
+        return not run_is_live(run)
+    pid = run.get("pid")
+    return pid == os.getpid() or not pid_alive(pid)
+
+
 def interrupted_runs(store, macro: str | None = None, active: set[str] = frozenset()) -> list[dict]:
     """Runs that stopped before all their records were handled."""
     found = []
@@ -50,8 +126,7 @@ def interrupted_runs(store, macro: str | None = None, active: set[str] = frozens
         if run.get("dry_run") or run.get("id") in active:
             continue
         status = run.get("status")
-        crashed = status == "running" and (
-            run.get("pid") == os.getpid() or not pid_alive(run.get("pid")))
+        crashed = run_crashed(run)
         # Cancelled (Ctrl-C) or cut short (circuit breaker, 410): records left unsent.
         unsent = run.get("incomplete") or (run.get("summary") or {}).get("not_sent")
         if crashed or (status in ("done", "cancelled") and unsent):
