@@ -176,6 +176,11 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
     ctx = _ctx()
     macro = load_macro(ctx.store, name)
     ids = _records_for(ctx, macro, items, query, all_)
+    if ids:  # a body too expensive to render is refused before anything is sent
+        from cctui.macros.request import check_cost
+
+        get = ctx.store.user_get if macro.target == "users" else ctx.store.feedback_get
+        check_cost(macro, get(ids[0]), store=ctx.store, config=ctx.config)
     trigger = "manual" if items else "bulk"
     reporter = _Reporter(as_json, len(ids), dry_run)
     try:

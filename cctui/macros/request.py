@@ -8,7 +8,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from cctui.errors import MacroError, SecretError, TemplateError
+from cctui.errors import CctuiError, MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro
@@ -188,7 +188,8 @@ def render_request(
     try:
         body = compiled.render(context) if macro.body else ""
     except TemplateError as exc:
-        raise TemplateError(f"{where}: {exc}") from None
+        exc.args = (f"{where}: {exc}",)  # keeps the class (TemplateTooExpensive)
+        raise exc.with_traceback(None) from None
 
     content_type = None
     if body:
@@ -240,3 +241,23 @@ def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
         where = where or f"macro {macro.name}"
         line = compiled.name_lines.get(unknown[0])
         raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known, line)}")
+
+
+def check_cost(macro: Macro, record: Mapping[str, Any] | None, *, store: Any = None,
+               config: Any = None, where: str | None = None) -> None:
+    """Raise :class:`~cctui.macros.budget.TemplateTooExpensive` when ``macro``'s body is
+    too expensive to render for ``record`` (a sample: ``macro add`` and ``send`` refuse
+    such a macro up front instead of spending a render budget on every record).
+
+    Other render problems are left to the real render: they may depend on the record.
+    """
+    from cctui.macros.budget import TemplateTooExpensive
+
+    try:
+        render_request(macro, record or {}, store=store, config=config, missing_secrets="placeholder")
+    except TemplateTooExpensive as exc:
+        if where is None:
+            raise
+        raise TemplateError(f"{where}: {exc}") from None
+    except CctuiError:
+        pass

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,15 +28,33 @@ from urllib.parse import quote_plus
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
 from cctui.errors import TemplateError
+from cctui.macros import budget, sandbox
+from cctui.macros.budget import TemplateTooExpensive
+from cctui.macros.sandbox import BudgetedEnvironment
 
 FORMATS = ("json", "form", "text")
 _FILTER_FOR = {"string": "_json_str", "value": "_json_value", "form": "_form", "text": "_text"}
 # Characters that are valid JSON but break HTML/JS embedding or lone surrogates that
 # cannot be encoded as UTF-8: always written as \u escapes.
 _UNSAFE_JSON = re.compile("[\u2028\u2029\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _strict_loads(text: str) -> Any:
+    """``json.loads`` without Python's extensions (``NaN``, ``Infinity``)."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _exception_text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:200]
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return text or type(exc).__name__
 
 
 class JsonText(str):
@@ -66,8 +85,18 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def _dumps(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=_default)
+def _not_json(value: float) -> TemplateError:
+    return TemplateError(f"body: a tag renders {value!r}, which is not a JSON number (NaN and infinity are not JSON).")
+
+
+def _dumps(value: Any, *, strict: bool = False) -> str:
+    """JSON text; ``strict`` refuses NaN and infinity (Python would write ``NaN``, not JSON)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=_default, allow_nan=not strict)
+    except ValueError as exc:
+        if strict and "Out of range float" in str(exc):
+            raise TemplateError("body: a tag renders NaN or infinity, which is not JSON.") from None
+        raise
     if "</" in text:
         text = text.replace("</", "<\\/")  # so a body pasted into HTML cannot close a <script>
     if _UNSAFE_JSON.search(text):
@@ -87,17 +116,22 @@ def json_value(value: Any) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if value is None or isinstance(value, (bool, int, float, list, tuple, dict, str)):
-        if isinstance(value, float) and value != value:  # NaN is not JSON
-            return "null"
-        return _dumps(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _not_json(value)
+        return _dumps(value, strict=True)
     return _dumps(str(value))
 
 
 def _tojson(value: Any, indent: int | None = None) -> JsonText:
     """Replaces jinja's ``tojson``: marks its result so value position inserts it as-is."""
     if indent is None:
-        return JsonText(_dumps(value))
-    text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent)
+        return JsonText(_dumps(value, strict=True))
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        raise TemplateError("body: a tag renders NaN or infinity, which is not JSON.") from None
     return JsonText(_UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("</", "<\\/")))
 
 
@@ -115,8 +149,8 @@ def _form(value: Any) -> str:
     return quote_plus(to_text(value), errors="backslashreplace")
 
 
-def _make_env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _make_env() -> BudgetedEnvironment:
+    env = BudgetedEnvironment(
         variable_start_string="((",
         variable_end_string="))",
         block_start_string="{%",
@@ -141,6 +175,7 @@ def _make_env() -> SandboxedEnvironment:
     )
     for name in ("lipsum", "cycler", "joiner"):
         env.globals.pop(name, None)
+    env.budget_filters()
     return env
 
 
@@ -247,34 +282,49 @@ class CompiledBody:
     name_lines: Mapping[str, int] = field(default_factory=dict)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        """The body for one record's ``context``; a :class:`TemplateError` names the problem."""
+        """The body for one record's ``context``; a :class:`TemplateError` names the problem.
+
+        The render runs under a :class:`~cctui.macros.budget.Budget`: it finishes within
+        ``MAX_SECONDS`` and ``MAX_CHARS`` or raises :class:`TemplateTooExpensive`.
+        """
+        token = budget.activate(budget.Budget())
         try:
             if self.always_json and not self.names & _GLOBAL_NAMES:
                 # Only text and tags, no jinja globals read: render over the context as
                 # it is (Template.render would copy it twice and merge the globals in).
                 template = self.template
-                text = ENV.concat(template.root_render_func(
+                text = sandbox.consume(template.root_render_func(
                     Context(ENV, context, template.name, template.blocks)))
             else:
-                text = self.template.render(context)
+                text = sandbox.consume(self.template.generate(context))
+        except TemplateError:
+            raise
         except SecurityError as exc:
             raise TemplateError(f"body: refused by the sandbox ({exc}).") from None
         except UndefinedError as exc:
             raise TemplateError(f"body: {exc} (check the tag's spelling).") from None
         except JinjaTemplateError as exc:
             raise TemplateError(syntax_sentence(str(exc), getattr(exc, "lineno", None))) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise TemplateError(f"body: a tag failed to render ({exc}).") from None
+        except RecursionError:
+            raise TemplateError("body: a macro or loop calls itself too deeply (endless recursion?).") from None
+        except MemoryError:
+            raise TemplateTooExpensive("it ran out of memory") from None
+        except Exception as exc:  # the template is the user's code: any failure is theirs
+            raise TemplateError(f"body: a tag failed to render ({_exception_text(exc)}).") from None
+        finally:
+            budget.deactivate(token)
         if self.format == "form":
             return "&".join(line.strip() for line in text.splitlines() if line.strip())
         if self.format == "json" and not self.always_json and text.strip():
             try:
-                json.loads(text)
+                _strict_loads(text)
             except json.JSONDecodeError as exc:
                 raise TemplateError(
                     f"body: the rendered body is not valid JSON at line {exc.lineno} column "
                     f"{exc.colno} of the rendered text ({exc.msg}); check the {{% %}} blocks."
                 ) from None
+            except (ValueError, RecursionError) as exc:
+                raise TemplateError(f"body: the rendered body is not valid JSON ({_exception_text(exc)}).") from None
         return text
 
     def unknown_names(self, known: Iterable[str]) -> list[str]:
@@ -379,7 +429,9 @@ def _check_json_shape(source: str, segments: list[Segment]) -> None:
         else:
             parts.append(" " * size)
     try:
-        json.loads("".join(parts))
+        _strict_loads("".join(parts))
+    except RecursionError:
+        raise TemplateError("body: the template nests JSON too deeply.") from None
     except json.JSONDecodeError as exc:
         if structural:
             return
@@ -388,6 +440,8 @@ def _check_json_shape(source: str, segments: list[Segment]) -> None:
             f"body line {line} column {col}: the template cannot render to valid JSON "
             f"({exc.msg})."
         ) from None
+    except ValueError as exc:  # NaN or Infinity written in the template
+        raise TemplateError(f"body: the template cannot render to valid JSON ({exc}).") from None
 
 
 def _check_sandbox(ast: nodes.Template) -> None:
@@ -400,6 +454,12 @@ def _check_sandbox(ast: nodes.Template) -> None:
             raise TemplateError(
                 f"body line {node.lineno}: access to {attr!r} is refused by the sandbox "
                 "(tags may read record fields, not Python internals)."
+            )
+    for node in ast.find_all(nodes.Const):
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise TemplateError(
+                f"body line {node.lineno}: a number in the template is too large for a "
+                "float (it would be infinity)."
             )
     for node in ast.find_all(nodes.Name):
         if node.name.startswith("_"):
@@ -424,9 +484,11 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
     try:
         ast = ENV.parse(jinja_source)
         _check_sandbox(ast)
-        template = ENV.from_string(ast)
+        template = ENV.from_string(sandbox.budget_ast(ast))
     except TemplateSyntaxError as exc:  # also unknown filters and tests
         raise TemplateError(syntax_sentence(exc.message or "syntax error", exc.lineno)) from None
+    except (RecursionError, MemoryError):
+        raise TemplateError("body: the template nests expressions too deeply to compile.") from None
     names = frozenset(meta.find_undeclared_variables(ast))
     lines: dict[str, int] = {}
     for node in ast.find_all(nodes.Name):
@@ -474,7 +536,7 @@ def _always_json(ast: nodes.Template) -> bool:
     if in_string:
         return False
     try:
-        json.loads("".join(parts))
-    except ValueError:
+        _strict_loads("".join(parts))
+    except (ValueError, RecursionError):
         return False
     return True

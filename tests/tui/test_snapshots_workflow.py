@@ -45,7 +45,7 @@ def snap_app(tmp_path, monkeypatch):
     store.close()
 
 
-def test_macro_form_with_preview_and_error(snap_app, snap_compare):
+def test_macro_form_with_preview_and_error(snap_app, snap_compare, tui):
     app, store = snap_app
 
     async def run_before(pilot) -> None:
@@ -55,7 +55,10 @@ def test_macro_form_with_preview_and_error(snap_app, snap_compare):
         macro["body"] = '{\n  "text": "New bug ((id)): ((title))",\n  "who": ((no_such_field))\n}'
         await pilot.press("2")
         app.push_screen(MacroFormScreen(macro, record_id="BUG-0001"))
-        await pilot.pause(0.6)
+        await tui.wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen) and "no_such_field"
+                           in str(app.screen.query_one("#preview-problems").render()),
+                           "the preview's error (rendered in a thread)")
+        await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 

@@ -39,7 +39,9 @@ async def test_whole_loop(app_factory, receiver, tui):
         await tui.type_text(pilot, "Bearer ${SLACK_TOKEN}")
         bug = next(r for r in store.feedback_all() if r["type"] == "Bug Report")
         tui.set_input(form, "#preview-record", bug["id"])
-        await pilot.pause(0.5)  # the preview is debounced
+        await tui.wait_for(pilot, lambda: bug["id"] in str(form.query_one("#preview-request").render())
+                           and "Authorization" in str(form.query_one("#preview-request").render()),
+                           "the preview (debounced, rendered in a thread)")
         shown = str(form.query_one("#preview-request").render())
         assert f"{base}/hooks/ok" in shown and bug["id"] in shown
         assert "Authorization" in shown and TOKEN not in shown

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from cctui.errors import CctuiError
 from cctui.tui.widgets.macro_request_view import pretty_body, render_macro, request_text
@@ -53,9 +54,8 @@ class MacroPreview(VerticalScroll):
         with box.prevent(Input.Changed):
             box.value = record_id or ""
 
-    def _pick_record(self, target: str) -> dict | None:
+    def _pick_record(self, target: str, wanted: str) -> dict | None:
         store = self.app.store
-        wanted = self.query_one("#preview-record", Input).value.strip().upper()
         if wanted:
             found = (store.user_get if target == "users" else store.feedback_get)(wanted)
             if found is None:
@@ -65,19 +65,38 @@ class MacroPreview(VerticalScroll):
         return records[0] if records else None
 
     def render_form(self, form: dict) -> None:
-        """Render ``form`` (a macro dict) for the chosen record and show the outcome."""
+        """Render ``form`` (a macro dict) for the chosen record and show the outcome.
+
+        The render runs in a thread: a hostile body may use its whole render budget
+        (about a second) before it is refused, and typing must not freeze meanwhile.
+        """
         self._last_form = form
+        wanted = self.query_one("#preview-record", Input).value.strip().upper()
+        self._render_preview(form, wanted)
+
+    @work(thread=True, exclusive=True, group="macro-preview")
+    def _render_preview(self, form: dict, wanted: str) -> None:
+        try:
+            record = self._pick_record(form.get("target", "feedback"), wanted)
+            rendered = render_macro(self.app, form, record, missing_secrets="placeholder")
+            outcome: tuple = (record, rendered, None)
+        except CctuiError as exc:
+            outcome = (None, None, str(exc))
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, *outcome)
+
+    def _show(self, record: dict | None, rendered: Any, problem: str | None) -> None:
+        if not self.is_attached:
+            return
         problems = self.query_one("#preview-problems", Static)
         warnings = self.query_one("#preview-warnings", Static)
         request = self.query_one("#preview-request", Static)
-        try:
-            self.record = self._pick_record(form.get("target", "feedback"))
-            rendered = render_macro(self.app, form, self.record, missing_secrets="placeholder")
-        except CctuiError as exc:
-            problems.update(str(exc))
+        if problem is not None:
+            problems.update(problem)
             warnings.update("")
             request.update("")
             return
+        self.record = record
         problems.update("")
         unset = [f"${{{name}}} is not set: this request cannot be sent until it is."
                  for name in rendered.missing_secrets]
