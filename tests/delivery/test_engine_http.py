@@ -194,7 +194,10 @@ def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, make_recei
 
     async def main():
         task = engine.start("hook", ids)
-        await asyncio.sleep(0.3)
+        for _ in range(3000):  # cancel mid-run: once the receiver has seen requests arrive
+            if slow.state.count >= 2:
+                break
+            await asyncio.sleep(0.01)
         engine.cancel()
         return await task
 

@@ -17,6 +17,7 @@ from cctui.store import open_store
 
 def increment(data_dir: str, shared: str, own: str, count: str, start_file: str) -> None:
     store = open_store(Path(data_dir), lock_timeout=30)
+    print("ready", flush=True)  # imported and opened: the test starts the race after both say so
     while not Path(start_file).exists():  # start both processes' loops together
         time.sleep(0.005)
     for i in range(int(count)):
@@ -49,6 +50,7 @@ def cli_set(data_dir: str, record_id: str, field: str, count: str, start_file: s
     the store afresh, like a separate command would) without paying interpreter start-up."""
     from cctui.cli import cli
 
+    print("ready", flush=True)
     while not Path(start_file).exists():
         time.sleep(0.005)
     for i in range(1, int(count) + 1):

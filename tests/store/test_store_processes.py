@@ -22,6 +22,13 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def _wait_ready(procs: list[subprocess.Popen]) -> None:
+    """Block until each worker printed "ready" (its first line), or fail with its stderr."""
+    for proc in procs:
+        line = proc.stdout.readline()
+        assert line.strip() == "ready", proc.stderr.read()
+
+
 def test_two_processes_editing_at_once_lose_nothing(data_dir):
     schema = Schema()
     store = open_store(data_dir)
@@ -30,11 +37,11 @@ def test_two_processes_editing_at_once_lose_nothing(data_dir):
     procs = [
         subprocess.Popen(
             [sys.executable, WORKER, "increment", str(data_dir), "BUG-0001", own, str(EDITS), str(start)],
-            env=_env(), stderr=subprocess.PIPE, text=True,
+            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for own in ("BUG-0002", "BUG-0003")
     ]
-    time.sleep(0.3)  # let both import and open the store before the race starts
+    _wait_ready(procs)  # both imported and opened the store: now the race starts
     start.touch()
     for proc in procs:
         _, err = proc.communicate(timeout=120)
@@ -59,11 +66,11 @@ def test_two_processes_running_feedback_set_in_loops(data_dir):
     procs = [
         subprocess.Popen(
             [sys.executable, WORKER, "cli-set", str(data_dir), "BUG-0001", field, str(count), str(start)],
-            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for field in ("count_a", "count_b")
     ]
-    time.sleep(0.3)
+    _wait_ready(procs)
     start.touch()
     for proc in procs:
         _, err = proc.communicate(timeout=120)

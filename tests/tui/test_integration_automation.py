@@ -45,13 +45,16 @@ async def test_due_schedules_run_through_the_dispatcher_while_open(seeded_dir, t
             await tui.wait_for(pilot, lambda: not run.running, "the scheduled run to finish")
             assert (run.macro, run.delivered, run.failed) == ("daily-new", len(new_ids), 0)
             # Same period again (the timer's own call, or another tick): nothing more is sent.
-            await app.run_due_schedules().wait()
-            await pilot.pause(0.3)
+            # The positive signal first: this call finished and found nothing due.
+            again = app.run_due_schedules()
+            await again.wait()
+            assert again.result == []
             assert [r.trigger for r in app.dispatcher.session_runs] == ["schedule"]
             assert len(seen) == len(new_ids)
             # The macros screen shows when it runs next (CCTUI_NOW is 2026-11-28 12:00 UTC).
             await pilot.press("2")
-            await pilot.pause(0.3)
+            await tui.wait_for(pilot, lambda: app.screen.query("#macros-table")
+                               and app.screen.query_one("#macros-table").row_count, "the macros table")
             row = app.screen.query_one("#macros-table").get_row("daily-new")
             assert "2026-11-29 00:00" in row
     finally:

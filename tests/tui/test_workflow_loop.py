@@ -58,7 +58,8 @@ async def test_whole_loop(app_factory, receiver, tui):
         await pilot.press("slash")
         await tui.type_text(pilot, "type:bug")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await tui.wait_for(pilot, lambda: tui.table(app).rows
+                           and all(r["type"] == "Bug Report" for r in tui.table(app).rows), "the bug filter")
         for _ in range(50):
             await pilot.press("space")
         await pilot.press("m")
@@ -76,9 +77,8 @@ async def test_whole_loop(app_factory, receiver, tui):
         run = app.dispatcher.session_runs[-1]
         await tui.wait_for(pilot, lambda: not run.running, "the run to finish")
         assert (run.delivered, run.failed, run.total) == (50, 0, 50)
-        await pilot.pause(0.3)
-        card = app.screen.query_one("DispatchRunCard")
-        assert "delivered 50" in str(card.render())
+        await tui.wait_for(pilot, lambda: "delivered 50" in str(app.screen.query_one("DispatchRunCard").render()),
+                           "the card's final counts")
         assert sum(1 for hit in seen if hit["path"] == "/hooks/ok") == 50
 
         # -- 4. a second macro fails with 404 and the log explains it ------------------------
