@@ -11,9 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
+from textual.signal import Signal
+from textual.worker import get_current_worker
 
 from cctui.config import Config
 from cctui.core.records import Schema
@@ -31,6 +34,8 @@ from cctui.tui.widgets.record_table import RecordTable
 
 #: Seconds between two looks for due schedules while the app is open (cron's minute).
 SCHEDULE_EVERY = 60.0
+#: Seconds between two looks at the store for other processes' commits (two file stats).
+STORE_LOOK_EVERY = 0.3
 #: The screen and widget classes loaded at start whose bindings ``[keymap]`` may remap
 #: (the others are in ``keys.LAZY_BINDING_IDS``).
 KEYMAP_CLASSES = (FeedbackScreen, RecordTable)
@@ -68,6 +73,13 @@ class CctuiApp(App):
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
+    class StoreChanged(Message):
+        """The store's data is at ``revision`` (posted from the store's threads)."""
+
+        def __init__(self, revision: int) -> None:
+            super().__init__()
+            self.revision = revision
+
     def __init__(self, store: Store, config: Config, *, theme: str | None = None,
                  data_dir: Path | str | None = None, schema: Schema | None = None,
                  triggers: Any = None) -> None:
@@ -87,6 +99,11 @@ class CctuiApp(App):
         self._feedback_screen: FeedbackScreen | None = None
         self._requested_theme = theme
         self._startup_problems: list[str] = []
+        self.store_changed: Signal[int] = Signal(self, "store-changed")
+        """Published with the new revision whenever the store's data changed, in this
+        process or another: the one source of store-change news for every screen."""
+        self._published_revision: int | None = None
+        self._unsubscribe_store = None
         self.add_mode("feedback", self._make_feedback_screen)
         self._register_themes()
 
@@ -112,6 +129,7 @@ class CctuiApp(App):
         for problem in self._startup_problems:
             self.notify(problem, severity="error", timeout=10)
         self._apply_keymap()
+        self._watch_store()
         self._start_automation()
         # Persist after the initial choice so that only real changes are written.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -140,6 +158,31 @@ class CctuiApp(App):
         if keymap:
             self.set_keymap(keymap)
 
+    # -- store changes: one watcher, one signal ----------------------------------------
+    def _watch_store(self) -> None:
+        # This process's commits are heard at once (the subscriber runs on the writer's
+        # thread: post_message is the thread-safe hop); other processes' are found by a
+        # look at the files a few times a second, in a thread (it takes the store's mutex).
+        self._unsubscribe_store = self.store.subscribe(
+            lambda event: self.post_message(self.StoreChanged(event.revision)))
+        self.set_interval(STORE_LOOK_EVERY, self._look_at_store, name="store-look")
+        self.store_changed.subscribe(self, lambda revision: self.dispatcher.refresh_stored())
+        self.dispatcher.refresh_stored()
+
+    @work(thread=True, exclusive=True, group="store-look", exit_on_error=False)
+    def _look_at_store(self) -> None:
+        revision = self.store.revision
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.StoreChanged(revision))
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        # Screens compare it with the revision they loaded, so the first look (which
+        # only repeats what they read at start) costs them nothing.
+        if self._published_revision is None or message.revision > self._published_revision:
+            self._published_revision = message.revision
+            self.store_changed.publish(message.revision)
+
     # -- automation: triggered and scheduled runs show on screen 3 ---------------------
     def _start_automation(self) -> None:
         self._schedule_runner = self.dispatcher.runner()  # made here: it binds this loop
@@ -150,6 +193,8 @@ class CctuiApp(App):
         self.set_timer(1.0, self.run_due_schedules)  # what came due while cctui was closed
 
     def on_unmount(self) -> None:
+        if self._unsubscribe_store is not None:
+            self._unsubscribe_store()
         if self.triggers is not None and self._outer_runner is not None:
             self.triggers.runner = self._outer_runner  # the app's loop is going away
 

@@ -200,6 +200,9 @@ class Dispatcher:
         self._subscribers: list[Any] = []
         self._dirty = False
         self._timer = None
+        self._stored: list[RunProgress] = []
+        self._stored_pending = False
+        self._stored_reading = False
 
     # -- the engine ---------------------------------------------------------------
     @property
@@ -242,19 +245,37 @@ class Dispatcher:
     # -- runs ---------------------------------------------------------------------
     @property
     def runs(self) -> list[RunProgress]:
-        """This session's runs (newest first), then persisted runs not seen here."""
+        """This session's runs (newest first), then persisted runs not seen here (as last
+        read by :meth:`refresh_stored`: no store read on the event loop)."""
         mine = list(reversed(self.session_runs))
         seen = {run.run_id for run in mine if run.run_id}
-        stored: list[RunProgress] = []
+        return mine + [run for run in self._stored if run.run_id not in seen]
+
+    def refresh_stored(self) -> None:
+        """Read the persisted runs again, in a worker (the app calls it when the store
+        changed); subscribers hear ``RunsUpdated`` when they are in."""
+        if self._stored_reading:
+            self._stored_pending = True  # one more read when this one is done
+            return
+        self._stored_reading = True
+        self.app.run_worker(self._read_stored(), group="stored-runs", exit_on_error=False)
+
+    async def _read_stored(self) -> None:
+        def read() -> list[RunProgress]:
+            runs = [RunProgress.from_stored(raw) for raw in self.app.store.runs_all()]
+            runs.sort(key=lambda run: run.started_at, reverse=True)
+            return runs
+
         try:
-            for raw in self.app.store.runs_all():
-                progress = RunProgress.from_stored(raw)
-                if progress.run_id not in seen:
-                    stored.append(progress)
+            self._stored = await asyncio.to_thread(read)
         except Exception as exc:  # a broken runs file must not hide this session's runs
             self.app.log.warning(f"runs_all failed: {exc}")
-        stored.sort(key=lambda run: run.started_at, reverse=True)
-        return mine + stored
+        finally:
+            self._stored_reading = False
+        self._mark_dirty()
+        if self._stored_pending:
+            self._stored_pending = False
+            self.refresh_stored()
 
     def track(self, progress: RunProgress) -> RunProgress:
         """Show ``progress`` in the panel (also used to feed scripted events)."""
@@ -396,7 +417,25 @@ class Dispatcher:
         return await self.engine.send_once(macro_dict, record)
 
     # -- macros -------------------------------------------------------------------
-    def set_paused(self, macro_name: str, paused: bool) -> None:
-        """Pause or resume a macro (a paused macro is skipped by triggers and schedules)."""
-        self.app.store.macro_update(macro_name, {"paused": paused})
-        self._mark_dirty()
+    def toggle_pause(self, macro_name: str) -> None:
+        """Pause a running macro or resume a paused one (a paused macro is skipped by
+        triggers and schedules); says which in a toast. The read and the write run in a
+        worker: a write waits for its fsync."""
+
+        async def toggle() -> None:
+            def write() -> bool | None:
+                macro = self.app.store.macro_get(macro_name)
+                if macro is None:
+                    return None
+                paused = not macro.get("paused", False)
+                self.app.store.macro_update(macro_name, {"paused": paused})
+                return paused
+
+            paused = await asyncio.to_thread(write)
+            if paused is None:
+                self.app.notify(f"Macro {macro_name} no longer exists.", severity="warning")
+            else:
+                self.app.notify(f"{macro_name} {'paused' if paused else 'resumed'}.")
+            self._mark_dirty()
+
+        self.app.run_worker(toggle(), group="macro-pause")

@@ -30,3 +30,10 @@ def test_engine_events_are_matched_by_class_not_by_name():
 
 def test_no_duck_typing_on_the_store_the_engine_or_the_app():
     assert not _hits(r"\b(getattr|hasattr)\(\s*(self\.)?(app\.)?(store|engine|app|dispatcher)\b")
+
+
+def test_background_work_runs_on_textual_workers():
+    """No raw threads and no reaching into Textual's private error path: background work
+    is ``@work(thread=True)`` / ``run_worker``, results come back with ``post_message``."""
+    assert not _hits(r"threading\.Thread\(|\bThread\("), "use a Textual thread worker"
+    assert not _hits(r"_handle_exception"), "let the worker fail (exit_on_error) or post a message"

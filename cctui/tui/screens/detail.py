@@ -10,12 +10,14 @@ from __future__ import annotations
 from itertools import islice
 
 from rich.markup import escape
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from cctui.core.records import FEEDBACK_FIELDS
 from cctui.errors import CctuiError
@@ -51,11 +53,26 @@ class DetailScreen(Screen):
     DetailScreen #detail-description { height: auto; }
     """
 
+    class Loaded(Message):
+        """The record and its latest attempts as stored at ``revision`` (from a worker)."""
+
+        def __init__(self, revision: int, record: dict | None, attempts: list[dict]) -> None:
+            super().__init__()
+            self.revision, self.record, self.attempts = revision, record, attempts
+
+    class Saved(Message):
+        """An edit of ``field`` was written; ``record`` is the stored result."""
+
+        def __init__(self, record: dict, field: str) -> None:
+            super().__init__()
+            self.record, self.field = record, field
+
     def __init__(self, record_id: str, categories: list[str] | None = None) -> None:
         super().__init__()
         self.record_id = record_id
         self.record: dict | None = None
         self._categories = list(categories or [])
+        self._revision = -1
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -77,14 +94,27 @@ class DetailScreen(Screen):
         self.app.current_record_id = self.record_id
         self.query_one("#detail-body").focus()
         self._load()
+        # An edit in another terminal, a run's on_success: the app's one store signal.
+        self.app.store_changed.subscribe(self, self._store_changed)
+
+    def _store_changed(self, revision: int) -> None:
+        if revision > self._revision:
+            self._load()
 
     # -- reading ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="detail-load")
     def _load(self) -> None:
         store = self.app.store
+        revision = store.revision
         record = store.feedback_get(self.record_id)
         attempts = list(islice(store.log_iter(record_id=self.record_id), RECENT_ATTEMPTS))
-        self.app.call_from_thread(self._show, record, attempts)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(revision, record, attempts))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self._revision = message.revision
+        self._show(message.record, message.attempts)
 
     def _show(self, record: dict | None, attempts: list[dict] | None = None) -> None:
         self.record = record
@@ -146,12 +176,14 @@ class DetailScreen(Screen):
         try:
             updated = self.app.store.feedback_update([self.record_id], {field: value}, origin="tui")
         except CctuiError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            self.notify(str(exc), severity="error")  # notify is thread-safe
             return
         if updated:
-            self.app.call_from_thread(self._saved, updated[0], field)
+            self.post_message(self.Saved(updated[0], field))
 
-    def _saved(self, record: dict, field: str) -> None:
+    @on(Saved)
+    def _saved(self, message: Saved) -> None:
+        record, field = message.record, message.field
         if self.record is None or self.record.get(field) == record.get(field):
             self.record = record
             self.query_one("#detail-fields", Static).update(self._fields_text(record))

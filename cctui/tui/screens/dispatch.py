@@ -57,13 +57,12 @@ class DispatchScreen(Screen):
         header = self.query_one(AppHeader)
         header.screen_title = "Dispatch"
         header.data_dir = str(self.app.data_dir or "")
-        if self.dispatcher is not None and self._fixed_runs is None:
+        if self._fixed_runs is None:
             self.dispatcher.subscribe(self)
         self.action_reload()
 
     def on_unmount(self) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.unsubscribe(self)
+        self.dispatcher.unsubscribe(self)
 
     def on_screen_resume(self) -> None:
         self.action_reload()
@@ -71,8 +70,6 @@ class DispatchScreen(Screen):
     def _runs(self) -> list[RunProgress]:
         if self._fixed_runs is not None:
             return self._fixed_runs
-        if self.dispatcher is None:
-            return []
         runs = self.dispatcher.runs
         mine = [r for r in runs if not r.persisted]
         return mine + [r for r in runs if r.persisted][:SHOW_STORED]
@@ -124,7 +121,7 @@ class DispatchScreen(Screen):
 
     def action_cancel_run(self) -> None:
         run = self._current()
-        if run is None or self.dispatcher is None:
+        if run is None:
             return
         if self.dispatcher.cancel(run):
             self.notify(f"Cancelled {run.macro}; unsent records can be sent later with retry.")
@@ -133,19 +130,13 @@ class DispatchScreen(Screen):
 
     def action_toggle_pause(self) -> None:
         run = self._current()
-        if run is None or self.dispatcher is None:
+        if run is None:
             return
-        macro = self.app.store.macro_get(run.macro)
-        if macro is None:
-            self.notify(f"Macro {run.macro} no longer exists.", severity="warning")
-            return
-        paused = not macro.get("paused", False)
-        self.dispatcher.set_paused(run.macro, paused)
-        self.notify(f"{run.macro} {'paused' if paused else 'resumed'}.")
+        self.dispatcher.toggle_pause(run.macro)
 
     def action_retry_failed(self) -> None:
         run = self._current()
-        if run is None or self.dispatcher is None:
+        if run is None:
             return
         if run.running:
             self.notify("Wait for the run to finish (or cancel it) before retrying.", severity="warning")

@@ -126,9 +126,15 @@ class FeedbackScreen(Screen):
         self._set_sections()
         self.table.focus()
         self._loader.start(self.section, self.query_text, self.sort_field, self.sort_descending)
+        self.app.store_changed.subscribe(self, self._loader.store_changed)
 
-    def on_unmount(self) -> None:
-        self._loader.stop()
+    # The loader's workers post their results here; it applies them (event loop).
+    @on(TableLoader.Loaded)
+    @on(TableLoader.ViewReady)
+    @on(TableLoader.ViewFailed)
+    @on(TableLoader.LoadFailed)
+    def _loader_result(self, message) -> None:
+        self._loader.accept(message)
 
     # -- results from the loader (event loop) ---------------------------------------------
     def data_loaded(self, data: TableData) -> None:

@@ -75,7 +75,8 @@ class LogsScreen(Screen):
         if self.filter_text:
             self.query_one("#logs-filter").add_class("-open")
         if self._fixed is None:
-            self.app.dispatcher.subscribe(self)
+            self.app.dispatcher.subscribe(self)  # this session's runs append attempts
+            self.app.store_changed.subscribe(self, self._store_changed)  # and other processes
         self.query_one(LogTable).focus()
         self.action_reload()
 
@@ -84,6 +85,9 @@ class LogsScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.action_reload()
+
+    def _store_changed(self, revision: int) -> None:
+        self._runs_updated()
 
     @on(Dispatcher.RunsUpdated)
     def _runs_updated(self) -> None:
@@ -213,29 +217,38 @@ class LogsScreen(Screen):
             return
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            macro = self.app.store.macro_get(str(entry.get("macro")))
-            record = self.app.store.feedback_get(str(entry.get("record_id"))) or \
-                self.app.store.user_get(str(entry.get("record_id")))
-            if macro is None:
-                self.notify(f"Macro {entry.get('macro')} no longer exists.", severity="error")
-                return
-            try:
-                real = render_macro(self.app, macro, record)
-            except CctuiError as exc:
-                self.notify(str(exc), title="Cannot render", severity="error")
-                return
-            text = curl_command(real.method, real.url, real.headers, real.body)
-            masked = real.masked()
-            shown = curl_command(masked["method"], masked["url"], header_pairs(masked["headers"]), masked["body"])
-            self._deliver_curl(text, shown=shown + "\n(copied with real secrets; shown masked)")
+            if yes:
+                self._copy_real_curl(entry)
 
         self.app.push_screen(ConfirmScreen(
             "Copy the curl command [b]with real secrets[/b]?\n\n"
             "The request is rendered again from the macro and record as they are now; tokens "
             "go to the clipboard in clear (they are not shown here).",
             yes="Copy with secrets", no="Cancel", tone="error", width=64), answered)
+
+    @work(exclusive=True, group="logs-curl")
+    async def _copy_real_curl(self, entry: dict) -> None:
+        """Render the request again from the macro and record as they are now (the store
+        reads and the render run in a thread) and copy it with its real secrets."""
+        store = self.app.store
+
+        def render() -> tuple[str, str]:
+            macro = store.macro_get(str(entry.get("macro")))
+            if macro is None:
+                raise CctuiError(f"Macro {entry.get('macro')} no longer exists.")
+            record_id = str(entry.get("record_id"))
+            record = store.feedback_get(record_id) or store.user_get(record_id)
+            real = render_macro(self.app, macro, record)
+            masked = real.masked()
+            return (curl_command(real.method, real.url, real.headers, real.body),
+                    curl_command(masked["method"], masked["url"], header_pairs(masked["headers"]), masked["body"]))
+
+        try:
+            text, shown = await asyncio.to_thread(render)
+        except CctuiError as exc:
+            self.notify(str(exc), title="Cannot render", severity="error")
+            return
+        self._deliver_curl(text, shown=shown + "\n(copied with real secrets; shown masked)")
 
     def _deliver_curl(self, text: str, *, shown: str) -> None:
         self.app.copy_to_clipboard(text)

@@ -9,15 +9,14 @@ from urllib.parse import urlsplit
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable
+from textual.worker import get_current_worker
 
 from cctui.tui.dispatcher import Dispatcher
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
-
-#: Seconds between two looks at the store's revision (a counter read, in a thread).
-REVISION_POLL = 1.0
 
 #: Where a new macro from a preset points until the user types the real URL.
 PRESET_URLS = {
@@ -73,27 +72,32 @@ class MacrosScreen(Screen):
         yield table
         yield KeyHints()
 
+    class Loaded(Message):
+        """The macros as stored at ``revision`` (read by a worker)."""
+
+        def __init__(self, revision: int, macros: list[dict]) -> None:
+            super().__init__()
+            self.revision = revision
+            self.macros = macros
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.macros: dict[str, dict] = {}
+        """The macros last read from the store, by name (what the table shows)."""
+        self._revision = -1
+
     def on_mount(self) -> None:
         header = self.query_one(AppHeader)
         header.screen_title = "Macros · ⏎ edit"
         header.data_dir = str(self.app.data_dir or "")
-        self._revision: int | None = self.app.store.revision
         self.app.dispatcher.subscribe(self)
+        # ``macro add`` in another terminal, a save in the form: the app's one signal.
+        self.app.store_changed.subscribe(self, self._store_changed)
         self.action_reload()
-        self.set_interval(REVISION_POLL, self._check_revision, name="macros-revision")
 
-    def _check_revision(self) -> None:
-        if self.is_current:
-            self._read_revision()
-
-    @work(thread=True, exclusive=True, group="macros-revision", exit_on_error=False)
-    def _read_revision(self) -> None:
-        # ``macro add`` from another process bumps it; reading waits for the store's lock,
-        # so never on the event loop.
-        revision = self.app.store.revision
-        if revision != self._revision:
-            self._revision = revision
-            self.app.call_from_thread(self.action_reload)
+    def _store_changed(self, revision: int) -> None:
+        if revision > self._revision:
+            self.action_reload()
 
     def on_unmount(self) -> None:
         self.app.dispatcher.unsubscribe(self)
@@ -104,16 +108,30 @@ class MacrosScreen(Screen):
     @on(Dispatcher.RunsUpdated)
     def _runs_updated(self) -> None:
         if self.is_current:
-            self.action_reload()
+            self._fill()  # the "last run" and "health" columns; the macros did not change
 
+    @work(thread=True, exclusive=True, group="macros-load")
     def action_reload(self) -> None:
+        """Read the macros again (a thread worker: store reads stay off the event loop)."""
+        store = self.app.store
+        revision, macros = store.revision, store.macros_all()
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(revision, macros))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self._revision = message.revision
+        self.macros = {m["name"]: m for m in sorted(message.macros, key=lambda m: m["name"])}
+        self._fill()
+
+    def _fill(self) -> None:
         table = self.query_one(DataTable)
         keep = self.current_name
         table.clear()
         last_runs: dict[str, Any] = {}
         for run in self.app.dispatcher.runs:
             last_runs.setdefault(run.macro, run)  # runs come newest first
-        for macro in sorted(self.app.store.macros_all(), key=lambda m: m["name"]):
+        for macro in self.macros.values():
             last = last_runs.get(macro["name"])
             health = macro_health(macro, last)
             style = {"paused": "yellow", "failing": "red", "ok": "green"}.get(health, "dim")
@@ -123,9 +141,10 @@ class MacrosScreen(Screen):
                 (last.started_at or "this session").replace("T", " ").rstrip("Z") if last else "never",
                 f"[{style}]{health}[/]", next_scheduled(macro), key=macro["name"],
             )
-        if keep is not None and keep in [k.value for k in table.rows]:
+        if keep is not None and keep in self.macros:
             table.move_cursor(row=table.get_row_index(keep))
-        table.focus()
+        if self.is_current:
+            table.focus()
 
     @property
     def current_name(self) -> str | None:
@@ -143,14 +162,14 @@ class MacrosScreen(Screen):
         if name is None:
             self.notify("No macros yet: press n to make one from a preset.")
             return
-        macro = self.app.store.macro_get(name)
+        macro = self.macros.get(name)
         if macro is not None:
             self.open_form(macro, is_new=False)
 
     def action_new(self) -> None:
         def picked(kind: str | None) -> None:
             if kind:
-                self.open_form(new_from_preset(kind, self.app.store), is_new=True)
+                self.open_form(new_from_preset(kind, set(self.macros)), is_new=True)
 
         from cctui.tui.screens.preset_picker import PresetPicker
 
@@ -170,13 +189,8 @@ class MacrosScreen(Screen):
 
     def action_toggle_pause(self) -> None:
         name = self.current_name
-        macro = self.app.store.macro_get(name) if name else None
-        if macro is None:
-            return
-        paused = not macro.get("paused", False)
-        self.app.store.macro_update(name, {"paused": paused})
-        self.notify(f"{name} {'paused' if paused else 'resumed'}.")
-        self.action_reload()
+        if name is not None:
+            self.app.dispatcher.toggle_pause(name)  # the store's signal brings the new state
 
     def action_remove(self) -> None:
         name = self.current_name
@@ -186,19 +200,21 @@ class MacrosScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.store.macro_remove(name)
-                self.notify(f"Removed {name}.")
-                self.action_reload()
+                self._remove(name)
 
         self.app.push_screen(ConfirmScreen(f"Remove macro [b]{name}[/b]? Its log stays.", yes="Remove"),
                              answered)
 
 
-def new_from_preset(kind: str, store: Any) -> dict:
-    """A fresh macro dict from preset ``kind`` with a name no other macro has."""
+    @work(thread=True, group="macros-write")
+    def _remove(self, name: str) -> None:
+        self.app.store.macro_remove(name)  # a write (fsync): never on the event loop
+        self.notify(f"Removed {name}.")  # notify is thread-safe
+
+def new_from_preset(kind: str, taken: set[str]) -> dict:
+    """A fresh macro dict from preset ``kind`` with a name not in ``taken``."""
     from cctui.macros import preset
 
-    taken = {m["name"] for m in store.macros_all()}
     name, n = f"new-{kind}", 2
     while name in taken:
         name, n = f"new-{kind}-{n}", n + 1

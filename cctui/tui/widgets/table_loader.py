@@ -2,27 +2,34 @@
 
 Nothing proportional to the number of records runs on the event loop:
 
-* a loader thread sends the first screenful straight from ``store.first_page()`` (a small
-  head file, no full read) when it can, else reads the store and sends a partial sort, so
-  ids show at once; then the full view, the counts and the text index; afterwards it watches the
-  store's revision and applies what changed (an edit or an addition patches the sorted
-  lists, it does not re-sort from scratch), at most once per ``RELOAD_EVERY``;
-* a view thread computes section -> filter -> sort; requests coalesce (only the newest
-  waiting one runs), and a query that narrows the previous one filters its result.
+* a load worker (a Textual thread worker) sends the first screenful straight from
+  ``store.first_page()`` (a small head file, no full read) when it can, else reads the
+  store and sends a partial sort, so ids show at once; then the full view, the counts and
+  the text index. When the app's ``store_changed`` signal says the data moved, a reload
+  worker applies what changed (an edit or an addition patches the sorted lists, it does
+  not re-sort from scratch), at most once per ``RELOAD_EVERY``;
+* a view worker per request computes section -> filter -> sort; a newer request cancels
+  the waiting ones (only the newest runs), and a query that narrows the previous one
+  filters its result.
 
-Results reach the screen on the event loop through :class:`TableView`'s methods; a result
-for a request that a newer one has replaced is dropped before it gets there.
+Results are posted to the screen as messages (:class:`TableLoader.Loaded`, ...), which
+hands them to :meth:`TableLoader.accept` on the event loop, which calls the
+:class:`TableView`'s methods; a result for a request that a newer one has replaced is
+dropped before it gets there.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import gc
 import threading
 import time
+from functools import partial
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from textual.message import Message
+from textual.timer import Timer
+from textual.worker import get_current_worker
 
 from cctui.core.query import Columns, compile_query, fields_in, index_text, narrows
 from cctui.errors import CctuiError
@@ -35,8 +42,6 @@ if TYPE_CHECKING:
 
     from cctui.tui.widgets.sidebar import Section
 
-#: How often the loader asks the store whether its data changed (a counter read).
-REVISION_POLL = 0.3
 #: During a burst of changes (a run's on_success updates) reload at most this often.
 RELOAD_EVERY = 1.0
 #: Rows sent ahead of the full sort on the first load (more than any terminal is tall).
@@ -134,7 +139,41 @@ class TableView(Protocol):
 
 
 class TableLoader:
-    """The loader and view threads of one screen, and the data they share."""
+    """The loading and view workers of one screen, and the data they share.
+
+    The work runs in Textual thread workers owned by the screen (so they are cancelled
+    with it); results come back as messages the screen hands to :meth:`accept`.
+    """
+
+    class Loaded(Message):
+        """A load (or a reload after a change) is ready to install."""
+
+        def __init__(self, data: TableData) -> None:
+            super().__init__()
+            self.data = data
+
+    class ViewReady(Message):
+        """A computed view; ``painted`` is set once a first page has been drawn."""
+
+        def __init__(self, view: View, painted: threading.Event | None = None) -> None:
+            super().__init__()
+            self.view = view
+            self.painted = painted
+
+    class ViewFailed(Message):
+        """The request ``generation``'s filter does not compile."""
+
+        def __init__(self, generation: int, message: str) -> None:
+            super().__init__()
+            self.generation = generation
+            self.message = message
+
+    class LoadFailed(Message):
+        """The store could not be read (e.g. a damaged records file)."""
+
+        def __init__(self, message: str) -> None:
+            super().__init__()
+            self.message = message
 
     def __init__(self, screen: "Screen", view: TableView) -> None:
         self._screen = screen
@@ -145,14 +184,16 @@ class TableLoader:
         """The newest request's number; results for older ones are dropped."""
         self._shown_generation = -1
         self._partial = False
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._wanted = threading.Condition(self._lock)
-        self._waiting: ViewRequest | None = None
         self._current: ViewRequest | None = None
+        # One view at a time (a newer request cancels the waiting ones), one load at a time.
+        self._view_lock = threading.Lock()
+        self._load_lock = threading.Lock()
         # The last result, for a query that narrows it: (view key, query text, positions).
         self._last_view: tuple[tuple, str, list[int]] | None = None
-        self._threads: list[threading.Thread] = []
+        self._loaded = False  # the first load is installed
+        self._wanted_revision = -1  # the newest revision the store announced
+        self._reload_timer: Timer | None = None
+        self._last_reload = float("-inf")
 
     @property
     def settled(self) -> bool:
@@ -163,136 +204,104 @@ class TableLoader:
     # -- the screen's side (event loop) ----------------------------------------------------
     def start(self, section: "Section", text: str, field: str | None, descending: bool) -> None:
         """Start loading; the first page and the first view answer this request."""
-        import asyncio
-
-        self._loop = asyncio.get_running_loop()
         self.generation += 1
         self._current = ViewRequest(self.generation, section, text, field, descending, None)
-        for target, name in ((self._watch_store, "cctui-feedback-loader"), (self._run_views, "cctui-feedback-views")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        self._screen.run_worker(self._first_load, thread=True, group="table-load",
+                                name="table-first-load", exclusive=True)
 
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            self._wanted.notify_all()
+    def store_changed(self, revision: int) -> None:
+        """The store is at ``revision`` now: reload, at most once per ``RELOAD_EVERY``."""
+        self._wanted_revision = max(self._wanted_revision, revision)
+        if not self._loaded or self._reload_timer is not None:
+            return  # the first load (or a reload already planned) will see it
+        if self.data.revision is not None and revision <= self.data.revision:
+            return
+        pause = self._last_reload + RELOAD_EVERY - time.monotonic()
+        if pause <= 0:
+            self._start_reload()
+        else:  # a burst of changes (a run's on_success updates): one reload for all of them
+            self._reload_timer = self._screen.set_timer(pause, self._start_reload, name="table-reload")
+
+    def _start_reload(self) -> None:
+        self._reload_timer = None
+        self._last_reload = time.monotonic()
+        self._screen.run_worker(self._reload, thread=True, group="table-load", name="table-reload")
 
     def request(self, section: "Section", text: str, field: str | None, descending: bool,
                 keep_id: str | None, keep_record: dict | None) -> None:
         """Compute a new view; it replaces any older request still waiting."""
         self.generation += 1
         request = ViewRequest(self.generation, section, text, field, descending, keep_id, keep_record)
-        with self._lock:
-            self._current = request
-            self._waiting = request
-            self._wanted.notify()
+        self._current = request
+        self._screen.run_worker(partial(self._run_view, request), thread=True, group="table-view",
+                                name="table-view", exclusive=True)
 
-    def _install_data(self, data: TableData) -> None:
-        self.data = data
-        self._last_view = None
-        self._view.data_loaded(data)
+    def accept(self, message: Message) -> None:
+        """Hand a result message of this loader back to it (the screen's handlers do)."""
+        match message:
+            case TableLoader.Loaded(data=data):
+                self.data = data
+                self._last_view = None
+                self._loaded = True
+                self._view.data_loaded(data)
+                if data.revision is not None and self._wanted_revision > data.revision:
+                    self.store_changed(self._wanted_revision)  # changed while it loaded
+            case TableLoader.ViewReady(view=view, painted=painted):
+                if view.generation == self.generation:
+                    self._shown_generation, self._partial = view.generation, view.partial
+                    self._view.show_view(view)
+                if painted is not None:
+                    self._screen.call_after_refresh(painted.set)
+            case TableLoader.ViewFailed(generation=generation, message=text):
+                if generation == self.generation:
+                    self._shown_generation = generation
+                    self._view.show_view_error(text)
+            case TableLoader.LoadFailed(message=text):
+                self._screen.app.notify(text, title="Cannot load records", severity="error", timeout=60)
 
-    def _deliver(self, view: View) -> None:
-        if view.generation != self.generation:
-            return
-        self._shown_generation, self._partial = view.generation, view.partial
-        self._view.show_view(view)
-
-    def _deliver_error(self, generation: int, message: str) -> None:
-        if generation == self.generation:
-            self._shown_generation = generation
-            self._view.show_view_error(message)
-
-    def _deliver_first_page(self, view: View, painted: threading.Event) -> None:
-        if view.generation != self.generation:
-            painted.set()
-            return
-        self._deliver(view)
-        self._screen.call_after_refresh(painted.set)
-
-    # -- threads -> the event loop ---------------------------------------------------------
-    def _to_loop(self, fn: Callable[..., None], *args: Any) -> bool:
-        """Run ``fn(*args)`` on the event loop and wait for it; False once the screen is
-        going away (never hangs on a stopped loop)."""
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                if not self._stop.is_set():
-                    fn(*args)
-            except Exception as exc:  # a bug: let Textual show it as it shows its own
-                self._screen.app._handle_exception(exc)
-            finally:
-                done.set()
-
-        try:
-            self._loop.call_soon_threadsafe(run)
-        except RuntimeError:  # the loop is closed
+    # -- workers -> the event loop ---------------------------------------------------------
+    def _post(self, message: Message) -> bool:
+        """Send a result to the screen unless this worker was cancelled (the screen went
+        away, or a newer request replaced it); True if it was sent."""
+        if get_current_worker().is_cancelled:
             return False
-        while not done.wait(0.1):
-            if self._stop.is_set():
-                return False
-        return not self._stop.is_set()
+        return self._screen.post_message(message)
 
-    # -- loading (loader thread) -------------------------------------------------------------
-    def _watch_store(self) -> None:
+    def _send_first_page(self, view: View) -> None:
+        """Show a first page and give its frame a moment to get out before the full read
+        or sort takes the GIL."""
+        painted = threading.Event()
+        if self._post(self.ViewReady(view, painted)):
+            painted.wait(0.25)
+
+    # -- loading (a thread worker) -----------------------------------------------------------
+    def _first_load(self) -> None:
         store = self._screen.app.store
-        try:
-            self._first_load(store)
-            last_reload = time.monotonic()
-            while not self._stop.wait(REVISION_POLL):
-                # Even reading the revision waits for the store's lock (a write may be
-                # fsyncing): that is why this runs here and not on the event loop.
+        with self._load_lock:
+            try:
+                shown = self._head_first(store)
                 revision = store.revision
-                if revision == self.data.revision:
-                    continue
-                pause = last_reload + RELOAD_EVERY - time.monotonic()
-                if pause > 0 and self._stop.wait(pause):
-                    return
-                self._reload(store, store.revision)
-                last_reload = time.monotonic()
-        except CctuiError as exc:  # e.g. a damaged records file: say so, keep the app up
-            if not self._stop.is_set():
-                self._to_loop(partial(self._screen.app.notify, str(exc), title="Cannot load records",
-                                      severity="error", timeout=60))
-        except Exception as exc:  # pragma: no cover - a bug; show it rather than go quiet
-            if not self._stop.is_set():
-                self._to_loop(self._raise, exc)
-
-    @staticmethod
-    def _raise(exc: Exception) -> None:
-        raise exc
-
-    def _request_now(self) -> ViewRequest | None:
-        """The request the screen shows or waits for (read from a thread)."""
-        with self._lock:
-            return self._waiting or self._current
-
-    def _first_load(self, store) -> None:
-        shown = self._head_first(store)
-        revision = store.revision
-        feedback = store.feedback_all()
-        request = self._request_now()
-        if not shown and request is not None and request.section.target == "feedback" and not request.text \
-                and not request.section.feedback_type and len(feedback) > FIRST_PAGE:
-            # A screenful first, sorted right, so ids are on screen before the full sort.
-            page = first_rows(feedback, self._screen.app.schema, request.field, request.descending, FIRST_PAGE)
-            id_width = max(len(str(r.get("id", ""))) for r in page)
-            view = View(request.generation, _columns_for("feedback", id_width), page, len(feedback), 0, True)
-            painted = threading.Event()
-            if not self._to_loop(self._deliver_first_page, view, painted):
-                return
-            painted.wait(0.25)  # let that frame out before the sort takes the GIL
-        users = store.users_all()
-        self._install(self._derive(1, revision, feedback, users, {}))
+                feedback = store.feedback_all()
+                request = self._current
+                if not shown and request is not None and request.section.target == "feedback" \
+                        and not request.text and not request.section.feedback_type and len(feedback) > FIRST_PAGE:
+                    # A screenful first, sorted right, so ids are on screen before the full sort.
+                    page = first_rows(feedback, self._screen.app.schema, request.field, request.descending,
+                                      FIRST_PAGE)
+                    id_width = max(len(str(r.get("id", ""))) for r in page)
+                    self._send_first_page(View(request.generation, _columns_for("feedback", id_width), page,
+                                               len(feedback), 0, True))
+                users = store.users_all()
+                self._install(self._derive(1, revision, feedback, users, {}))
+            except CctuiError as exc:  # e.g. a damaged records file: say so, keep the app up
+                self._post(self.LoadFailed(str(exc)))
 
     def _head_first(self, store) -> bool:
         """Paint the first screenful from ``store.first_page()`` (the small head file plus
         the journal) before the store's full read, which parses the whole snapshot while
         holding the GIL. Only for the default view (all feedback, newest first,
         no filter); True if a page was shown."""
-        request = self._request_now()
+        request = self._current
         if request is None or request.section.target != "feedback" \
                 or request.section.feedback_type or request.section.query is not None \
                 or request.text or request.field != "created" or not request.descending:
@@ -302,32 +311,36 @@ class TableLoader:
             return False
         page, counts = answer
         id_width = max(len(str(r.get("id", ""))) for r in page)
-        view = View(request.generation, _columns_for("feedback", id_width), page, counts["feedback"], 0, True)
-        painted = threading.Event()
-        if not self._to_loop(self._deliver_first_page, view, painted):
-            return False
-        painted.wait(0.25)  # let that frame out before the full read takes the GIL
+        self._send_first_page(View(request.generation, _columns_for("feedback", id_width), page,
+                                   counts["feedback"], 0, True))
         return True
 
-    def _reload(self, store, revision: int | None) -> None:
-        old = self.data
-        feedback, users = store.feedback_all(), store.users_all()
-        changes = changes_between(old.feedback, feedback)
-        user_changes = changes_between(old.users, users)
-        if changes is not None and user_changes is not None and not changes and not user_changes:
-            old.revision = revision  # e.g. a run's progress in meta: nothing to redo
-            return
-        kept: dict[tuple, list[dict]] = {}
-        if changes is not None and user_changes is not None:
-            schema = self._screen.app.schema
-            for key, rows in list(old.sorted.items()):
-                if len(key) != 3:  # one feedback type's rows: taken again from the full list
-                    continue
-                target, field, descending = key
-                delta = changes if target == "feedback" else user_changes
-                kept[key] = apply_changes(rows, delta, schema, field, descending)
-        self._install(self._derive(old.version + 1, revision, feedback, users, kept,
-                                   old if changes is not None else None, changes))
+    def _reload(self) -> None:
+        store = self._screen.app.store
+        with self._load_lock:
+            try:
+                revision = store.revision
+                feedback, users = store.feedback_all(), store.users_all()
+            except CctuiError as exc:
+                self._post(self.LoadFailed(str(exc)))
+                return
+            old = self.data
+            changes = changes_between(old.feedback, feedback)
+            user_changes = changes_between(old.users, users)
+            if changes is not None and user_changes is not None and not changes and not user_changes:
+                old.revision = revision  # e.g. a run's progress in meta: nothing to redo
+                return
+            kept: dict[tuple, list[dict]] = {}
+            if changes is not None and user_changes is not None:
+                schema = self._screen.app.schema
+                for key, rows in list(old.sorted.items()):
+                    if len(key) != 3:  # one feedback type's rows: taken again from the full list
+                        continue
+                    target, field, descending = key
+                    delta = changes if target == "feedback" else user_changes
+                    kept[key] = apply_changes(rows, delta, schema, field, descending)
+            self._install(self._derive(old.version + 1, revision, feedback, users, kept,
+                                       old if changes is not None else None, changes))
 
     @staticmethod
     def _derive(version: int, revision: int | None, feedback: list[dict], users: list[dict],
@@ -363,10 +376,10 @@ class TableLoader:
     def _install(self, data: TableData) -> None:
         """Make ``data`` current: sort what the current view needs (here, in the thread),
         show it, then index the text for the first search."""
-        request = self._request_now()
+        request = self._current
         if request is not None:
             self._sorted_source(data, request.section.target, request.field, request.descending)
-        if not self._to_loop(self._install_data, data):
+        if not self._post(self.Loaded(data)):
             return
         index_text(data.feedback)
         if request is not None:  # the current table as columns, ready for the first filter
@@ -376,16 +389,12 @@ class TableLoader:
         if len(data.feedback) + len(data.users) >= FREEZE_AT:
             freeze_once()
 
-    # -- the view: section -> filter -> sort (view thread) ------------------------------------
-    def _run_views(self) -> None:
-        while True:
-            with self._lock:
-                while self._waiting is None and not self._stop.is_set():
-                    self._wanted.wait()
-                if self._stop.is_set():
-                    return
-                request, self._waiting = self._waiting, None
-            self._compute(request)
+    # -- the view: section -> filter -> sort (a thread worker) --------------------------------
+    def _run_view(self, request: ViewRequest) -> None:
+        with self._view_lock:
+            # A newer request cancelled this one while it waited: only the newest runs.
+            if not get_current_worker().is_cancelled:
+                self._compute(request)
 
     def _compute(self, request: ViewRequest) -> None:
         data = self.data
@@ -393,7 +402,7 @@ class TableLoader:
         try:
             query = compile_query(request.text, self._screen.app.schema, known_fields=data.known[target])
         except CctuiError as exc:
-            self._to_loop(self._deliver_error, request.generation, str(exc))
+            self._post(self.ViewFailed(request.generation, str(exc)))
             return
         key: tuple = (target, request.field, request.descending)
         source = self._sorted_source(data, target, request.field, request.descending)
@@ -424,8 +433,8 @@ class TableLoader:
                 except ValueError:  # replaced by an edit since: look for its id
                     index = next((i for i, r in enumerate(rows) if r.get("id") == request.keep_id), None)
         columns = _columns_for(target, data.id_widths[target])
-        self._to_loop(self._deliver, View(request.generation, columns, rows, len(source), index, False,
-                                          request.keep_id))
+        self._post(self.ViewReady(View(request.generation, columns, rows, len(source), index, False,
+                                       request.keep_id)))
 
     def _sorted_source(self, data: TableData, target: str, field: str | None, descending: bool) -> list[dict]:
         key = (target, field, descending)
