@@ -144,6 +144,8 @@ def masked_for_display(stored: dict) -> dict:
         shown["headers"] = "\n".join(lines) + "\n"
     if stored.get("signing_secret"):
         shown["signing_secret"] = mask_stored_text(stored["signing_secret"])
+    if stored.get("proxy"):
+        shown["proxy"] = mask_url(stored["proxy"])  # user:password@ in a proxy URL
     return shown
 
 
@@ -162,7 +164,7 @@ def show(name: str) -> None:
 
     stored = _stored(_ctx(), name).to_dict()
     shown = masked_for_display(stored)
-    masked = any(MASK in str(shown.get(key) or "") for key in ("url", "headers", "signing_secret"))
+    masked = any(MASK in str(shown.get(key) or "") for key in ("url", "headers", "signing_secret", "proxy"))
     note = MASKED_NOTE.format(mask=MASK) if masked else ""
     click.echo(note + macro_toml(shown), nl=False)
 
@@ -219,6 +221,10 @@ def preview(name: str, item_id: str, as_json: bool) -> None:
     shown, warnings = preview_request(_stored(ctx, name), item_id, store=ctx.store, config=ctx.config)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    from cctui.delivery.network import describe, network_for
+
+    for note in describe(network_for(_stored(ctx, name), ctx.config), shown["url"]):
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(shown, ensure_ascii=False))
         return

@@ -25,7 +25,7 @@ from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import NO_LENGTH_METHODS, PLAIN_HEADERS, TRUNCATED, HttpSender, host_header
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
-from cctui.macros.request import render_request
+from cctui.macros.request import VERIFY_WARNING, render_request
 from cctui.macros.tags import build_context
 
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
@@ -52,6 +52,7 @@ class Fixed:
     masked_headers: dict  # the macro's headers, masked, for the log
     order: tuple[str, ...]  # every form of every secret, longest first (worked out once per run)
     has_user_agent: bool
+    warning: str | None = None  # shown in every log entry (verify = false)
 
     def mask(self, text: str) -> str:
         """``mask_text(text, secrets)`` with the run's precomputed secret variants."""
@@ -120,6 +121,8 @@ class RequestFactory:
         fixed = self._fixed.get(bool(rendered.body))
         if fixed is None:
             fixed = self._fixed[bool(rendered.body)] = _fix(rendered)
+            if not getattr(self.macro, "verify", True):
+                fixed.warning = VERIFY_WARNING
         if self._fast is None:
             self._fast = self._fast_path()
         return _prepared(fixed, rendered.body)
@@ -338,6 +341,7 @@ class AttemptResult:
             "response_truncated": self.truncated,
             "explanation": self._ok_explained(state.macro) if self.ok else self.explanation(paused).to_dict(),
             **({"not_sent": True} if self.request_error else {}),
+            **({"warning": p.fixed.warning} if p.fixed is not None and p.fixed.warning else {}),
         }
 
 

@@ -154,13 +154,13 @@ def _bundle_context(path: str, where: str) -> ssl.SSLContext:
 
 
 def describe(network: Network, url: str, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Lines for a preview: the proxy a request to ``url`` goes through, and a warning when
-    certificates are not checked."""
+    """Lines for a preview: the proxy a request to ``url`` goes through and the extra CA
+    bundle (``verify = false`` is one of the request's own warnings)."""
     notes = []
     proxy, where = network.proxy_for(url, environ)
     if proxy:
         notes.append(f"sent through the proxy {_shown(proxy)} (from {where}).")
-    if not network.verify:
-        notes.append("verify = false: the TLS certificate of the receiver is not checked, so anyone "
-                     "on the network path could read or change this request.")
+    if network.ca_bundle:
+        notes.append(f"TLS certificates signed by the CAs in {network.ca_bundle} are trusted too "
+                     f"(from {network.ca_from}).")
     return notes

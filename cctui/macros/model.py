@@ -14,12 +14,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from cctui.core.clock import parse_iso
 from cctui.core.query import compile_query
 from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
-from cctui.macros.secrets import HEADER_VALUE_OK, MASK
+from cctui.macros.secrets import HEADER_VALUE_OK, MASK, mask_url
 from cctui.macros.templating import FORMATS, compile_body
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -44,7 +45,7 @@ INTERNAL_KEYS = frozenset({"paused", "paused_reason", "paused_at"})
 FILE_KEYS = frozenset({
     "name", "description", "target", "feedback_type", "method", "url", "headers", "format",
     "body", "once_per_record", "timeout", "concurrency", "rate_limit", "signing_secret",
-    "return_values", "on_success", "trigger", "schedule",
+    "return_values", "on_success", "trigger", "schedule", "proxy", "ca_bundle", "verify",
 })
 KEYS = FILE_KEYS | INTERNAL_KEYS
 
@@ -132,6 +133,40 @@ def _url(value: Any, where: str) -> str:
     if any(c.isspace() for c in url):
         raise MacroError(f"{where}: key 'url' contains whitespace.")
     return url
+
+
+def _proxy(value: Any, where: str) -> str | None:
+    """An http:// or https:// proxy URL with a host (the transport speaks to no other)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise MacroError(f"{where}: key 'proxy' must be a URL such as \"http://proxy.example:3128\".")
+    proxy = value.strip()
+    if MASK in proxy:
+        raise _masked_value_error(where, "key 'proxy'")
+    try:
+        parts = urlsplit(proxy)
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(
+            c.isspace() for c in proxy)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise MacroError(f"{where}: key 'proxy' must be an http:// or https:// URL with a host, such as "
+                         f"\"http://proxy.example:3128\", got {mask_url(proxy)[:80]!r}.")
+    return proxy
+
+
+def _ca_bundle(value: Any, where: str) -> str | None:
+    """A PEM file of CA certificates that exists (checked now, so a typo is caught at add)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise MacroError(f"{where}: key 'ca_bundle' must be the path of a .pem file.")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise MacroError(f"{where}: key 'ca_bundle': {value} {what} (give a .pem file of CA certificates).")
+    return value
 
 
 def _number(d: Mapping[str, Any], key: str, default: Any, where: str, *, kind=float,
@@ -250,6 +285,9 @@ class Macro:
     trigger: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
     description: str = ""
+    proxy: str | None = None  # overrides [delivery] proxy and the *_PROXY variables
+    ca_bundle: str | None = None  # a PEM file of CAs trusted on top of the system's
+    verify: bool = True  # False: TLS certificates are not checked (previews warn)
     paused: bool = False  # set by the delivery engine after a 410 Gone
     paused_reason: str | None = None
     paused_at: str | None = None  # when the engine paused it (ISO 8601)
@@ -323,7 +361,7 @@ class Macro:
             raise MacroError(f"{where}: key 'signing_secret' must be text such as \"${{HOOK_SECRET}}\".")
         if signing is not None and MASK in signing:
             raise _masked_value_error(where, "key 'signing_secret'")
-        for flag in ("once_per_record", "paused"):
+        for flag in ("once_per_record", "paused", "verify"):
             if not isinstance(d.get(flag, False), bool):
                 raise MacroError(f"{where}: key {flag!r} must be true or false.")
         return cls(
@@ -345,6 +383,9 @@ class Macro:
             trigger=_trigger(d.get("trigger"), where, schema),
             schedule=_schedule(d.get("schedule"), where, schema),
             description=str(d.get("description") or ""),
+            proxy=_proxy(d.get("proxy"), where),
+            ca_bundle=_ca_bundle(d.get("ca_bundle"), where),
+            verify=d.get("verify", True),
             paused=d.get("paused", False),
             paused_reason=d.get("paused_reason") or None,
             paused_at=d.get("paused_at") or None,
@@ -364,8 +405,11 @@ class Macro:
             "return_values": dict(self.return_values), "on_success": dict(self.on_success),
             "trigger": self.trigger, "schedule": self.schedule,
             "paused_reason": self.paused_reason, "paused_at": self.paused_at,
+            "proxy": self.proxy, "ca_bundle": self.ca_bundle,
         }
         out.update({k: v for k, v in optional.items() if v})
+        if not self.verify:
+            out["verify"] = False
         if self.paused:
             out["paused"] = True
         return out

@@ -199,9 +199,18 @@ def render_request(
             headers.insert(0, ("Content-Type", content_type))
     return RenderedRequest(
         method=macro.method, url=url, headers=headers, body=body, content_type=content_type,
-        secrets=frozenset(s for s in found if s), warnings=check_limits(macro, body),
+        secrets=frozenset(s for s in found if s), warnings=_tls_warnings(macro) + check_limits(macro, body),
         signing_secret=signing, missing_secrets=tuple(dict.fromkeys(missing or ())),
     )
+
+
+#: What previews, the form and the log say about a macro with ``verify = false``.
+VERIFY_WARNING = ("verify = false: the receiver's TLS certificate is not checked, so anyone on the "
+                  "network path could read or change these requests.")
+
+
+def _tls_warnings(macro: Macro) -> list[str]:
+    return [] if getattr(macro, "verify", True) else [VERIFY_WARNING]
 
 
 def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str] | None = None):
