@@ -7,6 +7,7 @@ start does not pay for it).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Iterable
 
 from cctui.tui.commands import Command, CommandListProvider, register_provider
@@ -15,9 +16,15 @@ from cctui.tui.commands import Command, CommandListProvider, register_provider
 class MacroCommandsProvider(CommandListProvider):
     """``Run macro: NAME`` on the marked records, ``Edit macro: NAME``, ``Log of macro: NAME``."""
 
+    _macros: dict[str, dict] = {}
+
+    async def startup(self) -> None:
+        # Read once when the palette opens, in a thread (never a store read on the loop).
+        macros = await asyncio.to_thread(self.app.store.macros_all)
+        self._macros = {m["name"]: m for m in sorted(macros, key=lambda m: m["name"])}
+
     def commands(self) -> Iterable[Command]:
-        app = self.app
-        for macro in sorted(app.store.macros_all(), key=lambda m: m["name"]):
+        for macro in self._macros.values():
             name = macro["name"]
             yield (f"Run macro: {name}", "Run it on the marked records (or the current one), after a confirmation",
                    lambda name=name: self._run(name))
@@ -32,7 +39,7 @@ class MacroCommandsProvider(CommandListProvider):
     def _edit(self, name: str) -> None:
         from cctui.tui.screens.macro_form import MacroFormScreen
 
-        macro = self.app.store.macro_get(name)
+        macro = self._macros.get(name)
         if macro is not None:
             self.app.switch_mode("macros")
             self.app.push_screen(MacroFormScreen(macro))

@@ -6,6 +6,7 @@ modal so that the table underneath keeps its marks when the user backs out.
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 from textual.app import App
@@ -47,11 +48,19 @@ def start_bulk(app: App, record_ids: list[str], *, target: str = "feedback",
     if not record_ids:
         app.notify("Mark records with space first (or open one).", severity="warning")
         return
+    app.run_worker(_open_picker(app, record_ids, target, feedback_type), group="bulk", exclusive=True)
+
+
+async def _open_picker(app: App, record_ids: list[str], target: str, feedback_type: str | None) -> None:
     store = app.store
-    types = {feedback_type} if feedback_type else None
-    if target == "feedback" and types is None:
-        types = {r.get("type") for r in (store.feedback_get(i) for i in record_ids[:2000]) if r}
-    macros = macros_for(store.macros_all(), target=target, feedback_types=types)
+
+    def read() -> list[dict]:  # store reads: in a thread, never on the event loop
+        types = {feedback_type} if feedback_type else None
+        if target == "feedback" and types is None:
+            types = {r.get("type") for r in (store.feedback_get(i) for i in record_ids[:2000]) if r}
+        return macros_for(store.macros_all(), target=target, feedback_types=types)
+
+    macros = await asyncio.to_thread(read)
     if not macros:
         app.notify(f"No macro applies to these {target} records; create one on screen 2.",
                    severity="warning")
@@ -66,12 +75,22 @@ def start_bulk(app: App, record_ids: list[str], *, target: str = "feedback",
 
 def confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
     """The confirmation for macro ``name`` on ``record_ids``; yes starts the run."""
-    macro = app.store.macro_get(name)
+    app.run_worker(_confirm_and_start(app, name, list(record_ids)), group="bulk", exclusive=True)
+
+
+async def _confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
+    def read() -> tuple[dict | None, dict | None, str | None]:
+        # The macro, the sample record and its render read the store: in a thread.
+        macro = app.store.macro_get(name)
+        if macro is None or not record_ids:
+            return macro, None, None
+        sample = _record(app, macro.get("target", "feedback"), record_ids[0])
+        return (macro, *render_masked_sample(app, macro, sample))
+
+    macro, masked, error = await asyncio.to_thread(read)
     if macro is None or not record_ids:
         app.notify("Mark records first (or open one)." if macro else f"No macro {name}.", severity="warning")
         return
-    sample = _record(app, macro.get("target", "feedback"), record_ids[0])
-    masked, error = render_masked_sample(app, macro, sample)
 
     def confirmed(yes: bool | None) -> None:
         if yes:

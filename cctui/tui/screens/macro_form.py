@@ -276,7 +276,8 @@ class MacroFormScreen(Screen):
             return
         store = self.app.store
         old_name = self.macro.get("name")
-        if (self.is_new or macro.name != old_name) and store.macro_get(macro.name) is not None:
+        if (self.is_new or macro.name != old_name) and \
+                await asyncio.to_thread(store.macro_get, macro.name) is not None:
             self.notify(f"name: a macro called {macro.name} exists already.", title="Not saved",
                         severity="error")
             return

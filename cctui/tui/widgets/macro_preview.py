@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
@@ -83,11 +84,20 @@ class MacroPreview(VerticalScroll):
         except CctuiError as exc:
             outcome = (None, None, str(exc))
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, *outcome)
+            self.post_message(self.Rendered(*outcome))
+
+    class Rendered(Message, bubble=False):
+        """A render for the preview: the record and request, or the problem to show."""
+
+        def __init__(self, record: dict | None, rendered: Any, problem: str | None) -> None:
+            super().__init__()
+            self.record, self.rendered, self.problem = record, rendered, problem
+
+    @on(Rendered)
+    def _rendered(self, message: Rendered) -> None:
+        self._show(message.record, message.rendered, message.problem)
 
     def _show(self, record: dict | None, rendered: Any, problem: str | None) -> None:
-        if not self.is_attached:
-            return
         problems = self.query_one("#preview-problems", Static)
         warnings = self.query_one("#preview-warnings", Static)
         request = self.query_one("#preview-request", Static)
