@@ -350,19 +350,36 @@ def literal_secrets(url: str) -> set[str]:
     return {s for s in found if len(s) >= 4}
 
 
+_STORED_PIECE = re.compile(rf"{SECRET_REF.pattern}|[\s;,]+|(?:(?!\$\{{)[^\s;,])+")
+
+
 def mask_stored_header(name: str, value: str) -> str:
     """A header line as ``macro show`` prints it: references stay, literal credentials go.
 
-    ``Authorization: Bearer ${TOKEN}`` is safe to show (it names a variable, not a value);
-    ``Authorization: Bearer abc123`` is not.
+    ``Authorization: Bearer ${TOKEN}`` and ``Cookie: session=${SESSION}`` are safe to
+    show as written (they name variables, not values), so ``macro show`` output adds back
+    as the same macro; ``Authorization: Bearer abc123`` shows as ``Bearer ••••`` and
+    ``Cookie: session=abc`` as ``session=••••``.
     """
     if not is_sensitive_header(name):
         return value
-    without_refs = SECRET_REF.sub("", value).strip()
-    scheme = without_refs.split(" ", 1)[0]
-    if not without_refs or (scheme.lower() in AUTH_SCHEMES and without_refs == scheme):
-        return value
-    return mask_header_value(name, value)
+    out: list[str] = []
+    first = True
+    # Pieces: a reference, a run of separators, or a literal word (maybe name=value).
+    for match in _STORED_PIECE.finditer(value):
+        piece = match.group(0)
+        if SECRET_REF.fullmatch(piece) or not piece.strip(" \t;,"):
+            out.append(piece)
+            continue
+        if first and piece.lower() in AUTH_SCHEMES:
+            out.append(piece)  # the scheme word: no secret
+        elif "=" in piece:
+            key, _, literal = piece.partition("=")
+            out.append(f"{key}={MASK}" if literal else piece)
+        else:
+            out.append(MASK)
+        first = False
+    return "".join(out)
 
 
 def mask_stored_text(value: str) -> str:

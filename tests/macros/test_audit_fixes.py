@@ -46,7 +46,7 @@ def test_show_then_add_refuses_masked_values_instead_of_storing_them(run_cli, tm
     assert "put the real value or a ${VAR} reference back" in err
     assert run_cli("macro", "show", "lit2")[0] == 2  # nothing was stored
     # Each masked value is named in turn until all are put back.
-    text = again.read_text().replace("Bearer ••••", "Bearer ${TOKEN}").replace("Cookie: ••••", "Cookie: ${COOKIE}")
+    text = again.read_text().replace("Bearer ••••", "Bearer ${TOKEN}").replace("Cookie: session=••••", "Cookie: session=${COOKIE}")
     again.write_text(text.replace("X-Auth-Token: ••••", "X-Auth-Token: ${AUTH}"))
     assert "key 'signing_secret' still holds the mask" in run_cli("macro", "add", str(again))[2]
     again.write_text(again.read_text().replace('signing_secret = "••••"', 'signing_secret = "${HS}"'))
