@@ -29,10 +29,12 @@ def _summary_fields(summary: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per schedule that ran.")
 @click.pass_obj
 def run_due_command(obj: Context, as_json: bool) -> None:
-    """Run the schedules that are due: each macro at most once per period.
+    """Run the schedules that are due: each macro at most once per period; then send
+    the scheduled retries that are due.
 
     Safe to call every minute from cron or a systemd timer, and from two hosts at once:
-    a period is recorded before its run starts. CCTUI_NOW overrides the clock.
+    a period is recorded (a retry claimed) before its run starts. CCTUI_NOW overrides
+    the clock.
     """
     from cctui.automation.schedules import run_due
 
@@ -59,10 +61,39 @@ def run_due_command(obj: Context, as_json: bool) -> None:
         if trigger != "schedule":  # runs that the scheduled runs' updates triggered
             click.echo(f"cctui: {describe_run(name, trigger, summary)}", err=True)
             failed = failed or run_failed(summary)
-    if not started and not as_json:
+    retried = _send_due_retries(obj)
+    if retried is not None:
+        failed = failed or run_failed(retried)
+        counts = _summary_fields(retried)
+        if as_json:
+            click.echo(json.dumps({"retries": True, "count": retried.total, **counts,
+                                   "retrying": retried.retrying, "next_retry": retried.next_retry}))
+        else:
+            click.echo(f"scheduled retries: {retried.total} due; " + describe_run("*", "retry", retried)
+                       .split(": ", 1)[-1] + (f", {retried.retrying} retrying" if retried.retrying else ""))
+            if retried.reason:
+                click.echo(f"cctui: {retried.reason}", err=True)
+    if retried is not None and retried.retrying:
+        from cctui.delivery.scheduled import describe
+
+        click.echo(f"cctui: {describe(retried.retrying, retried.next_retry)}", err=True)
+    if not started and retried is None and not as_json:
         click.echo("nothing due")
     if failed:
         click.get_current_context().exit(1)
+
+
+def _send_due_retries(obj: Context) -> Any:
+    """Claim and send the scheduled retries that are due; None when none were due."""
+    import asyncio
+
+    from cctui.delivery import scheduled
+
+    claimed = scheduled.claim(obj.store)
+    if not claimed:
+        return None
+    engine = obj.engine()
+    return asyncio.run(scheduled.send(engine, claimed))
 
 
 @click.command("listen")

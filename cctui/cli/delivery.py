@@ -85,28 +85,33 @@ class _Reporter:
                                      TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             self.task = self.progress.add_task("sending", total=total, status="")
             self.progress.start()
-        self.counts = {"delivered": 0, "failed": 0}
+        self.counts = {"delivered": 0, "failed": 0, "retrying": 0}
 
     def __call__(self, event) -> None:
         if isinstance(event, ev.RecordDone):
+            retry_at = event.extra.get("retry_at") if event.outcome == ev.RETRYING else None
             if self.as_json:
                 _line({"id": event.record_id, "outcome": event.outcome, "status_code": event.status_code,
                        "attempts": event.attempts, "error": event.error, "delivery_id": event.delivery_id,
                        "run_id": event.run_id, **({"request": event.extra["request"]}
-                                                  if "request" in event.extra else {})})
+                                                  if "request" in event.extra else {}),
+                       **({"retry_at": retry_at} if retry_at else {})})
             elif self.progress is not None:
-                key = "delivered" if event.outcome == ev.DELIVERED else "failed" \
-                    if event.outcome in (ev.FAILED, ev.NOT_SENT) else None
+                key = {ev.DELIVERED: "delivered", ev.FAILED: "failed", ev.NOT_SENT: "failed",
+                       ev.RETRYING: "retrying"}.get(event.outcome)
                 if key:
                     self.counts[key] += 1
-                self.progress.update(self.task, advance=1,
-                                     status=f"{self.counts['delivered']} ok, {self.counts['failed']} failed")
+                retrying = f", {self.counts['retrying']} retrying" if self.counts["retrying"] else ""
+                self.progress.update(self.task, advance=1, status=f"{self.counts['delivered']} ok, "
+                                     f"{self.counts['failed']} failed{retrying}")
             else:
                 detail = f" {event.status_code}" if event.status_code else ""
                 why = f": {event.error}" if event.error else ""
-                sys.stdout.write(f"{event.record_id} {event.outcome}{detail}{why}\n")
-        elif isinstance(event, ev.RetryScheduled) and self.progress is not None:
-            self.progress.update(self.task, status=f"retrying {event.record_id} in {event.delay:.1f} s")
+                when = f"; retry scheduled at {retry_at}" if retry_at else ""
+                sys.stdout.write(f"{event.record_id} {event.outcome}{detail}{why}{when}\n")
+        elif isinstance(event, ev.RetryScheduled) and self.progress is not None and not event.scheduled:
+            # On a terminal, say what the run is waiting for: "BUG-0002: 503, retry 2 of 5 in 30 s".
+            self.progress.update(self.task, status=event.describe())
 
     def close(self) -> None:
         if self.progress is not None:
@@ -116,6 +121,7 @@ class _Reporter:
         if self.as_json:
             _line({"summary": True, "run_id": summary.run_id, "macro": summary.macro, "sent": summary.sent,
                    "delivered": summary.delivered, "failed": summary.failed, "skipped": summary.skipped,
+                   "retrying": summary.retrying, "next_retry": summary.next_retry,
                    "not_sent": summary.not_sent, "attempts": summary.attempts,
                    "cancelled": summary.cancelled, "dry_run": summary.dry_run, "reason": summary.reason})
             return
@@ -125,8 +131,13 @@ class _Reporter:
             return
         run = f" (run {summary.run_id})" if summary.run_id else ""
         unsent = f", not sent {summary.not_sent}" if summary.not_sent else ""
+        retrying = f", retrying {summary.retrying}" if summary.retrying else ""
         click.echo(f"{summary.macro}: sent {summary.sent}, delivered {summary.delivered}, failed "
-                   f"{summary.failed}, skipped {summary.skipped}{unsent}{run}")
+                   f"{summary.failed}{retrying}, skipped {summary.skipped}{unsent}{run}")
+        if summary.retrying:
+            from cctui.delivery.scheduled import describe
+
+            click.echo(describe(summary.retrying, summary.next_retry), err=True)
         if summary.cancelled:
             click.echo(f"cancelled: {summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
         elif summary.reason:
@@ -162,12 +173,17 @@ def _run_engine(make_coro) -> ev.RunSummary:
 @click.option("--all", "all_", is_flag=True, help="Send to every record of the macro's target.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (default: the macro's).")
 @click.option("--dry-run", is_flag=True, help="Render and validate every request; send nothing.")
+@click.option("--max-wait", type=click.FloatRange(0), metavar="SECONDS",
+              help="Wait at most this long for retries; later ones are scheduled (default: config "
+                   "[delivery] max_wait, 60).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record, then a summary object.")
 def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concurrency: int | None,
-         dry_run: bool, as_json: bool) -> None:
+         dry_run: bool, max_wait: float | None, as_json: bool) -> None:
     """Run macro NAME's webhook over records (--item ID ..., --filter Q or --all).
 
-    Exit 0 when every record was delivered, 1 when any failed, 2 for bad usage.
+    Retries due later than --max-wait are scheduled (sent by `cctui run-due`, `cctui
+    retry`, or the open TUI). Exit 0 when every record was delivered, skipped or has a
+    retry scheduled; 1 when any failed for good or was not sent; 2 for bad usage.
     """
     from cctui.delivery.engine import load_macro
 
@@ -185,7 +201,7 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
     reporter = _Reporter(as_json, len(ids), dry_run)
     try:
         summary = _run_engine(lambda engine: engine.run(name, ids, trigger=trigger, concurrency=concurrency,
-                                                         listener=reporter, dry_run=dry_run))
+                                                         listener=reporter, dry_run=dry_run, max_wait=max_wait))
     finally:
         reporter.close()
     reporter.summary(summary)
@@ -198,7 +214,8 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
 @click.command()
 @click.option("--macro", help="Only this macro's attempts.")
 @click.option("--item", "record_id", metavar="ID", help="Only attempts for this record.")
-@click.option("--status", metavar="S", help="A code (404), a class (4xx), ok or failed.")
+@click.option("--status", metavar="S", help="An attempt's code (404), class (4xx) or ok; or a delivery's "
+              "state: delivered, retrying (retry scheduled) or failed (for good).")
 @click.option("--limit", type=click.IntRange(1), help="At most N attempts (default 50 in the table, all with --json).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt, newest first.")
 def logs(macro: str | None, record_id: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
@@ -242,7 +259,10 @@ def _short(entry: dict) -> str:
         text = explanation["title"]
     else:
         text = entry.get("error") or ""
-    return text if len(text) <= 70 else text[:69] + "…"
+    text = text if len(text) <= 70 else text[:69] + "…"
+    if entry.get("retry_at") and not entry.get("ok"):
+        text += f" · retry scheduled at {entry['retry_at']}"
+    return text
 
 
 # -- retry ----------------------------------------------------------------------------------
@@ -251,10 +271,16 @@ def _short(entry: dict) -> str:
 @click.option("--macro", help="Only this macro's deliveries.")
 @click.option("--item", "record_id", metavar="ID", help="Only this record's deliveries.")
 @click.option("--concurrency", type=click.IntRange(1, 1024), help="Requests in flight (default: the macro's).")
-def retry(macro: str | None, record_id: str | None, concurrency: int | None) -> None:
-    """Send again every delivery whose last attempt failed, and finish interrupted runs.
+@click.option("--now", "now", is_flag=True, help="Send every scheduled retry now, not only the due ones.")
+@click.option("--max-wait", type=click.FloatRange(0), metavar="SECONDS",
+              help="Wait at most this long for retries; later ones are scheduled (default: config "
+                   "[delivery] max_wait, 60).")
+def retry(macro: str | None, record_id: str | None, concurrency: int | None, now: bool,
+          max_wait: float | None) -> None:
+    """Send the scheduled retries that are due (--now: all), send again every delivery
+    whose last attempt failed, and finish interrupted runs.
 
-    A record whose last attempt was delivered is never sent again.
+    A record whose last attempt was delivered is never sent again. Exit codes as for send.
     """
     ctx = _ctx()
     if macro:
@@ -264,13 +290,20 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None) -> 
     reporter = _Reporter(False, 0, False)
     reporter.progress = None  # the total is unknown up front: plain lines
     record_id = normalize_id(record_id) if record_id else record_id
-    summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id,
-                                                      listener=reporter, concurrency=concurrency))
+    summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id, listener=reporter,
+                                                      concurrency=concurrency, now=now, max_wait=max_wait))
     if summary.total == 0:
+        from cctui.delivery.scheduled import pending
+
+        waiting = pending(ctx.store, macro=macro, record_id=record_id)
         if summary.reason:
             click.echo(f"Nothing retried: {summary.reason}.")
+        elif waiting:
+            noun = "retry is" if len(waiting) == 1 else "retries are"
+            click.echo(f"Nothing due: {len(waiting)} {noun} scheduled, next at {waiting[0]['due']} "
+                       "(`cctui retry --now` sends them now).")
         else:
-            click.echo("Nothing to retry: no failed deliveries and no interrupted runs.")
+            click.echo("Nothing to retry: no failed deliveries, no scheduled retries and no interrupted runs.")
         return
     reporter.summary(summary)
     if not summary.ok:

@@ -28,6 +28,7 @@ from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, Retry
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, machine_id, plan_retry
+from cctui.delivery.scheduled import Budget, deferred_entry, due_at, schedule_entry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
@@ -96,8 +97,11 @@ class _Run:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None  # the run ends early (410 pause); None = keep going
     view: RunView | None = None  # bulk runs read records through an indexed view
+    recorder: Recorder | None = None
     factory: RequestFactory | None = None  # renders the macro for each record
     listener_errors: int = 0
+    budget: Budget = field(default_factory=Budget)  # how long retries may be waited for
+    scheduled: dict[str, dict] = field(default_factory=dict)  # record id -> claimed scheduled retry
 
     def emit(self, event) -> None:
         """Tell the listener; a listener that raises is logged and the run goes on (a
@@ -172,11 +176,16 @@ class Engine:
     async def run(self, macro_name: str, record_ids: Iterable[str], *, trigger: str = "manual",
                   concurrency: int | None = None, listener: ev.Listener | None = None,
                   dry_run: bool = False, resume: str | None = None,
-                  deliveries: dict[str, tuple[str, int]] | None = None) -> ev.RunSummary:
+                  deliveries: dict[str, tuple[str, int]] | None = None,
+                  max_wait: float | None = None, scheduled: dict[str, dict] | None = None) -> ev.RunSummary:
         """Send ``macro_name`` to each record id; returns the run's summary.
 
         ``resume`` continues an interrupted run (same run id and delivery ids);
         ``deliveries`` maps record ids to (delivery id, attempts so far) for retries.
+        ``max_wait`` (default: config ``[delivery] max_wait``) bounds how long the run
+        waits for retries; a retry due later is persisted as scheduled (outcome
+        ``retrying``). ``scheduled`` maps record ids to claimed scheduled retries
+        (:mod:`cctui.delivery.scheduled`): they continue their delivery and retry count.
         """
         if trigger not in TRIGGERS:
             raise InputError(f"trigger {trigger!r}: expected one of {', '.join(TRIGGERS)}.")
@@ -190,6 +199,10 @@ class Engine:
         own = make_transport(self.config, macro, limit=width) if self.transport is None and not dry_run else None
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
         state = _Run(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
+        state.budget = Budget(self.policy.max_wait if max_wait is None else max_wait)
+        for record_id, entry in (scheduled or {}).items():
+            state.scheduled[record_id] = entry
+            state.deliveries[record_id] = (entry["delivery_id"], int(entry.get("attempt") or 1) - 1)
         if len(ids) >= BULK:
             # indexed once, off the loop; then kept current from the store's change events
             state.view = RunView(self.store, getattr(macro, "target", "feedback"))
@@ -217,6 +230,7 @@ class Engine:
                                                  interval=self.flush_interval,
                                                  heartbeat=self._heartbeat(state.run_id),
                                                  heartbeat_every=self.heartbeat_every)
+        state.recorder = recorder
         sender = None
         try:
             state.emit(ev.RunStarted(state.run_id, macro.name, trigger, len(ids), dry_run))
@@ -256,11 +270,27 @@ class Engine:
         return summary
 
     async def retry(self, macro: str | None = None, record_id: str | None = None,
-                    listener: ev.Listener | None = None, concurrency: int | None = None) -> ev.RunSummary:
-        """Resend failed deliveries and finish interrupted runs (see :mod:`recovery`)."""
-        plans = await asyncio.to_thread(plan_retry, self.store, macro=macro, record_id=record_id,
-                                        active=set(self._runs))
+                    listener: ev.Listener | None = None, concurrency: int | None = None, *,
+                    now: bool = False, max_wait: float | None = None) -> ev.RunSummary:
+        """Send the scheduled retries that are due (``now``: all of them), then resend
+        failed deliveries and finish interrupted runs (see :mod:`recovery`). A delivery
+        with a retry scheduled is left to its schedule."""
+        from cctui.delivery import scheduled
+
+        def plan():
+            waiting = {(e["macro"], e["record_id"]) for e in scheduled.pending(self.store)}
+            return plan_retry(self.store, macro=macro, record_id=record_id, active=set(self._runs),
+                              skip=waiting)
+
+        # Planned before the scheduled ones go out: one that fails for good now must not
+        # be sent a second time by this same command.
+        plans = await asyncio.to_thread(plan)
+        claimed = await asyncio.to_thread(scheduled.claim, self.store, everything=now, macro=macro,
+                                          record_id=record_id)
         total = ev.RunSummary(None, macro or "*", "retry")
+        if claimed:
+            total.merge(await scheduled.send(self, claimed, listener=listener, concurrency=concurrency,
+                                             max_wait=max_wait))
         for plan in plans:
             stored = await asyncio.to_thread(self.store.macro_get, plan.macro)
             if stored is None or stored.get("paused"):
@@ -270,7 +300,8 @@ class Engine:
                 continue
             try:
                 result = await self.run(plan.macro, plan.record_ids, trigger="retry", concurrency=concurrency,
-                                        listener=listener, resume=plan.run_id, deliveries=plan.deliveries)
+                                        listener=listener, resume=plan.run_id, deliveries=plan.deliveries,
+                                        max_wait=max_wait)
             except CctuiError as exc:
                 # E.g. the template still fails on the first record: nothing of this plan
                 # was sent or changed; say why and go on with the other macros.
@@ -333,8 +364,16 @@ class Engine:
             s.skipped += 1
         elif outcome == ev.NOT_SENT:
             s.not_sent += 1  # never tried: not a failure; `retry` finishes the run
+        elif outcome == ev.RETRYING:
+            s.retrying += 1  # scheduled for later: not a failure either
+            s.note_retry((extra or {}).get("retry_at"))
         else:
             s.failed += 1
+        claimed = state.scheduled.get(record_id)
+        if claimed is not None and outcome != ev.RETRYING and state.recorder is not None:
+            # A scheduled retry this run claimed: done with it, or (never tried) handed back.
+            state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None}
+                                 if outcome == ev.NOT_SENT else None)
         if state.listener is not None:
             state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
                                      error, extra or {}))
@@ -368,18 +407,28 @@ class Engine:
                               extra={"request": prepared.masked})
         attempt = made
         sent = False
-        limited = 0  # 429s with a server wait: they do not use up the retry schedule
+        claimed = state.scheduled.get(record_id) or {}
+        used = int(claimed.get("used") or 0)  # retries of the policy's schedule used so far
+        limited = int(claimed.get("limited") or 0)  # 429s with a server wait: they do not use up the schedule
+        waited = 0.0  # seconds this record has waited for retries in this run
         while True:
             stopped = self._stopped(state, prepared.host, breaker)
             if stopped:
                 outcome = ev.FAILED if sent else ev.NOT_SENT
                 return self._done(state, record_id, delivery_id, outcome, attempts=attempt - made,
                                   error=stopped)
+            pause = limiter.paused_for(prepared.host)
+            if pause and not state.budget.fits(pause, waited):
+                # The host asked (429 + Retry-After) for a longer pause than this run may
+                # wait: leave the record for then instead of holding the run up.
+                return self._defer(state, record_id, delivery_id, attempt, made, pause, prepared.host,
+                                   used, limited)
             await limiter.acquire(prepared.host)
             attempt += 1
             if not sent:
                 sent = True
                 state.summary.sent += 1
+                state.budget.started()
             state.summary.attempts += 1
             if state.listener is not None:
                 state.emit(ev.AttemptStarted(state.run_id, record_id, delivery_id, attempt,
@@ -388,7 +437,22 @@ class Engine:
             decision = decide(result.status_code, result.error, result.location,
                               request_error=result.request_error)
             paused = decision.action == PAUSE
-            recorder.attempt(result.log_entry(state, record_id, delivery_id, attempt, paused))
+            wait = server_wait(result.headers, result.json_body()) if decision.action != DELIVERED else None
+            asked = decision.action == RETRY and result.status_code == 429 and wait is not None \
+                and limited < MAX_RATE_LIMITED  # the server said when: not one of our retries
+            if decision.action != RETRY:
+                delay = None
+            elif asked:
+                limited += 1
+                delay = wait
+            else:
+                used += 1
+                delay = self.policy.delay(used, wait, self.rng)
+            entry = result.log_entry(state, record_id, delivery_id, attempt, paused)
+            if delay is not None:
+                retry_at = due_at(delay)
+                entry["retry_at"] = retry_at  # the log says "retry scheduled at T", not "failed"
+            recorder.attempt(entry)
             if state.listener is not None:
                 state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
                                               result.duration_ms, result.ok, result.error, result.title(paused)))
@@ -404,25 +468,43 @@ class Engine:
                 state.summary.reason = breaker.is_open(prepared.host)
             if paused:
                 self._pause(state, result, recorder)
-            wait = server_wait(result.headers, result.json_body())
             if result.status_code == 429:
                 limiter.slow_down(prepared.host, wait)
-            if decision.action != RETRY:
-                delay = None
-            elif result.status_code == 429 and wait is not None and limited < MAX_RATE_LIMITED:
-                limited += 1
-                delay = wait
-            else:
-                delay = self.policy.delay(attempt - made - limited, wait, self.rng)
             if delay is None:
                 error = result.error or result.title(paused)
                 return self._done(state, record_id, delivery_id, ev.FAILED, status=result.status_code,
                                   attempts=attempt - made, error=error)
-            state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 1, delay))
+            later = not state.budget.fits(delay, waited)
+            state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 1, delay,
+                                         result.status_code, 0 if asked else used,
+                                         len(self.policy.schedule), retry_at, later))
+            if later:
+                # Due later than this run may wait: persist it and let this record go.
+                recorder.retry(delivery_id, schedule_entry(
+                    state, record_id, delivery_id, attempt + 1, retry_at, used=used, limited=limited,
+                    status_code=result.status_code, error=result.masked_error() or result.title(paused)))
+                return self._done(state, record_id, delivery_id, ev.RETRYING, status=result.status_code,
+                                  attempts=attempt - made, error=result.masked_error() or result.title(paused),
+                                  extra={"retry_at": retry_at})
+            waited += delay
             try:
                 await asyncio.wait_for(state.cancel.wait(), delay)
             except asyncio.TimeoutError:
                 pass
+
+    def _defer(self, state: _Run, record_id: str, delivery_id: str, attempt: int, made: int,
+               pause: float, host: str, used: int, limited: int) -> None:
+        """Schedule a record's next attempt for when ``host`` takes requests again. The
+        log gets a not-sent entry (like a render failure) so it shows the retry."""
+        retry_at = due_at(pause)
+        error = f"not sent: {host} asked to wait until {retry_at} (429 Retry-After)"
+        state.recorder.attempt(deferred_entry(state, record_id, delivery_id, attempt + 1, error, retry_at))
+        state.recorder.retry(delivery_id, schedule_entry(state, record_id, delivery_id, attempt + 2, retry_at,
+                                                         used=used, limited=limited, status_code=0, error=error))
+        state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 2, pause, 0, 0,
+                                     len(self.policy.schedule), retry_at, True))
+        return self._done(state, record_id, delivery_id, ev.RETRYING, attempts=attempt - made, error=error,
+                          extra={"retry_at": retry_at})
 
     @staticmethod
     def timeout_of(macro) -> float:

@@ -28,6 +28,8 @@ RETRYABLE = frozenset({0, 408, 429, 500, 502, 503, 504})
 DEFAULT_SCHEDULE: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
 DEFAULT_BREAKER_THRESHOLD = 20
 DEFAULT_JITTER = 0.2
+#: Seconds a run waits in the foreground for retries, in total; later ones are scheduled.
+DEFAULT_MAX_WAIT = 60.0
 #: Longest wait a server may ask for before we give up on it for this run.
 MAX_SERVER_WAIT = 3600.0
 
@@ -122,10 +124,12 @@ class RetryPolicy:
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD
     jitter: float = DEFAULT_JITTER
+    max_wait: float = DEFAULT_MAX_WAIT
 
     @classmethod
     def from_config(cls, delivery: Mapping[str, Any] | None) -> "RetryPolicy":
-        """Read ``[delivery]`` ``retry_schedule`` (seconds) and ``breaker_threshold``."""
+        """Read ``[delivery]`` ``retry_schedule`` (seconds), ``breaker_threshold``, ``jitter``
+        and ``max_wait`` (seconds)."""
         delivery = delivery or {}
         schedule = delivery.get("retry_schedule", DEFAULT_SCHEDULE)
         if not isinstance(schedule, Sequence) or isinstance(schedule, str) or not all(
@@ -138,7 +142,10 @@ class RetryPolicy:
         jitter = delivery.get("jitter", DEFAULT_JITTER)
         if not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
             raise InputError("config [delivery] jitter: expected a share between 0 and 1, e.g. 0.2.")
-        return cls(tuple(float(s) for s in schedule), threshold, float(jitter))
+        max_wait = delivery.get("max_wait", DEFAULT_MAX_WAIT)
+        if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not 0 <= max_wait < float("inf"):
+            raise InputError("config [delivery] max_wait: expected seconds >= 0, e.g. 60.")
+        return cls(tuple(float(s) for s in schedule), threshold, float(jitter), float(max_wait))
 
     @property
     def max_attempts(self) -> int:

@@ -149,6 +149,11 @@ class HostLimiter:
     def slow_down(self, host: str, wait: float | None) -> None:
         self.bucket(host).slow_down(wait)
 
+    def paused_for(self, host: str) -> float:
+        """Seconds until ``host`` may be sent to again after a 429's wait (0: now)."""
+        bucket = self._buckets.get(host)
+        return max(0.0, bucket._not_before - bucket._clock()) if bucket is not None else 0.0
+
     def success(self, host: str) -> None:
         bucket = self._buckets.get(host)
         if bucket is not None and bucket.rate is not None:

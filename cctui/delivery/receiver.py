@@ -3,13 +3,15 @@
 ``cctui receiver`` prints each request and keeps the last ones; tests and ``cctui demo``
 run it in a thread with :func:`serve_in_background`. What it answers:
 
-- ``/status/<code>``: that status (``Location`` for 3xx, ``Retry-After: 1`` for 429/503);
+- ``/status/<code>``: that status (``Location`` for 3xx, ``Retry-After: 1`` for 429/503;
+  ``?retry_after=S`` sets another value);
 - ``/slack/<error>``: Slack's answer for that error code (``/slack/channel_not_found``
   -> 404, ``/slack/archived`` -> 410 ``channel_is_archived``, ...); any other ``/slack/``
   path answers ``200 ok`` at most ``slack_rate`` per second, else 429 + ``Retry-After``;
   ``slack=True`` makes every path behave like ``/slack/``;
 - ``/jira``: ``201 {"id", "key": "CC-<n>", "self"}`` like Jira's create-issue;
-- ``/flaky/<n>``: 503 (``Retry-After: 0``) for the first n attempts of each webhook-id;
+- ``/flaky/<n>``: 503 (``Retry-After: 0``) for the first n attempts of each webhook-id,
+  then 200 (``?status=429&retry_after=999999`` changes the failing answer);
 - ``/echo``: the request as received (headers unmasked), as JSON;
 - ``/big/<bytes>``, ``/reset`` (connection dropped mid-response), ``/never`` (no answer);
 - ``GET /_received``: what arrived, as JSON (credential headers and query parameters
@@ -161,7 +163,7 @@ class Receiver:
             if 300 <= code < 400:
                 headers["Location"] = f"{request.scheme}://{request.host}/moved"
             if code in (429, 503):
-                headers["Retry-After"] = "1"
+                headers["Retry-After"] = request.query.get("retry_after", "1")
             return web.Response(status=code, text="" if code in (204, 304) else f"status {code}", headers=headers)
         if head == "slack" or self.slack:
             code, text, headers = self._slack_answer(path[len("/slack"):] if head == "slack" else path)
@@ -175,7 +177,9 @@ class Receiver:
             limit = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1
             seen = self.by_webhook_id[request.headers.get("webhook-id", "")]
             if seen <= limit:
-                return web.Response(status=503, text="try again", headers={"Retry-After": "0"})
+                code = int(request.query.get("status", "503")) if request.query.get("status", "").isdigit() else 503
+                return web.Response(status=code, text="try again",
+                                    headers={"Retry-After": request.query.get("retry_after", "0")})
             return web.Response(text="ok")
         if head == "echo":
             # Reflects the request as received, secrets included: a stand-in for receivers

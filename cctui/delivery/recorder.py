@@ -64,6 +64,12 @@ class Recorder:
         self.hand_over()  # keep the log ahead of the changes it explains
         self._queue.put(("change", (record_id, fields)))
 
+    def retry(self, delivery_id: str, entry: dict | None) -> None:
+        """Queue a scheduled retry to store (``entry``) or to forget (None), after the log
+        entries queued so far (so the log explains it first)."""
+        self.hand_over()
+        self._queue.put(("retry", (delivery_id, entry)))
+
     def call(self, fn: Callable[[], Any]) -> None:
         """Queue any other store call (e.g. a run update), kept in order with the rest."""
         self.hand_over()
@@ -81,6 +87,7 @@ class Recorder:
         logs: list[dict] = []
         changes: dict[str, dict] = {}
         calls: list[Callable[[], Any]] = []
+        retries: dict[str, dict | None] = {}
         stopping = False
         while not stopping:
             try:
@@ -101,6 +108,9 @@ class Recorder:
                 elif kind == "change":
                     record_id, fields = item
                     changes.setdefault(record_id, {}).update(fields)
+                elif kind == "retry":
+                    delivery_id, entry = item
+                    retries[delivery_id] = entry
                 else:
                     calls.append(item)
                 pending += 1
@@ -112,8 +122,8 @@ class Recorder:
                     kind, item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
-            self._flush(logs, changes, calls, beat=not stopping)
-            logs, changes, calls = [], {}, []
+            self._flush(logs, changes, calls, retries, beat=not stopping)
+            logs, changes, calls, retries = [], {}, [], {}
 
     def _until_beat(self) -> float | None:
         """Seconds the idle thread may wait before the next heartbeat is due."""
@@ -121,12 +131,17 @@ class Recorder:
             return None
         return max(0.0, self._beat_at + self.heartbeat_every - time.monotonic())
 
-    def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list, beat: bool = True) -> None:
+    def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list,
+               retries: dict[str, dict | None] | None = None, beat: bool = True) -> None:
         try:
             if logs:
                 self.store.log_append(logs)
             if changes:
                 self._apply(changes)
+            if retries:
+                with self.store.batch():  # one journal line for the flush's retries
+                    self.store.retry_put([entry for entry in retries.values() if entry is not None])
+                    self.store.retry_remove([key for key, entry in retries.items() if entry is None])
             for fn in calls:
                 fn()
             if beat and self.heartbeat is not None and self._until_beat() == 0.0:

@@ -135,8 +135,9 @@ def interrupted_runs(store, macro: str | None = None, active: set[str] = frozens
 
 
 def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
-               active: set[str] = frozenset()) -> list[RetryPlan]:
-    """The runs ``retry`` should make, resumes first, in the order the runs started."""
+               active: set[str] = frozenset(), skip: set[tuple[str, str]] = frozenset()) -> list[RetryPlan]:
+    """The runs ``retry`` should make, resumes first, in the order the runs started.
+    ``skip``: (macro, record id) pairs left alone (they have a retry scheduled)."""
     runs = interrupted_runs(store, macro, active)
     run_ids = {run["id"] for run in runs}
     newest: dict[tuple[str, str], dict] = {}
@@ -156,7 +157,8 @@ def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
         ids = [r for r in run.get("record_ids", [])
                if (record_id is None or r == record_id) and (run["id"], r) not in delivered_in]
         # A record delivered by a later run needs nothing more.
-        ids = [r for r in ids if not _delivered_after(newest.get((run["macro"], r)), run)]
+        ids = [r for r in ids if not _delivered_after(newest.get((run["macro"], r)), run)
+               and (run["macro"], r) not in skip]
         if not ids and record_id is not None:
             continue
         from cctui.delivery.engine import delivery_id_for
@@ -166,7 +168,7 @@ def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
         resumed.update((run["macro"], r) for r in ids)
     failed: dict[str, RetryPlan] = {}
     for (macro_name, rid), entry in newest.items():
-        if entry.get("ok") or (macro_name, rid) in resumed:
+        if entry.get("ok") or (macro_name, rid) in resumed or (macro_name, rid) in skip:
             continue
         plan = failed.setdefault(macro_name, RetryPlan(macro_name, []))
         plan.record_ids.append(rid)

@@ -151,15 +151,38 @@ class DeliveryLog:
                 yield entry
 
 
+#: Delivery states ``status`` accepts besides attempt codes (see docs/delivery.md).
+DELIVERY_STATES = ("delivered", "retrying", "failed")
+
+
+def delivery_state(entry: dict[str, Any]) -> str:
+    """What a delivery is when ``entry`` is its newest attempt: ``delivered``,
+    ``retrying`` (a retry is scheduled, at ``retry_at``) or ``failed`` (for good)."""
+    if entry.get("ok"):
+        return "delivered"
+    return "retrying" if entry.get("retry_at") else "failed"
+
+
 def _status_test(status: str | int | None):
-    """``"404"``, ``"4xx"``, ``"ok"``, ``"failed"`` (or None) as a predicate on an entry."""
+    """``"404"``, ``"4xx"``, ``"ok"`` (attempts) or ``"delivered"``, ``"retrying"``,
+    ``"failed"`` (deliveries: the newest attempt of each delivery in that state; a 429
+    later delivered is not failed), or None, as a predicate on each entry, newest first."""
     if status is None or status == "":
         return None
     text = str(status).strip().lower()
     if text == "ok":
         return lambda e: bool(e.get("ok"))
-    if text == "failed":
-        return lambda e: not e.get("ok")
+    if text in DELIVERY_STATES:
+        seen: set[Any] = set()
+
+        def newest_in_state(entry: dict[str, Any]) -> bool:
+            key = entry.get("delivery_id") or entry.get("id")
+            if key in seen:
+                return False  # an older attempt of a delivery already judged
+            seen.add(key)
+            return delivery_state(entry) == text
+
+        return newest_in_state
     if text.isdigit():
         code = int(text)
         return lambda e: e.get("status_code") == code
@@ -167,7 +190,8 @@ def _status_test(status: str | int | None):
     if match:
         low = int(match.group(1)) * 100
         return lambda e: isinstance(e.get("status_code"), int) and low <= e["status_code"] < low + 100
-    raise InputError(f"status {status!r}: expected a code (404), a class (4xx), 'ok' or 'failed'.")
+    raise InputError(f"status {status!r}: expected a code (404), a class (4xx), 'ok', 'delivered', "
+                     "'retrying' or 'failed'.")
 
 
 def _bound(value: str | None, where: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Macros, runs and automation state: the small ``meta.json`` database.
+"""Macros, runs, automation state and scheduled retries: the small ``meta.json`` database.
 
 A mixin of :class:`cctui.store.store.Store`; it relies on the store's ``_writing()``
 transaction and ``_reading()`` guard and on the tables opened in ``Store.__init__``.
@@ -20,6 +20,7 @@ class MetaTables:
     _macros: RecordTable
     _runs: RecordTable
     _state: RecordTable
+    _retries: RecordTable
 
     # -- macros ------------------------------------------------------------------------
     def macros_all(self) -> list[dict]:
@@ -94,3 +95,30 @@ class MetaTables:
                 self._state.insert(Document({"value": value}, key))
             else:
                 self._state.update({"value": value}, doc_ids=[key])
+
+    # -- scheduled retries (see cctui.delivery.scheduled) -----------------------------------
+    def retries_all(self) -> list[dict]:
+        """Every scheduled retry (one per delivery id), soonest due first."""
+        with self._reading():
+            return sorted(self._retries.documents(), key=lambda doc: (doc.get("due") or "", doc["delivery_id"]))
+
+    def retry_put(self, entries: list[dict]) -> None:
+        """Add scheduled retries, replacing any of the same ``delivery_id``: one write."""
+        if not entries:
+            return
+        with self._writing():
+            for entry in entries:
+                key = entry["delivery_id"]
+                doc = dict(entry)
+                if self._retries.raw(key) is None:
+                    self._retries.insert(Document(doc, key))
+                else:
+                    self._retries.update(lambda stored, doc=doc: (stored.clear(), stored.update(doc)), doc_ids=[key])
+
+    def retry_remove(self, delivery_ids: list[str]) -> int:
+        """Forget scheduled retries (sent, or given up); returns how many there were."""
+        with self._writing():
+            present = [key for key in delivery_ids if self._retries.raw(key) is not None]
+            if present:
+                self._retries.remove(doc_ids=present)
+            return len(present)

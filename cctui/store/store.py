@@ -70,6 +70,7 @@ class Store(MetaTables):
         self._macros: RecordTable = self._meta_db.table("macros")
         self._runs: RecordTable = self._meta_db.table("runs")
         self._state: RecordTable = self._meta_db.table("state")
+        self._retries: RecordTable = self._meta_db.table("retries")
         self._log = DeliveryLog(self.data_dir / "logs")
         self._revision = 0
         self._reloads = 0  # cache changes that came with no ChangeEvent (see ``reloads``)
@@ -107,7 +108,7 @@ class Store(MetaTables):
         """The cache changed without ChangeEvents (another process, a rolled-back write)."""
         self._revision += 1
         self._reloads += 1
-        for table in (self._feedback, self._users, self._macros, self._runs, self._state):
+        for table in (self._feedback, self._users, self._macros, self._runs, self._state, self._retries):
             table.clear_cache()
 
     @contextmanager

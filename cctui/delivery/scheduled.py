@@ -1,0 +1,218 @@
+"""Scheduled retries: the retries a run could not wait for, kept in the store until sent.
+
+A foreground run waits for retries only within its budget (``[delivery] max_wait``,
+:class:`Budget`); a retry due later (a 120 s backoff step, ``Retry-After: 999999``) is
+persisted as a *scheduled retry*: record, macro, delivery id (the ``webhook-id``), the
+next attempt's number, how much of the retry schedule is used, and when it is due. The
+run ends and its record counts as ``retrying``, not failed.
+
+``cctui run-due``, ``cctui retry`` (``--now`` for all of them) and the open TUI send
+the due ones. Each sender first *claims* its entries inside ``store.batch()`` (the data
+directory's lock, as schedule periods are claimed), so two processes never send the same
+one; a claim whose process died is taken over. The engine then removes each entry when
+its record is delivered or fails for good, replaces it when a further retry is
+scheduled, and hands it back (unclaimed) when it was never tried (run cancelled).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cctui.core.clock import iso, now as clock_now
+
+#: What to tell a user who has scheduled retries waiting.
+HINT = "run 'cctui run-due' or 'cctui retry --now'"
+
+
+@dataclass
+class Budget:
+    """How long one run may wait for retries (``max_wait`` seconds).
+
+    A retry is waited for in the foreground when the record's own waits stay within
+    ``max_wait`` in total and the retry is due no later than ``max_wait`` after the
+    run's latest first attempt; anything later is scheduled. So a run ends at most about
+    ``max_wait`` after its last record was first tried, however its targets behave.
+    """
+
+    max_wait: float = float("inf")
+    last_start: float = field(default_factory=time.monotonic)
+
+    def started(self) -> None:
+        """A record was tried for the first time (the run is still making progress)."""
+        self.last_start = time.monotonic()
+
+    def fits(self, delay: float, waited: float) -> bool:
+        return waited + delay <= self.max_wait and time.monotonic() + delay <= self.last_start + self.max_wait
+
+
+def due_at(delay: float) -> str:
+    """ISO time ``delay`` seconds from now, rounded up: never sooner than asked."""
+    return iso(clock_now() + timedelta(seconds=math.ceil(delay)))
+
+
+def schedule_entry(state: Any, record_id: str, delivery_id: str, attempt: int, due: str, *,
+                   used: int, limited: int, status_code: int, error: str | None) -> dict:
+    """The stored form of one scheduled retry (``error`` already masked)."""
+    return {
+        "delivery_id": delivery_id, "macro": state.macro.name, "record_id": record_id,
+        "run_id": state.run_id, "trigger": state.trigger, "attempt": attempt, "used": used,
+        "limited": limited, "due": due, "scheduled_at": iso(), "status_code": status_code,
+        "error": error, "claimed_by": None, "claimed_at": None,
+    }
+
+
+def deferred_entry(state: Any, record_id: str, delivery_id: str, attempt: int, error: str, due: str) -> dict:
+    """The log entry of an attempt not made because the host asked to wait past the run's
+    budget: no request went out (``not_sent``), and the retry is scheduled at ``due``."""
+    from cctui.delivery.attempt import render_failure_entry
+
+    entry = render_failure_entry(state, record_id, delivery_id, attempt, error)
+    entry["retry_at"] = due
+    entry["explanation"] = {
+        "title": "not sent: the host asked to wait", "meaning": error,
+        "action": f"Nothing to do: the retry is scheduled at {due} ({HINT} sends it when due)."}
+    return entry
+
+
+def _alive(pid: Any) -> bool:
+    from cctui.delivery.recovery import pid_alive
+
+    return isinstance(pid, int) and pid_alive(pid)
+
+
+def _matches(entry: dict, macro: str | None, record_id: str | None) -> bool:
+    return (macro is None or entry.get("macro") == macro) and (record_id is None or entry.get("record_id") == record_id)
+
+
+def pending(store: Any, *, macro: str | None = None, record_id: str | None = None) -> list[dict]:
+    """Scheduled retries not yet sent (claimed ones included), soonest first."""
+    return [e for e in store.retries_all() if _matches(e, macro, record_id)]
+
+
+def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
+          macro: str | None = None, record_id: str | None = None) -> list[dict]:
+    """Take the scheduled retries that are due (``everything``: all of them) for this
+    process and return them. Read and write happen in one ``store.batch()``: a
+    compare-and-set across processes, so each entry goes to one sender. Entries of a
+    paused macro wait; entries of a macro that no longer exists are dropped."""
+    moment = iso(now or clock_now())
+    mine = {"claimed_by": os.getpid(), "claimed_at": moment}
+    taken: list[dict] = []
+    if not any(_matches(e, macro, record_id) and (everything or (e.get("due") or "") <= moment)
+               for e in store.retries_all()):
+        return taken  # the usual case: no lock taken, nothing written
+    with store.batch():
+        gone: list[str] = []
+        for entry in store.retries_all():
+            if not _matches(entry, macro, record_id):
+                continue
+            if not everything and (entry.get("due") or "") > moment:
+                continue
+            if entry.get("claimed_by") and _alive(entry["claimed_by"]):
+                continue  # another live process (or this one) is sending it
+            stored = store.macro_get(entry.get("macro"))
+            if stored is None:
+                gone.append(entry["delivery_id"])
+                continue
+            if stored.get("paused"):
+                continue
+            taken.append({**entry, **mine})
+        store.retry_put(taken)
+        store.retry_remove(gone)
+    return taken
+
+
+def release(store: Any, entries: list[dict]) -> None:
+    """Hand claimed entries back unsent (due as before), for the next sender."""
+    if entries:
+        with store.batch():
+            stored = {e["delivery_id"]: e for e in store.retries_all()}
+            # Only what is still exactly our claim: the engine may already have removed
+            # an entry (sent) or replaced it (a further retry scheduled).
+            store.retry_put([{**e, "claimed_by": None, "claimed_at": None} for e in entries
+                             if _same_claim(stored.get(e["delivery_id"]), e)])
+
+
+def _same_claim(stored: dict | None, claimed: dict) -> bool:
+    return stored is not None and all(stored.get(k) == claimed.get(k)
+                                      for k in ("claimed_by", "claimed_at", "attempt", "due"))
+
+
+def _delivered_since(store: Any, entries: list[dict]) -> set[str]:
+    """Delivery ids among ``entries`` whose record this macro delivered after the retry
+    was scheduled (by another run): sending them would re-send a delivered record."""
+    if not entries:
+        return set()
+    oldest = min(e.get("scheduled_at") or "" for e in entries)
+    wanted = {(e["macro"], e["record_id"]): e for e in entries}
+    found: set[str] = set()
+    for logged in store.log_iter(status="ok"):
+        if (logged.get("started_at") or "") < oldest:
+            break  # newest first: nothing older can matter
+        entry = wanted.get((logged.get("macro"), logged.get("record_id")))
+        if entry is not None and logged.get("delivery_id") != entry["delivery_id"] \
+                and (logged.get("started_at") or "") >= (entry.get("scheduled_at") or ""):
+            found.add(entry["delivery_id"])
+    return found
+
+
+def _runs(entries: list[dict]) -> list[tuple[str, dict[str, dict]]]:
+    """Group claimed entries into engine runs: one per macro, a record at most once per run."""
+    groups: list[tuple[str, dict[str, dict]]] = []
+    for entry in entries:
+        for name, members in groups:
+            if name == entry["macro"] and entry["record_id"] not in members:
+                members[entry["record_id"]] = entry
+                break
+        else:
+            groups.append((entry["macro"], {entry["record_id"]: entry}))
+    return groups
+
+
+async def send(engine: Any, claimed: list[dict], *, listener: Any = None, concurrency: int | None = None,
+               max_wait: float | None = None) -> Any:
+    """Send claimed scheduled retries (trigger ``retry``) with their own delivery ids and
+    attempt numbers; returns one summary over all of them."""
+    import asyncio
+
+    from cctui.delivery.events import RunSummary
+    from cctui.errors import CctuiError
+
+    total = RunSummary(None, "*", "retry")
+    store = engine.store
+    superseded = await asyncio.to_thread(_delivered_since, store, claimed)
+    if superseded:
+        await asyncio.to_thread(store.retry_remove, sorted(superseded))
+        total.total += len(superseded)
+        total.skipped += len(superseded)
+    todo = [e for e in claimed if e["delivery_id"] not in superseded]
+    groups = _runs(todo)
+    for index, (macro, members) in enumerate(groups):
+        try:
+            result = await engine.run(macro, list(members), trigger="retry", concurrency=concurrency,
+                                      listener=listener, max_wait=max_wait, scheduled=members)
+        except CctuiError as exc:
+            # Nothing of this group was sent (paused, missing ${SECRET}, ...): it stays
+            # scheduled for a later try; say why.
+            await asyncio.to_thread(release, store, list(members.values()))
+            total.reason = total.reason or f"macro {macro!r}: {exc}"
+            continue
+        except BaseException:
+            for _, rest in groups[index:]:
+                await asyncio.shield(asyncio.to_thread(release, store, list(rest.values())))
+            raise
+        total.run_id = result.run_id
+        total.merge(result)
+    return total
+
+
+def describe(count: int, next_at: str | None) -> str:
+    """``3 retries scheduled, next at 2026-12-01T10:15:00Z; run 'cctui run-due' or ...``."""
+    noun = "retry" if count == 1 else "retries"
+    when = f", next at {next_at}" if next_at else ""
+    return f"{count} {noun} scheduled{when}; {HINT}"

@@ -1,0 +1,197 @@
+"""Retries that outlive the command: a send waits at most `max_wait` for retries, persists
+later ones as scheduled, and `run-due` / `retry` send them once, with the same webhook-id,
+even with two processes racing. Real loopback servers, real processes, CCTUI_NOW for time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from cctui.delivery.events import RetryScheduled
+from cctui.delivery.scheduled import Budget, claim
+from cctui.store import open_store
+
+from .conftest import add_items, json_lines, put_macro
+
+NOW = "2026-12-01T10:00:00Z"
+LATER = "2026-12-01T12:00:00Z"  # past the 3600 s cap on a server's Retry-After
+#: 429 with Retry-After: 999999 for the first attempt of each webhook-id, then 200.
+LIMITED_ONCE = "/flaky/1?status=429&retry_after=999999"
+#: The same with 503 (no host-wide pause: each record schedules its own retry).
+UNAVAILABLE_ONCE = "/flaky/1?status=503&retry_after=999999"
+
+
+def at(moment: str) -> dict:
+    return {"CCTUI_NOW": moment}
+
+
+def webhook_ids(receiver) -> list[str]:
+    return [item.headers["webhook-id"] for item in list(receiver.state.received)]
+
+
+def test_send_with_a_huge_retry_after_ends_with_a_scheduled_retry(store, data_dir, receiver, cctui_proc):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/status/429?retry_after=999999")
+    result = cctui_proc("send", "hook", "--item", item, "--json", env=at(NOW))
+    assert result.returncode == 0, result.stderr  # still retrying: not a failure
+    record, summary = json_lines(result.stdout)
+    assert record["outcome"] == "retrying" and record["retry_at"] == "2026-12-01T11:00:00Z"
+    assert {k: summary[k] for k in ("sent", "delivered", "failed", "skipped", "retrying", "next_retry")} == {
+        "sent": 1, "delivered": 0, "failed": 0, "skipped": 0, "retrying": 1, "next_retry": "2026-12-01T11:00:00Z"}
+    assert receiver.state.count == 1
+
+    [entry] = open_store(data_dir).retries_all()
+    assert entry["record_id"] == item and entry["macro"] == "hook" and entry["attempt"] == 2
+    assert entry["due"] == "2026-12-01T11:00:00Z" and entry["delivery_id"] == webhook_ids(receiver)[0]
+
+    plain = cctui_proc("send", "hook", "--item", item, env=at(NOW))
+    assert plain.returncode == 0
+    assert "retrying 1" in plain.stdout
+    assert "1 retry scheduled, next at 2026-12-01T11:00:00Z; run 'cctui run-due' or 'cctui retry --now'" \
+        in plain.stderr
+
+    shown = cctui_proc("logs", "--status", "retrying")
+    assert shown.stdout.count("retry scheduled at 2026-12-01T11:00:00Z") == 2  # two deliveries
+    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
+
+
+def test_a_host_pause_longer_than_max_wait_schedules_the_records_not_yet_sent(store, data_dir, receiver,
+                                                                             cctui_proc):
+    ids = add_items(store, 3)
+    put_macro(store, url=receiver.url + LIMITED_ONCE, concurrency=1)
+    result = cctui_proc("send", "hook", "--all", "--json", env=at(NOW))
+    assert result.returncode == 0, result.stderr
+    assert json_lines(result.stdout)[-1]["retrying"] == 3
+    assert receiver.state.count == 1  # the host asked to wait: the others were not sent
+    retrying = json_lines(cctui_proc("logs", "--status", "retrying", "--json").stdout)
+    assert sorted(e["record_id"] for e in retrying) == ids
+    assert {e["retry_at"] for e in retrying} == {"2026-12-01T11:00:00Z"}
+    assert sum(bool(e.get("not_sent")) for e in retrying) == 2
+
+    put_macro(store, url=receiver.url + "/hook")  # the host takes requests again
+    due = cctui_proc("run-due", env=at(LATER))
+    assert due.returncode == 0 and "3 delivered" in due.stdout, due.stdout + due.stderr
+    assert sorted(receiver.state.by_webhook_id.values()) == [1, 1, 2]  # only the first saw a 429
+    assert len(json_lines(cctui_proc("logs", "--status", "delivered", "--json").stdout)) == 3
+
+
+def test_run_due_sends_a_due_retry_once_with_the_same_webhook_id(store, data_dir, receiver, cctui_proc):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + LIMITED_ONCE)
+    assert cctui_proc("send", "hook", "--item", item, env=at(NOW)).returncode == 0
+    [first] = webhook_ids(receiver)
+
+    early = cctui_proc("run-due", env=at("2026-12-01T10:30:00Z"))
+    assert early.returncode == 0 and "nothing due" in early.stdout
+    assert receiver.state.count == 1
+
+    due = cctui_proc("run-due", env=at(LATER))
+    assert due.returncode == 0, due.stderr
+    assert "scheduled retries: 1 due" in due.stdout and "1 delivered" in due.stdout
+    assert webhook_ids(receiver) == [first, first]
+    assert open_store(data_dir).retries_all() == []
+    again = cctui_proc("run-due", env=at(LATER))
+    assert "nothing due" in again.stdout and receiver.state.count == 2
+
+    attempts = json_lines(cctui_proc("logs", "--json").stdout)
+    assert [(a["attempt"], a["status_code"], a["delivery_id"]) for a in attempts] == [
+        (2, 200, first), (1, 429, first)]
+    assert attempts[0]["trigger"] == "retry" and attempts[1]["retry_at"] == "2026-12-01T11:00:00Z"
+    # A 429 that was later delivered is not a failure; the delivery is delivered.
+    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
+    assert [a["attempt"] for a in json_lines(cctui_proc("logs", "--status", "delivered", "--json").stdout)] == [2]
+    assert json_lines(cctui_proc("logs", "--status", "retrying", "--json").stdout) == []
+    assert "Nothing to retry" in cctui_proc("retry", "--now", env=at(LATER)).stdout
+
+
+def test_two_run_due_processes_racing_send_each_scheduled_retry_once(store, data_dir, make_receiver, cctui_proc):
+    slow = make_receiver(delay=0.05)  # the runs overlap
+    ids = add_items(store, 6)
+    put_macro(store, url=slow.url + UNAVAILABLE_ONCE, concurrency=2)
+    assert cctui_proc("send", "hook", "--all", env=at(NOW)).returncode == 0
+    assert len(open_store(data_dir).retries_all()) == 6 and slow.state.count == 6
+
+    command = [sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"]
+    procs = [subprocess.Popen(command, env={**os.environ, **at(LATER)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    # each webhook-id arrived twice in all: the first 429, then exactly one retry
+    assert sorted(slow.state.by_webhook_id.values()) == [2] * len(ids)
+    store = open_store(data_dir)
+    assert store.retries_all() == []
+    delivered = [e["record_id"] for e in store.log_iter(status="ok")]
+    assert sorted(delivered) == sorted(ids)
+
+
+def test_retry_sends_due_ones_and_now_sends_all(store, data_dir, receiver, cctui_proc):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + LIMITED_ONCE)
+    cctui_proc("send", "hook", "--item", item, env=at(NOW))
+    waiting = cctui_proc("retry", env=at(NOW))
+    assert waiting.returncode == 0
+    assert "Nothing due: 1 retry is scheduled, next at 2026-12-01T11:00:00Z" in waiting.stdout
+    assert receiver.state.count == 1
+    now = cctui_proc("retry", "--now", env=at(NOW))
+    assert now.returncode == 0, now.stderr
+    assert "delivered 1" in now.stdout
+    assert len(set(webhook_ids(receiver))) == 1 and receiver.state.count == 2
+    assert "Nothing to retry" in cctui_proc("retry", "--now", env=at(LATER)).stdout
+
+
+def test_unreachable_host_schedules_until_retries_run_out_then_fails(store, data_dir, closed_port,
+                                                                      fast_cli_config, cctui_proc):
+    [item] = add_items(store, 1)
+    put_macro(store, url=f"http://127.0.0.1:{closed_port}/hook")
+    sent = cctui_proc("send", "hook", "--item", item, "--max-wait", "0", "--json", env=at(NOW))
+    assert sent.returncode == 0, sent.stderr
+    assert json_lines(sent.stdout)[-1]["retrying"] == 1
+    # the fast config allows 3 retries: each `retry --now` makes one, the last fails for good
+    for attempt in (2, 3, 4):
+        [entry] = open_store(data_dir).retries_all()
+        assert (entry["attempt"], entry["used"]) == (attempt, attempt - 1)
+        done = cctui_proc("retry", "--now", "--max-wait", "0", env=at(NOW))
+        assert done.returncode == (1 if attempt == 4 else 0), done.stdout + done.stderr
+    assert open_store(data_dir).retries_all() == []
+    failed = json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout)
+    assert [(e["attempt"], e["status_code"]) for e in failed] == [(4, 0)]
+    assert len({e["delivery_id"] for e in json_lines(cctui_proc("logs", "--json").stdout)}) == 1
+    assert "Nothing to retry" not in cctui_proc("retry", "--max-wait", "0").stdout  # failed: retry resends
+
+
+def test_foreground_503_then_200_is_delivered_without_scheduling(store, data_dir, receiver, cctui_proc):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/flaky/1")  # 503 with Retry-After: 0, then 200
+    result = cctui_proc("send", "hook", "--item", item, "--json")
+    assert result.returncode == 0 and json_lines(result.stdout)[-1]["retrying"] == 0
+    assert open_store(data_dir).retries_all() == []
+    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
+    assert [e["status_code"] for e in json_lines(cctui_proc("logs", "--json").stdout)] == [200, 503]
+
+
+def test_a_claim_held_by_a_dead_process_is_taken_over(store):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    base = {"macro": "hook", "record_id": "BUG-0001", "attempt": 2, "due": NOW, "used": 1, "limited": 0}
+    put_macro(store)
+    store.retry_put([{**base, "delivery_id": "msg_dead", "claimed_by": dead.pid},
+                     {**base, "delivery_id": "msg_live", "record_id": "BUG-0002", "claimed_by": os.getppid()}])
+    taken = claim(store, everything=True)
+    assert [e["delivery_id"] for e in taken] == ["msg_dead"]
+    assert taken[0]["claimed_by"] == os.getpid()
+    assert claim(store, everything=True) == []  # now held by this (live) process
+
+
+def test_budget_waits_within_max_wait_only():
+    budget = Budget(60)
+    assert budget.fits(30, waited=0) and budget.fits(30, waited=30)
+    assert not budget.fits(31, waited=30) and not budget.fits(120, waited=0)
+    assert not Budget(0).fits(0.05, waited=0)
+
+
+def test_what_a_terminal_shows_while_a_run_waits():
+    waiting = RetryScheduled("run-1", "BUG-0002", "msg_1", 3, 30.0, 503, retry=2, retries=5)
+    assert waiting.describe() == "BUG-0002: 503, retry 2 of 5 in 30 s"
+    later = RetryScheduled("run-1", "BUG-0002", "msg_1", 2, 3600.0, 429, 0, 5, "2026-12-01T11:00:00Z", True)
+    assert later.describe() == "BUG-0002: 429, retry (server asked to wait) scheduled at 2026-12-01T11:00:00Z"
