@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,35 @@ def cctui_proc(data_dir):
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys):
+    """``run(*argv)`` -> Outcome(code, out, err), via ``cctui.cli.main`` with no preset
+    --data-dir (so user errors become exit codes exactly as for the installed command)."""
+    from cctui.cli import main
+
+    def invoke(*args: str) -> Outcome:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def cctui(data_dir, run):
+    """``cctui("feedback", "list")``: ``run`` on this test's data directory."""
+    return lambda *args: run("--data-dir", str(data_dir), *args)

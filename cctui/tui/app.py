@@ -200,17 +200,23 @@ class CctuiApp(App):
 
     @work(thread=True, exclusive=True, group="run-due", exit_on_error=False)
     def run_due_schedules(self) -> list:
-        """Start every schedule that is due now (``CCTUI_NOW`` honoured), like ``cctui run-due``.
+        """Start every schedule that is due now (``CCTUI_NOW`` honoured), like ``cctui run-due``,
+        and send the scheduled retries that are due.
 
-        Runs in a thread (claiming a period takes the store's lock and fsyncs); the runs
-        themselves start on the app's loop through the dispatcher.
+        Runs in a thread (claiming a period or a retry takes the store's lock and fsyncs);
+        the runs themselves start on the app's loop through the dispatcher.
         """
         from cctui.automation.schedules import run_due
+        from cctui.delivery.scheduled import claim
 
         def warn(message: str) -> None:
             self.call_from_thread(self.notify, message, severity="warning", timeout=8)
 
-        return run_due(self.store, self._schedule_runner, schema=self.schema, warn=warn)
+        started = run_due(self.store, self._schedule_runner, schema=self.schema, warn=warn)
+        claimed = claim(self.store)
+        if claimed:
+            self.call_from_thread(self.dispatcher.send_scheduled, claimed)
+        return started
 
     def _theme_changed(self, theme) -> None:
         if self.config.theme != theme.name:

@@ -66,6 +66,8 @@ class RunProgress:
     delivered: int = 0
     failed: int = 0
     retrying: int = 0
+    scheduled: int = 0  # records left with a retry scheduled for later (not failed)
+    next_retry: str | None = None  # ISO 8601: the soonest of those
     skipped: int = 0
     state: str = "running"  # running | done | cancelled | error
     started_at: str = ""
@@ -86,8 +88,8 @@ class RunProgress:
     # -- derived numbers ------------------------------------------------------
     @property
     def done(self) -> int:
-        """Records with a final outcome."""
-        return self.delivered + self.failed + self.skipped
+        """Records with an outcome for this run (a scheduled retry counts: the run is done with it)."""
+        return self.delivered + self.failed + self.skipped + self.scheduled
 
     @property
     def running(self) -> bool:
@@ -117,7 +119,7 @@ class RunProgress:
         # Imported here, not at the top: the events come with the engine, which loads on
         # the first run; importing it with the app would cost every cold start.
         from cctui.delivery.events import (
-            DELIVERED, SKIPPED, AttemptFinished, AttemptStarted, RecordDone, RetryScheduled,
+            DELIVERED, RETRYING, SKIPPED, AttemptFinished, AttemptStarted, RecordDone, RetryScheduled,
             RunFinished, RunStarted,
         )
 
@@ -142,15 +144,23 @@ class RunProgress:
                 self.codes[code] += 1
             case RetryScheduled():
                 self.retrying += 1
-            case RecordDone(outcome=outcome):
+            case RecordDone(outcome=outcome, extra=extra):
                 if outcome == DELIVERED:
                     self.delivered += 1
                 elif outcome == SKIPPED:
                     self.skipped += 1
+                elif outcome == RETRYING:
+                    self.scheduled += 1
+                    self.retrying = max(0, self.retrying - 1)
+                    self._note_retry((extra or {}).get("retry_at"))
                 else:
                     self.failed += 1
             case RunFinished(cancelled=cancelled) if not self.multi_run:
                 self.finish("cancelled" if cancelled else "done")
+
+    def _note_retry(self, due: str | None) -> None:
+        if due and (self.next_retry is None or due < self.next_retry):
+            self.next_retry = due
 
     def finish(self, state: str = "done", error: str | None = None) -> None:
         if self.running:
@@ -174,6 +184,9 @@ class RunProgress:
         )
         for name in ("sent", "delivered", "failed", "skipped"):
             setattr(progress, name, int(counts.get(name) or 0))
+        summary = run.get("summary") if isinstance(run.get("summary"), dict) else {}
+        progress.scheduled = int(summary.get("retrying") or 0)
+        progress.next_retry = summary.get("next_retry")
         progress.codes.update({int(k): int(v) for k, v in (run.get("status_codes") or {}).items()})
         progress.elapsed_fixed = float(run.get("elapsed") or run.get("duration_s") or 0.0)
         if progress.state == "running":
@@ -359,6 +372,22 @@ class Dispatcher:
         self._launch(progress, go)
         return progress
 
+    def send_scheduled(self, claimed: list[dict]) -> RunProgress:
+        """Send scheduled retries claimed for this process (``cctui.delivery.scheduled``)."""
+        from cctui.delivery import scheduled
+
+        macros = sorted({entry["macro"] for entry in claimed})
+        label = macros[0] if len(macros) == 1 else "(all macros)"
+        progress = self.track(RunProgress(macro=label, total=len(claimed), trigger="retry", multi_run=True))
+
+        async def go() -> Any:
+            return await scheduled.send(self.engine, claimed, listener=self.listener_for(progress))
+
+        self._launch(progress, go)
+        self.app.notify(f"Sending {len(claimed):,} scheduled retr{'y' if len(claimed) == 1 else 'ies'} "
+                        "(screen 3).", timeout=3)
+        return progress
+
     def retry_records(self, failed: dict[str, list[str]]) -> list[RunProgress]:
         """Retry failed records grouped by macro: ``{macro: [record ids]}``."""
         return [self.start(name, ids, trigger="retry") for name, ids in failed.items() if ids]
@@ -389,6 +418,8 @@ class Dispatcher:
         if summary.run_id:
             progress.run_id = summary.run_id
         progress.delivered, progress.failed, progress.skipped = summary.delivered, summary.failed, summary.skipped
+        progress.scheduled = summary.retrying
+        progress._note_retry(summary.next_retry)
         if summary.total >= progress.total:
             progress.total = summary.total
         elif progress.total == 0:

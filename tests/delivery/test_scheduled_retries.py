@@ -8,9 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from cctui.delivery.events import RetryScheduled
 from cctui.delivery.scheduled import Budget, claim
-from cctui.store import open_store
 
 from .conftest import add_items, json_lines, put_macro
 
@@ -26,148 +27,162 @@ def at(moment: str) -> dict:
     return {"CCTUI_NOW": moment}
 
 
+@pytest.fixture
+def run_at(cctui, monkeypatch):
+    """``run_at(NOW, "send", ...)``: the real entry point with the clock at NOW (None: now)."""
+
+    def invoke(moment: str | None, *args: str):
+        if moment:
+            monkeypatch.setenv("CCTUI_NOW", moment)
+        else:
+            monkeypatch.delenv("CCTUI_NOW", raising=False)
+        return cctui(*args)
+
+    return invoke
+
+
 def webhook_ids(receiver) -> list[str]:
     return [item.headers["webhook-id"] for item in list(receiver.state.received)]
 
 
-def test_send_with_a_huge_retry_after_ends_with_a_scheduled_retry(store, data_dir, receiver, cctui_proc):
+def test_send_with_a_huge_retry_after_ends_with_a_scheduled_retry(store, data_dir, receiver, run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=receiver.url + "/status/429?retry_after=999999")
-    result = cctui_proc("send", "hook", "--item", item, "--json", env=at(NOW))
-    assert result.returncode == 0, result.stderr  # still retrying: not a failure
-    record, summary = json_lines(result.stdout)
+    result = run_at(NOW, "send", "hook", "--item", item, "--json")
+    assert result.code == 0, result.err  # still retrying: not a failure
+    record, summary = json_lines(result.out)
     assert record["outcome"] == "retrying" and record["retry_at"] == "2026-12-01T11:00:00Z"
     assert {k: summary[k] for k in ("sent", "delivered", "failed", "skipped", "retrying", "next_retry")} == {
         "sent": 1, "delivered": 0, "failed": 0, "skipped": 0, "retrying": 1, "next_retry": "2026-12-01T11:00:00Z"}
     assert receiver.state.count == 1
 
-    [entry] = open_store(data_dir).retries_all()
+    [entry] = store.retries_all()
     assert entry["record_id"] == item and entry["macro"] == "hook" and entry["attempt"] == 2
     assert entry["due"] == "2026-12-01T11:00:00Z" and entry["delivery_id"] == webhook_ids(receiver)[0]
 
-    plain = cctui_proc("send", "hook", "--item", item, env=at(NOW))
-    assert plain.returncode == 0
-    assert "retrying 1" in plain.stdout
+    plain = run_at(NOW, "send", "hook", "--item", item)
+    assert plain.code == 0
+    assert "retrying 1" in plain.out
     assert "1 retry scheduled, next at 2026-12-01T11:00:00Z; run 'cctui run-due' or 'cctui retry --now'" \
-        in plain.stderr
+        in plain.err
 
-    shown = cctui_proc("logs", "--status", "retrying")
-    assert shown.stdout.count("retry scheduled at 2026-12-01T11:00:00Z") == 2  # two deliveries
-    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
+    shown = run_at(None, "logs", "--status", "retrying")
+    assert shown.out.count("retry scheduled at 2026-12-01T11:00:00Z") == 2  # two deliveries
+    assert json_lines(run_at(None, "logs", "--status", "failed", "--json").out) == []
 
 
 def test_a_host_pause_longer_than_max_wait_schedules_the_records_not_yet_sent(store, data_dir, receiver,
-                                                                             cctui_proc):
+                                                                             run_at):
     ids = add_items(store, 3)
     put_macro(store, url=receiver.url + LIMITED_ONCE, concurrency=1)
-    result = cctui_proc("send", "hook", "--all", "--json", env=at(NOW))
-    assert result.returncode == 0, result.stderr
-    assert json_lines(result.stdout)[-1]["retrying"] == 3
+    result = run_at(NOW, "send", "hook", "--all", "--json")
+    assert result.code == 0, result.err
+    assert json_lines(result.out)[-1]["retrying"] == 3
     assert receiver.state.count == 1  # the host asked to wait: the others were not sent
-    retrying = json_lines(cctui_proc("logs", "--status", "retrying", "--json").stdout)
+    retrying = json_lines(run_at(None, "logs", "--status", "retrying", "--json").out)
     assert sorted(e["record_id"] for e in retrying) == ids
     assert {e["retry_at"] for e in retrying} == {"2026-12-01T11:00:00Z"}
     assert sum(bool(e.get("not_sent")) for e in retrying) == 2
 
     put_macro(store, url=receiver.url + "/hook")  # the host takes requests again
-    due = cctui_proc("run-due", env=at(LATER))
-    assert due.returncode == 0 and "3 delivered" in due.stdout, due.stdout + due.stderr
+    due = run_at(LATER, "run-due")
+    assert due.code == 0 and "3 delivered" in due.out, due.out + due.err
     assert sorted(receiver.state.by_webhook_id.values()) == [1, 1, 2]  # only the first saw a 429
-    assert len(json_lines(cctui_proc("logs", "--status", "delivered", "--json").stdout)) == 3
+    assert len(json_lines(run_at(None, "logs", "--status", "delivered", "--json").out)) == 3
 
 
-def test_run_due_sends_a_due_retry_once_with_the_same_webhook_id(store, data_dir, receiver, cctui_proc):
+def test_run_due_sends_a_due_retry_once_with_the_same_webhook_id(store, data_dir, receiver, run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=receiver.url + LIMITED_ONCE)
-    assert cctui_proc("send", "hook", "--item", item, env=at(NOW)).returncode == 0
+    assert run_at(NOW, "send", "hook", "--item", item).code == 0
     [first] = webhook_ids(receiver)
 
-    early = cctui_proc("run-due", env=at("2026-12-01T10:30:00Z"))
-    assert early.returncode == 0 and "nothing due" in early.stdout
+    early = run_at("2026-12-01T10:30:00Z", "run-due")
+    assert early.code == 0 and "nothing due" in early.out
     assert receiver.state.count == 1
 
-    due = cctui_proc("run-due", env=at(LATER))
-    assert due.returncode == 0, due.stderr
-    assert "scheduled retries: 1 due" in due.stdout and "1 delivered" in due.stdout
+    due = run_at(LATER, "run-due")
+    assert due.code == 0, due.err
+    assert "scheduled retries: 1 due" in due.out and "1 delivered" in due.out
     assert webhook_ids(receiver) == [first, first]
-    assert open_store(data_dir).retries_all() == []
-    again = cctui_proc("run-due", env=at(LATER))
-    assert "nothing due" in again.stdout and receiver.state.count == 2
+    assert store.retries_all() == []
+    again = run_at(LATER, "run-due")
+    assert "nothing due" in again.out and receiver.state.count == 2
 
-    attempts = json_lines(cctui_proc("logs", "--json").stdout)
+    attempts = json_lines(run_at(None, "logs", "--json").out)
     assert [(a["attempt"], a["status_code"], a["delivery_id"]) for a in attempts] == [
         (2, 200, first), (1, 429, first)]
     assert attempts[0]["trigger"] == "retry" and attempts[1]["retry_at"] == "2026-12-01T11:00:00Z"
     # A 429 that was later delivered is not a failure; the delivery is delivered.
-    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
-    assert [a["attempt"] for a in json_lines(cctui_proc("logs", "--status", "delivered", "--json").stdout)] == [2]
-    assert json_lines(cctui_proc("logs", "--status", "retrying", "--json").stdout) == []
-    assert "Nothing to retry" in cctui_proc("retry", "--now", env=at(LATER)).stdout
+    assert json_lines(run_at(None, "logs", "--status", "failed", "--json").out) == []
+    assert [a["attempt"] for a in json_lines(run_at(None, "logs", "--status", "delivered", "--json").out)] == [2]
+    assert json_lines(run_at(None, "logs", "--status", "retrying", "--json").out) == []
+    assert "Nothing to retry" in run_at(LATER, "retry", "--now").out
 
 
-def test_two_run_due_processes_racing_send_each_scheduled_retry_once(store, data_dir, make_receiver, cctui_proc):
+def test_two_run_due_processes_racing_send_each_scheduled_retry_once(store, data_dir, make_receiver, run_at):
     slow = make_receiver(delay=0.05)  # the runs overlap
     ids = add_items(store, 6)
     put_macro(store, url=slow.url + UNAVAILABLE_ONCE, concurrency=2)
-    assert cctui_proc("send", "hook", "--all", env=at(NOW)).returncode == 0
-    assert len(open_store(data_dir).retries_all()) == 6 and slow.state.count == 6
+    assert run_at(NOW, "send", "hook", "--all").code == 0
+    assert len(store.retries_all()) == 6 and slow.state.count == 6
 
     command = [sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"]
     procs = [subprocess.Popen(command, env={**os.environ, **at(LATER)}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
-    # each webhook-id arrived twice in all: the first 429, then exactly one retry
+    # each webhook-id arrived twice in all: the first 503, then exactly one retry
     assert sorted(slow.state.by_webhook_id.values()) == [2] * len(ids)
-    store = open_store(data_dir)
     assert store.retries_all() == []
     delivered = [e["record_id"] for e in store.log_iter(status="ok")]
     assert sorted(delivered) == sorted(ids)
 
 
-def test_retry_sends_due_ones_and_now_sends_all(store, data_dir, receiver, cctui_proc):
+def test_retry_sends_due_ones_and_now_sends_all(store, data_dir, receiver, run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=receiver.url + LIMITED_ONCE)
-    cctui_proc("send", "hook", "--item", item, env=at(NOW))
-    waiting = cctui_proc("retry", env=at(NOW))
-    assert waiting.returncode == 0
-    assert "Nothing due: 1 retry is scheduled, next at 2026-12-01T11:00:00Z" in waiting.stdout
+    run_at(NOW, "send", "hook", "--item", item)
+    waiting = run_at(NOW, "retry")
+    assert waiting.code == 0
+    assert "Nothing due: 1 retry is scheduled, next at 2026-12-01T11:00:00Z" in waiting.out
     assert receiver.state.count == 1
-    now = cctui_proc("retry", "--now", env=at(NOW))
-    assert now.returncode == 0, now.stderr
-    assert "delivered 1" in now.stdout
+    now = run_at(NOW, "retry", "--now")
+    assert now.code == 0, now.err
+    assert "delivered 1" in now.out
     assert len(set(webhook_ids(receiver))) == 1 and receiver.state.count == 2
-    assert "Nothing to retry" in cctui_proc("retry", "--now", env=at(LATER)).stdout
+    assert "Nothing to retry" in run_at(LATER, "retry", "--now").out
 
 
 def test_unreachable_host_schedules_until_retries_run_out_then_fails(store, data_dir, closed_port,
-                                                                      fast_cli_config, cctui_proc):
+                                                                      fast_cli_config, run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=f"http://127.0.0.1:{closed_port}/hook")
-    sent = cctui_proc("send", "hook", "--item", item, "--max-wait", "0", "--json", env=at(NOW))
-    assert sent.returncode == 0, sent.stderr
-    assert json_lines(sent.stdout)[-1]["retrying"] == 1
+    sent = run_at(NOW, "send", "hook", "--item", item, "--max-wait", "0", "--json")
+    assert sent.code == 0, sent.err
+    assert json_lines(sent.out)[-1]["retrying"] == 1
     # the fast config allows 3 retries: each `retry --now` makes one, the last fails for good
     for attempt in (2, 3, 4):
-        [entry] = open_store(data_dir).retries_all()
+        [entry] = store.retries_all()
         assert (entry["attempt"], entry["used"]) == (attempt, attempt - 1)
-        done = cctui_proc("retry", "--now", "--max-wait", "0", env=at(NOW))
-        assert done.returncode == (1 if attempt == 4 else 0), done.stdout + done.stderr
-    assert open_store(data_dir).retries_all() == []
-    failed = json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout)
+        done = run_at(NOW, "retry", "--now", "--max-wait", "0")
+        assert done.code == (1 if attempt == 4 else 0), done.out + done.err
+    assert store.retries_all() == []
+    failed = json_lines(run_at(None, "logs", "--status", "failed", "--json").out)
     assert [(e["attempt"], e["status_code"]) for e in failed] == [(4, 0)]
-    assert len({e["delivery_id"] for e in json_lines(cctui_proc("logs", "--json").stdout)}) == 1
-    assert "Nothing to retry" not in cctui_proc("retry", "--max-wait", "0").stdout  # failed: retry resends
+    assert len({e["delivery_id"] for e in json_lines(run_at(None, "logs", "--json").out)}) == 1
+    assert "Nothing to retry" not in run_at(None, "retry", "--max-wait", "0").out  # failed: retry resends
 
 
-def test_foreground_503_then_200_is_delivered_without_scheduling(store, data_dir, receiver, cctui_proc):
+def test_foreground_503_then_200_is_delivered_without_scheduling(store, data_dir, receiver, fast_cli_config,
+                                                                 run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=receiver.url + "/flaky/1")  # 503 with Retry-After: 0, then 200
-    result = cctui_proc("send", "hook", "--item", item, "--json")
-    assert result.returncode == 0 and json_lines(result.stdout)[-1]["retrying"] == 0
-    assert open_store(data_dir).retries_all() == []
-    assert json_lines(cctui_proc("logs", "--status", "failed", "--json").stdout) == []
-    assert [e["status_code"] for e in json_lines(cctui_proc("logs", "--json").stdout)] == [200, 503]
+    result = run_at(None, "send", "hook", "--item", item, "--json")
+    assert result.code == 0 and json_lines(result.out)[-1]["retrying"] == 0
+    assert store.retries_all() == []
+    assert json_lines(run_at(None, "logs", "--status", "failed", "--json").out) == []
+    assert [e["status_code"] for e in json_lines(run_at(None, "logs", "--json").out)] == [200, 503]
 
 
 def test_a_claim_held_by_a_dead_process_is_taken_over(store):

@@ -21,7 +21,7 @@ from cctui.tui.dispatcher import Dispatcher
 from cctui.tui.screens.confirm import ConfirmScreen
 from cctui.tui.screens.log_detail import LogDetailScreen, curl_command
 from cctui.tui.widgets.log_filter import parse_log_filter
-from cctui.tui.widgets.log_table import LogTable
+from cctui.tui.widgets.log_table import LogTable, delivery_counts
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
@@ -130,10 +130,11 @@ class LogsScreen(Screen):
     def _show(self, entries: list[dict], total: int) -> None:
         table = self.query_one(LogTable)
         table.set_entries(entries)
-        failed = sum(1 for e in entries if not e.get("ok"))
+        counts = delivery_counts(entries)  # failed = for good; a retried 429 is not
+        retrying = f" · {counts['retrying']:,} retrying" if counts["retrying"] else ""
         where = f" · filter {self.filter_text}" if self.filter_text else ""
         self.query_one("#logs-count", Static).update(
-            f"{len(entries):,} of {total:,} attempts · {failed:,} failed{where}")
+            f"{len(entries):,} of {total:,} attempts · {counts['failed']:,} failed{retrying}{where}")
 
     # -- filter -----------------------------------------------------------------------
     def action_open_filter(self) -> None:
@@ -192,7 +193,7 @@ class LogsScreen(Screen):
             latest.setdefault((str(entry.get("macro")), str(entry.get("record_id"))), entry)
         failed: dict[str, list[str]] = {}
         for (macro, record_id), entry in latest.items():
-            if not entry.get("ok"):
+            if not entry.get("ok") and not entry.get("retry_at"):  # a scheduled retry goes on its own
                 failed.setdefault(macro, []).append(record_id)
         if not failed:
             self.notify("Nothing to retry: the latest attempt of each delivery here succeeded.")

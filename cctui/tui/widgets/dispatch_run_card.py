@@ -59,13 +59,18 @@ def render_run(run: RunProgress, width: int = 78, *, failures: int = 3) -> Text:
     for name, value, style in (
         ("sent", run.sent, ""), ("delivered", run.delivered, "green"),
         ("failed", run.failed, "red" if run.failed else ""),
-        ("retrying", run.retrying, "yellow" if run.retrying else ""),
+        ("retrying", run.retrying + run.scheduled, "yellow" if run.retrying + run.scheduled else ""),
         ("skipped", run.skipped, "dim"),
     ):
         out.append(f"{name} ")
         out.append(f"{value:,}", style=style or "bold")
         out.append("  ")
     out.append("\n")
+    if run.scheduled:
+        when = run.next_retry or "later"
+        text = (f"1 retry scheduled at {when}" if run.scheduled == 1
+                else f"{run.scheduled:,} retries scheduled, next at {when}")
+        out.append(text + "\n", style="yellow")
     out.append(f"rate {run.rate():,.1f} req/s · elapsed {clock_text(run.elapsed())}"
                f" · ETA {clock_text(run.eta())}\n")
     if run.error:

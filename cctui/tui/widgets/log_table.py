@@ -6,6 +6,8 @@ record table, so a log of 100k attempts scrolls as fast as one of ten.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -28,17 +30,35 @@ def status_colour(entry: dict) -> str:
     code = int(entry.get("status_code") or 0)
     if entry.get("ok") or 200 <= code < 300:
         return "green"
-    if code == 429 or 300 <= code < 400:
-        return "yellow"
+    if code == 429 or 300 <= code < 400 or entry.get("retry_at"):
+        return "yellow"  # a retry follows: not a failure (yet)
     return "red"
 
 
 def entry_summary(entry: dict) -> str:
-    """The last column: the explanation's title, else the error text."""
+    """The last column: the explanation's title, else the error text; and when a retry
+    follows the attempt, when it is scheduled."""
     explanation = entry.get("explanation")
     if isinstance(explanation, dict):
         explanation = explanation.get("title")
-    return str(explanation or entry.get("error") or ("delivered" if entry.get("ok") else ""))
+    text = str(explanation or entry.get("error") or ("delivered" if entry.get("ok") else ""))
+    if entry.get("retry_at") and not entry.get("ok"):
+        text += f" · retry scheduled at {entry['retry_at']}"
+    return text
+
+
+def delivery_counts(entries: list[dict]) -> Counter:
+    """Deliveries among ``entries`` (newest first) by state: delivered, retrying, failed."""
+    from cctui.store.logs import delivery_state
+
+    seen: set = set()
+    counts: Counter = Counter()
+    for entry in entries:
+        key = entry.get("delivery_id") or entry.get("id")
+        if key not in seen:
+            seen.add(key)
+            counts[delivery_state(entry)] += 1
+    return counts
 
 
 def entry_cells(entry: dict, *, narrow: bool = False) -> list[str]:
