@@ -27,6 +27,7 @@ from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.request import VERIFY_WARNING, render_request
 from cctui.macros.tags import build_context
+from cctui.macros.templating import has_tags
 
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
 
@@ -97,11 +98,13 @@ class RequestFactory:
         self.environ = environ
         self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
         self._fast: tuple | None = None
+        # Headers with ((tags)) differ per record: nothing about the request is fixed then.
+        self._per_record = any(has_tags(value) for _, value in macro.header_list)
 
     def prepare(self, record: dict) -> Prepared:
         """The request for ``record``; raises the macros' TemplateError/SecretError."""
         fast = self._fast
-        if fast is not None and self._fixed:
+        if fast is not None and self._fixed and not self._per_record:
             compiled, target, base_url, extra, dynamic = fast
             if not any(name not in record for name in dynamic):
                 context = build_context(record, target=target, store=self.store, base_url=base_url,
@@ -119,7 +122,7 @@ class RequestFactory:
         rendered = render_request(self.macro, record, store=self.store, config=self.config,
                                      environ=self.environ)
         fixed = self._fixed.get(bool(rendered.body))
-        if fixed is None:
+        if fixed is None or self._per_record:
             fixed = self._fixed[bool(rendered.body)] = _fix(rendered)
             if not getattr(self.macro, "verify", True):
                 fixed.warning = VERIFY_WARNING

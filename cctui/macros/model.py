@@ -20,8 +20,8 @@ from cctui.core.clock import parse_iso
 from cctui.core.query import compile_query
 from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
-from cctui.macros.secrets import HEADER_VALUE_OK, MASK, mask_url
-from cctui.macros.templating import FORMATS, compile_body
+from cctui.macros.secrets import HEADER_VALUE_OK, MASK, SECRET_REF, mask_url
+from cctui.macros.templating import FORMATS, compile_body, compile_header, has_tags
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TARGETS = ("feedback", "users")
@@ -341,7 +341,13 @@ class Macro:
         if fmt not in FORMATS:
             raise MacroError(f"{where}: key 'format' must be one of {', '.join(FORMATS)}, got {d.get('format')!r}.")
         headers = _headers_text(d.get("headers"), where)
-        parse_headers(headers, where=where)
+        for number, (header, value) in enumerate(parse_headers(headers, where=where), start=1):
+            if has_tags(value):  # X-Source: cctui-((id)) renders per record
+                try:
+                    compile_header(SECRET_REF.sub("", value))
+                except TemplateError as exc:
+                    reason = re.sub(r"^body( line \d+)?( column \d+)?: ", "", str(exc))
+                    raise TemplateError(f"{where}: headers line {number} ({header}): {reason}") from None
         body = d.get("body") or ""
         if not isinstance(body, str):
             # A JSON macro file may give the body as an object: keep it as its JSON text.

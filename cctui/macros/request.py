@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import weakref
@@ -13,7 +14,7 @@ from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro
 from cctui.macros.tags import available_tags, base_fields, build_context
-from cctui.macros.templating import unknown_tag_message
+from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
 
 #: ``render_request(missing_secrets=...)``: fail on an unset ``${NAME}``, or leave it visible.
 MISSING_SECRETS = ("error", "placeholder")
@@ -190,6 +191,10 @@ def render_request(
     except TemplateError as exc:
         exc.args = (f"{where}: {exc}",)  # keeps the class (TemplateTooExpensive)
         raise exc.with_traceback(None) from None
+    for index, (name, value) in enumerate(headers):
+        if has_tags(value):
+            headers[index] = (name, _render_header(macro, index, name, value, context, store, environ,
+                                                   found, missing, known_fields))
 
     content_type = None
     if body:
@@ -220,6 +225,9 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
     found.update(sec.literal_secrets(macro.url))  # a token typed into the URL is a secret too
     headers: list[tuple[str, str]] = []
     for number, (name, value) in enumerate(macro.header_list, start=1):
+        if has_tags(value):
+            headers.append((name, value))  # rendered per record, secrets and all (_render_header)
+            continue
         value = sec.resolve(value, environ, where=f"header line {number} ({name})", found=found,
                             header=True, missing=missing)
         if sec.is_sensitive_header(name) and value:
@@ -237,6 +245,70 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
     return url, headers, signing, found
 
 
+_REF = re.compile(r"\x02(\d+)\x03")
+
+
+@functools.lru_cache(maxsize=256)
+def _header_source(value: str) -> tuple[str, tuple[str, ...]]:
+    """A header template with each ``${...}`` swapped for a placeholder, and the references.
+    Secrets are put back after the tags are rendered, so a record value holding
+    ``${NAME}`` is never read as a reference (and never leaks that variable)."""
+    refs: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        refs.append(match.group(0))
+        return f"\x02{len(refs) - 1}\x03"
+
+    return sec.SECRET_REF.sub(swap, value), tuple(refs)
+
+
+def _render_header(macro: Macro, index: int, name: str, value: str, context: dict, store: Any,
+                   environ: Mapping[str, str], found: set[str], missing: list[str] | None,
+                   known_fields: Iterable[str] | None) -> str:
+    """One header value template rendered for a record, header-safe (a tag's value may not
+    hold CR/LF or non-ASCII), with ``${NAME}`` resolved after the tags."""
+    number = index + 1  # headers still in the macro's order (Content-Type is added later)
+    where = f"macro {macro.name}: header line {number} ({name})"
+    source, refs = _header_source(value)
+    try:
+        compiled = compile_header(source)
+    except TemplateError as exc:
+        raise TemplateError(f"{where}: {_without_body(exc)}") from None
+    unknown = compiled.unknown_names(context)
+    if unknown:
+        known = frozenset(known_fields) if known_fields is not None else _known_for(store, macro.target, unknown)
+        for tag in unknown:
+            if tag in known:
+                context[tag] = None
+        unknown = [tag for tag in unknown if tag not in known]
+        if unknown:
+            tags = available_tags(getattr(store, "schema", None), context, target=macro.target)
+            raise TemplateError(f"{where}: {_without_body(unknown_tag_message(unknown[0], tags, None))}")
+    try:
+        text = compiled.render(context)
+    except TemplateError as exc:
+        exc.args = (f"{where}: {_without_body(exc)}",)  # keeps the class (TemplateTooExpensive)
+        raise exc.with_traceback(None) from None
+    if not sec.HEADER_VALUE_OK.match(_REF.sub("", text)):  # a {% %} block's own text, say
+        raise TemplateError(f"{where}: the rendered value is not printable ASCII on one line.")
+    if refs:
+        try:
+            text = _REF.sub(lambda m: sec.resolve(refs[int(m.group(1))], environ, where=f"header line {number} "
+                                                  f"({name})", found=found, header=True, missing=missing), text)
+        except SecretError as exc:
+            raise SecretError(f"macro {macro.name}: {exc}") from None
+    text = text.strip()
+    if sec.is_sensitive_header(name) and text:
+        found.add(text)
+    return text
+
+
+def _without_body(exc: Any) -> str:
+    """Template errors speak of the body; in a header the line is the header's."""
+    text = str(exc)
+    return re.sub(r"^body( line \d+)?( column \d+)?: ", "", text)
+
+
 def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
                where: str | None = None) -> None:
     """Raise for a tag that is neither a standard field, a computed tag, a field this macro
@@ -245,11 +317,17 @@ def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
     context = build_context({}, target=macro.target, extra_names=macro.field_names | known_fields)
     compiled = macro.compiled()
     unknown = compiled.unknown_names(context)
+    known = [t for t in available_tags(None, target=macro.target)] + sorted(known_fields)
+    where = where or f"macro {macro.name}"
     if unknown:
-        known = [t for t in available_tags(None, target=macro.target)] + sorted(known_fields)
-        where = where or f"macro {macro.name}"
         line = compiled.name_lines.get(unknown[0])
         raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known, line)}")
+    for number, (name, value) in enumerate(macro.header_list, start=1):
+        if has_tags(value):
+            unknown = compile_header(_header_source(value)[0]).unknown_names(context)
+            if unknown:
+                raise TemplateError(f"{where}: header line {number} ({name}): "
+                                    f"{_without_body(unknown_tag_message(unknown[0], known, None))}")
 
 
 def check_cost(macro: Macro, record: Mapping[str, Any] | None, *, store: Any = None,

@@ -35,7 +35,11 @@ from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.sandbox import BudgetedEnvironment
 
 FORMATS = ("json", "form", "text")
-_FILTER_FOR = {"string": "_json_str", "value": "_json_value", "form": "_form", "text": "_text"}
+_FILTER_FOR = {"string": "_json_str", "value": "_json_value", "form": "_form", "text": "_text",
+               "header": "_header"}
+#: A header value template (``X-Source: cctui-((id))``): not a body format, compiled by
+#: :func:`compile_header`.
+HEADER = "header"
 # Characters that are valid JSON but break HTML/JS embedding or lone surrogates that
 # cannot be encoded as UTF-8: always written as \u escapes.
 _UNSAFE_JSON = re.compile("[\u2028\u2029\ud800-\udfff]")
@@ -149,6 +153,25 @@ def _form(value: Any) -> str:
     return quote_plus(to_text(value), errors="backslashreplace")
 
 
+def header_text(value: Any) -> str:
+    """``value`` as text that a header value can carry, or a TemplateError saying why not:
+    a line break would end the header (and could start a forged one)."""
+    text = to_text(value)
+    if text.isascii() and text.isprintable():
+        return text
+    for char in text:
+        if char in "\r\n":
+            raise TemplateError("a tag's value holds a line break (CR or LF), which would end the header; "
+                                "use ((field|oneline)) to join the lines.")
+        if char != "\t" and (ord(char) < 32 or ord(char) == 127):
+            raise TemplateError(f"a tag's value holds the control character {char!r}, which a header "
+                                "cannot carry.")
+        if not char.isascii():
+            raise TemplateError(f"a tag's value holds the non-ASCII character {char!r}, which an HTTP "
+                                "header cannot carry (header values must be printable ASCII).")
+    return text
+
+
 def _make_env() -> BudgetedEnvironment:
     env = BudgetedEnvironment(
         variable_start_string="((",
@@ -169,6 +192,7 @@ def _make_env() -> BudgetedEnvironment:
         _json_value=json_value,
         _form=_form,
         _text=to_text,
+        _header=header_text,
         tojson=_tojson,
         mrkdwn=_mrkdwn,
         oneline=_oneline,
@@ -475,7 +499,7 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
     Raises :class:`TemplateError` for a syntax error, a JSON body that cannot be valid
     JSON, or a sandbox escape, naming the template's line (and column where known).
     """
-    if fmt not in FORMATS:
+    if fmt not in FORMATS and fmt != HEADER:
         raise TemplateError(f"format: unknown body format {fmt!r} (known: {', '.join(FORMATS)}).")
     segments = scan(source, json_aware=fmt == "json")
     if fmt == "json" and source.strip():
@@ -495,6 +519,17 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
         if node.name in names and node.ctx == "load":
             lines[node.name] = min(lines.get(node.name, node.lineno), node.lineno)
     return CompiledBody(source, fmt, template, names, fmt == "json" and _always_json(ast), lines)
+
+
+def has_tags(text: str) -> bool:
+    """Whether a header value is a template (holds a ``((tag))`` or a ``{% %}`` block)."""
+    return "((" in text or "{%" in text
+
+
+def compile_header(source: str) -> CompiledBody:
+    """Compile (once) a header value template: each tag's value must be header-safe
+    (:func:`header_text`); TemplateError for a syntax error."""
+    return compile_body(source, HEADER)
 
 
 def _always_json(ast: nodes.Template) -> bool:
