@@ -22,6 +22,9 @@ def resolve_data_dir(option: str | os.PathLike | None = None) -> Path:
     """The data directory to use, created if missing."""
     raw = option or os.environ.get("CCTUI_DATA_DIR") or Path(platformdirs.user_data_dir("cctui"))
     path = Path(raw).expanduser()
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"data directory {path}: it is a symbolic link to {os.readlink(path)}, "
+                         "which does not exist.")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

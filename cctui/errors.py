@@ -42,3 +42,49 @@ class TemplateError(MacroError):
 
 class SecretError(MacroError):
     """A ``${NAME}`` that names an environment variable which is not set."""
+
+
+class FileProblem(CctuiError):
+    """The data directory or one of its files cannot be used: permissions, a read-only
+    file system, a directory or a dangling link where a file should be. Nothing was
+    changed (exit 2); a failure of the disk itself (full, I/O error) exits 1."""
+
+
+def file_problem(exc: OSError) -> FileProblem:
+    """An ``OSError`` from the file system as one sentence naming the file at fault."""
+    import errno
+    import os
+
+    name = exc.filename if exc.filename is not None else exc.filename2
+    where = str(name) if name is not None else "the data directory"
+    problem = FileProblem
+    code = exc.errno
+    if isinstance(exc, PermissionError):
+        reason = "permission denied (check the owner and mode of this file and its directory)"
+    elif code == errno.EROFS:
+        reason = "the file system is read-only"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "this is a directory, but cctui needs a file here (move it away)"
+    elif isinstance(exc, NotADirectoryError):
+        reason = "a part of this path is a file, not a directory"
+    elif isinstance(exc, FileNotFoundError) and name is not None and _dangling(str(name)):
+        link = _dangling(str(name))
+        reason = f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
+    else:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        problem = type("DiskFailure", (FileProblem,), {"exit_code": 1})
+    return problem(f"{where}: {reason}.")
+
+
+def _dangling(path: str) -> str | None:
+    """``path`` or the first of its parents that is a symbolic link to nothing."""
+    import os
+
+    current = os.path.abspath(path)
+    while True:
+        if os.path.islink(current) and not os.path.exists(current):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent

@@ -12,7 +12,7 @@ import click
 
 from cctui import __version__
 from cctui.cli.context import Context
-from cctui.errors import CctuiError
+from cctui.errors import CctuiError, file_problem
 
 
 class UserFacingError(click.ClickException):
@@ -46,12 +46,18 @@ class RootGroup(click.Group):
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise
             raise UserFacingError(exc) from exc
+        except OSError as exc:
+            # The data directory or a file in it is unusable (permissions, a read-only
+            # disk, a directory where a file belongs, a dangling link): one sentence.
+            if ctx.obj is not None and getattr(ctx.obj, "debug", False):
+                raise
+            raise UserFacingError(file_problem(exc)) from exc
 
 
 @click.group(cls=RootGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, readable=False),  # an unreadable dir: our one sentence
     help="Data directory (default: $CCTUI_DATA_DIR, else the user data dir).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

@@ -171,7 +171,7 @@ def _json_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             value, _ = decoder.raw_decode(text, pos)
             got = _kind(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             got = "invalid JSON"
         raise InputError(f"{path}:{_line(text, pos)}: expected a JSON list of objects, got {got}.")
     rows = []
@@ -185,6 +185,8 @@ def _json_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 value, pos = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}).") from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(f"{path}:{line}: invalid JSON ({json_limit_reason(exc)}).") from None
             if not isinstance(value, dict):
                 raise InputError(f"{path}:{line}: expected an object in the list, got {_kind(value)}.")
             rows.append((line, value))
@@ -212,10 +214,20 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno}).") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{path}:{number}: invalid JSON ({json_limit_reason(exc)}).") from None
         if not isinstance(value, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {_kind(value)}.")
         rows.append((number, value))
     return iter(rows)
+
+
+def json_limit_reason(exc: BaseException) -> str:
+    """Why Python's json refused text that is well-formed JSON: it nests deeper than the
+    interpreter's recursion limit, or holds an integer past its 4,300-digit limit."""
+    if isinstance(exc, RecursionError):
+        return "it nests lists or objects too deeply"
+    return "a number has more than 4,300 digits"
 
 
 def _skip_space(text: str, pos: int) -> int:

@@ -33,7 +33,7 @@ TEXT_FIELDS = frozenset({"title", "description", "steps"})
 #: so that ``status:in-progress`` and ``status:wontfix`` work without quotes.
 CHOICE_FIELDS = frozenset({"status", "severity"})
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
@@ -248,6 +248,8 @@ def _comparison(term: Term) -> Predicate:
 
 
 def _number(text: str) -> float | None:
+    if not text.isascii():  # float() also reads "５" and "٥": a query number is ASCII
+        return None
     try:
         return float(text.strip().replace("_", "")) if text.strip() else None
     except ValueError:
@@ -287,7 +289,7 @@ def _compare_numbers(field: str, operator: str, bound: float) -> Predicate:
     return predicate
 
 
-_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_CANONICAL = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
 
 
 def _compare_dates(field: str, operator: str, bound: str) -> Predicate:

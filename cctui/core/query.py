@@ -22,6 +22,7 @@ This module owns what a query *means* (parsing, checking each term, combining th
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from itertools import compress
 from typing import Callable, Iterable, Sequence
@@ -53,7 +54,15 @@ __all__ = ["Columns", "Query", "Term", "compile_query", "fields_in", "filter_rec
 #: Fields every query may name, whatever the data set holds.
 CORE_FIELDS = frozenset(FEEDBACK_FIELDS) | frozenset(USER_FIELDS)
 
-_FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):")
+# Any word before ':' is read as a field name, Unicode letters too, so that a look-alike
+# such as the fullwidth "ｓｔａｔｕｓ:new" is reported as an unknown field instead of
+# silently searching the text "ｓｔａｔｕｓ:new" (field names themselves are ASCII).
+_FIELD_PREFIX = re.compile(r"^([^\W\d_]\w*):")
+#: A query longer than this is refused: each term is a pass over the records, so a pasted
+#: blob of thousands of terms would stall the TUI's filter box or a trigger for minutes.
+#: People and config files write a handful of terms; repeated terms count once.
+MAX_QUERY_TERMS = 64
+MAX_QUERY_CHARS = 10_000
 _OPERATORS = (">=", "<=", ">", "<")
 @dataclass(frozen=True)
 class Term:
@@ -137,11 +146,19 @@ def compile_query(
     so that a trigger's filter can name an extra field no record has yet.
     """
     text = text or ""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"filter: the query is too long ({len(text):,} characters; "
+                         f"at most {MAX_QUERY_CHARS:,}).")
     schema = schema or Schema()
     allowed = None
     if known_fields is not None:
         allowed = CORE_FIELDS | schema.extra_fields | {f.lower() for f in known_fields}
-    terms = [_interpret(raw, negated, segments) for raw, negated, segments in _tokenize(text)]
+    tokens = list({(raw, negated): (raw, negated, segments)
+                   for raw, negated, segments in _tokenize(text)}.values())  # "a a a" is "a"
+    if len(tokens) > MAX_QUERY_TERMS:
+        raise QueryError(f"filter: the query is too long ({len(tokens):,} terms; "
+                         f"at most {MAX_QUERY_TERMS}).")
+    terms = [_interpret(raw, negated, segments) for raw, negated, segments in tokens]
     predicates: list[tuple[int, Predicate]] = []
     for term in terms:
         if term.field is not None and allowed is not None and term.field not in allowed:
@@ -236,6 +253,10 @@ def _interpret(raw: str, negated: bool, segments: list[Segment]) -> Term:
         words = "".join(chunk for chunk, _ in segments)
         return Term(raw, negated, None, None, (words,))
     field = match.group(1).lower()
+    if not field.isascii():
+        hint = unicodedata.normalize("NFKC", field)
+        hint = f" (did you mean {hint!r}? field names are plain ASCII)" if hint.isascii() else ""
+        raise QueryError(f"filter term {raw!r}: unknown field {match.group(1)!r}{hint}.")
     value_segments = [(first[match.end():], False), *segments[1:]]
     operator = None
     head = value_segments[0][0]

@@ -48,7 +48,11 @@ DEFAULT_STATUSES = ("New", "Triaged", "In Progress", "Escalated", "Closed", "Won
 DEFAULT_SEVERITIES = ("Critical", "High", "Medium", "Low")
 USER_PREFIX = "USR"
 ID_DIGITS = 4
-RECORD_ID = re.compile(r"^([A-Z][A-Z0-9]*)-(\d+)$")
+#: ASCII digits only (``\d`` and ``int()`` also take "０４２" and "٤٢"), and few enough
+#: that ``int()`` never meets Python's 4,300-digit limit.
+RECORD_ID = re.compile(r"^([A-Z][A-Z0-9]*)-([0-9]{1,18})$")
+#: Whole numbers a record may hold: what the store's JSON (orjson) can write, 64 bits.
+MAX_WHOLE = 2**63 - 1
 
 
 def format_id(prefix: str, number: int) -> str:
@@ -71,7 +75,7 @@ def parse_id(record_id: str) -> tuple[str, int]:
     """Split ``BUG-0042`` into ``("BUG", 42)``."""
     match = RECORD_ID.match(record_id)
     if not match:
-        raise InputError(f"{record_id!r} is not a record id (expected e.g. BUG-0042 or USR-0001).")
+        raise InputError(f"{shown_value(record_id)} is not a record id (expected e.g. BUG-0042 or USR-0001).")
     return match.group(1), int(match.group(2))
 
 
@@ -266,20 +270,42 @@ def _field_name(key: Any, where: str) -> str:
     return name
 
 
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+def shown_value(value: Any) -> str:
+    """``repr(value)``, cut short: a 5,000-digit value must not flood the message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for text
+        return "a number of more than 4,300 digits"
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
+
+
+def _whole(number: int, where: str) -> int:
+    if -MAX_WHOLE - 1 <= number <= MAX_WHOLE:
+        return number
+    raise InputError(f"{where}: the number is too large (at most 19 digits, {MAX_WHOLE:,}).")
+
+
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(f"{where}: expected a whole number, got {_kind(value)}.")
     if isinstance(value, int):
-        return value
+        return _whole(value, where)
     if isinstance(value, float):
         if value.is_integer():
-            return int(value)
+            return _whole(int(value), where)
         raise InputError(f"{where}: expected a whole number, got {value!r}.")
-    try:
-        text = value.strip()
-        return int(text) if text else 0
-    except ValueError:
-        raise InputError(f"{where}: expected a whole number, got {value!r}.") from None
+    text = value.strip()
+    if not text:
+        return 0
+    if not _WHOLE_TEXT.fullmatch(text):  # ASCII digits only; int() also takes "４２"
+        digits = text.lstrip("+-")
+        if digits.isascii() and digits.isdigit():
+            raise InputError(f"{where}: the number is too large (at most 19 digits, {MAX_WHOLE:,}).")
+        raise InputError(f"{where}: expected a whole number, got {shown_value(value)}.")
+    return _whole(int(text), where)
 
 
 def _count(value: Any, where: str) -> int:
@@ -305,7 +331,7 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        return f"the number {shown_value(value)}"
     return f"a {type(value).__name__}"
 
 
@@ -322,8 +348,10 @@ def _text(value: Any, where: str) -> str:
 
 def _extra(value: Any, where: str) -> Any:
     """Extra fields hold a scalar: text, a number, true/false or null (not a list or object)."""
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, int):
+        return _whole(value, where)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InputError(f"{where}: must be a finite number, got {value!r}.")
@@ -341,6 +369,6 @@ def coerce_cli_value(text: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
     # "0042" stays text: zip codes and ticket numbers keep their leading zeros.
-    if re.fullmatch(r"-?(0|[1-9]\d*)", text):
+    if re.fullmatch(r"-?(0|[1-9][0-9]{0,18})", text):  # ASCII digits; longer stays text
         return int(text)
     return text

@@ -438,11 +438,17 @@ def load_macro_file(path: str | Path, *, schema: Schema | None = None) -> Macro:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise MacroError(f"{path}: not valid TOML ({exc}).") from None
+        except RecursionError:
+            raise MacroError(f"{path}: not valid TOML (it nests arrays or tables too deeply).") from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MacroError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}).") from None
+        except (ValueError, RecursionError) as exc:
+            from cctui.core.importer import json_limit_reason
+
+            raise MacroError(f"{path}: not valid JSON ({json_limit_reason(exc)}).") from None
     return Macro.from_dict(data, where=str(path), schema=schema)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from cctui import USER_AGENT
 from cctui.core.clock import now
+from cctui.core.records import shown_value
 from cctui.errors import MacroError, NotFound
 from cctui.macros import signing
 from cctui.macros.model import Macro
@@ -23,7 +24,7 @@ def find_record(macro: Macro, record_id: str, store: Any) -> dict:
     record = getter(record_id)
     if record is None:
         kind = "user" if macro.target == "users" else "feedback item"
-        raise NotFound(f"--item: there is no {kind} {record_id!r}.")
+        raise NotFound(f"--item: there is no {kind} {shown_value(record_id)}.")
     return record
 
 

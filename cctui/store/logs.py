@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import orjson
 
 from cctui.core.clock import iso, parse_iso
+from cctui.core.records import shown_value
 from cctui.errors import InputError
 from cctui.store.files import append_durably, fsync_dir
 
@@ -183,14 +184,14 @@ def _status_test(status: str | int | None):
             return delivery_state(entry) == text
 
         return newest_in_state
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 3:
         code = int(text)
         return lambda e: e.get("status_code") == code
     match = STATUS_CLASS.match(text)
     if match:
         low = int(match.group(1)) * 100
         return lambda e: isinstance(e.get("status_code"), int) and low <= e["status_code"] < low + 100
-    raise InputError(f"status {status!r}: expected a code (404), a class (4xx), 'ok', 'delivered', "
+    raise InputError(f"status {shown_value(status)}: expected a code (404), a class (4xx), 'ok', 'delivered', "
                      "'retrying' or 'failed'.")
 
 

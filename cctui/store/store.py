@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 from tinydb.table import Document
 
 from cctui.core.clock import iso
-from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id
+from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id, shown_value
 from cctui.errors import InputError, NotFound
 from cctui.store.events import ChangeEvent, Subscriber
 from cctui.store.head import first_page as read_first_page
@@ -391,7 +391,7 @@ class Store(MetaTables):
             for record_id in changes:
                 if table.raw(record_id) is None:
                     what = "feedback item" if target == "feedback" else "user"
-                    raise NotFound(f"{what} {record_id!r}: no such record.")
+                    raise NotFound(f"{what} {shown_value(record_id)}: no such record.")
             now = iso()
             targets: dict[str, dict] = {}
             befores: list[dict] = []
