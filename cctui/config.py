@@ -26,7 +26,8 @@ def resolve_data_dir(option: str | os.PathLike | None = None) -> Path:
         raise InputError(f"data directory {path}: it is a symbolic link to {os.readlink(path)}, "
                          "which does not exist.")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        # 0700: the data may hold credentials (only the last part; parents as usual)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
         raise InputError(f"data directory {path}: it exists and is not a directory.") from None
     except NotADirectoryError:

@@ -25,7 +25,7 @@ def _isolated_env(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     path = tmp_path / "data"
-    path.mkdir()
+    path.mkdir(mode=0o700)  # as cctui makes it: a looser one gets a warning on stderr
     return path
 
 

@@ -68,6 +68,10 @@ class Context:
             from cctui.store import open_store
 
             self._store = open_store(self.data_dir, schema=self.schema)
+            if self._store.loose_mode is not None:  # once per command: the store opens once
+                path = self.data_dir
+                _warn(f"warning: the data directory {path} is open to other users (mode "
+                      f"{self._store.loose_mode:04o}) and may hold credentials; `chmod 700 {path}` fixes it.")
             self._attach_triggers(self._store)
         return self._store
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: Modes of what the store creates: the data may hold credentials typed into a macro
+#: (the macro journal) and what receivers answered, so only the owner may read it.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
 #: (inode, size, mtime_ns) of a file, or None when it does not exist.
 Signature = tuple[int, int, int] | None
 
@@ -30,6 +35,34 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def open_private(path: Path, flags: int):
+    """``path`` opened for binary writing with ``flags``; created ``0600`` whatever the
+    umask (an existing file keeps its mode)."""
+    return os.fdopen(os.open(path, flags, PRIVATE_FILE), "ab" if flags & os.O_APPEND else "wb")
+
+
+def make_private_dir(path: Path) -> bool:
+    """Create ``path`` (and missing parents) with the last one ``0700``; True if it
+    already existed."""
+    existed = path.is_dir()
+    if not existed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:  # another process made it just now
+            return True
+    return existed
+
+
+def loose_mode(path: Path) -> int | None:
+    """The mode of directory ``path`` if group or others may use it, else None."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers and crashes see old or new, never half.
 
@@ -37,7 +70,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     then fsync the directory so the rename itself is durable.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
+    with open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -61,7 +94,7 @@ def append_durably(path: Path, data: bytes, *, valid_length: int) -> int:
     cut off first so the new line does not get glued onto garbage.
     """
     created = not path.exists()
-    with open(path, "ab") as handle:
+    with open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND) as handle:
         if handle.tell() != valid_length:
             handle.truncate(valid_length)
         handle.write(data)

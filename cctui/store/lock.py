@@ -51,7 +51,7 @@ class DataDirLock:
         #: One writing thread of this process at a time (held across the file I/O).
         self.writer = threading.RLock()
         # thread_local=False: the writer lock already serialises threads of this process
-        self._file = FileLock(str(self.path), timeout=self.timeout, thread_local=False)
+        self._file = FileLock(str(self.path), timeout=self.timeout, thread_local=False, mode=0o600)
         self._depth = 0
 
     @property

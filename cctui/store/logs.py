@@ -18,7 +18,7 @@ import orjson
 from cctui.core.clock import iso, parse_iso
 from cctui.core.records import shown_value
 from cctui.errors import InputError
-from cctui.store.files import append_durably, fsync_dir
+from cctui.store.files import append_durably, fsync_dir, make_private_dir
 
 SEGMENT_ENTRIES = 5000
 SEGMENT = re.compile(r"^seg-(\d{6,})\.jsonl$")
@@ -78,7 +78,7 @@ class DeliveryLog:
         if not entries:
             return
         if not self.directory.is_dir():
-            self.directory.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.directory)
             fsync_dir(self.directory.parent)
         number = self._newest_number()
         if number:

@@ -31,6 +31,7 @@ from cctui.core.clock import iso
 from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id, shown_value
 from cctui.errors import InputError, NotFound
 from cctui.store.events import ChangeEvent, Subscriber
+from cctui.store.files import loose_mode, make_private_dir
 from cctui.store.head import first_page as read_first_page
 from cctui.store.head import write_head
 from cctui.store.journal import JournaledStorage
@@ -49,7 +50,10 @@ class Store(MetaTables):
 
     def __init__(self, data_dir: Path, schema: Schema | None = None, *, lock_timeout: float | None = None):
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        existed = make_private_dir(self.data_dir)
+        #: The data dir's mode when it already existed open to group or others (the CLI
+        #: warns once per command); None when it is private or cctui created it.
+        self.loose_mode = loose_mode(self.data_dir) if existed else None
         self.schema = schema or Schema()
         self._lock = DataDirLock(self.data_dir, lock_timeout)
         # no lock needed to read: JournaledStorage re-reads if a compaction races with it.
