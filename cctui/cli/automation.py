@@ -69,8 +69,8 @@ def run_due_command(obj: Context, as_json: bool) -> None:
             click.echo(json.dumps({"retries": True, "count": retried.total, **counts,
                                    "retrying": retried.retrying, "next_retry": retried.next_retry}))
         else:
-            click.echo(f"scheduled retries: {retried.total} due; " + describe_run("*", "retry", retried)
-                       .split(": ", 1)[-1] + (f", {retried.retrying} retrying" if retried.retrying else ""))
+            click.echo(f"scheduled retries: {retried.total} due; "
+                       + describe_run("*", "retry", retried).split(": ", 1)[-1])
             if retried.reason:
                 click.echo(f"cctui: {retried.reason}", err=True)
     if retried is not None and retried.retrying:

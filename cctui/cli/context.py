@@ -124,6 +124,9 @@ def describe_run(name: str, trigger: str, summary: Any) -> str:
     counts = ", ".join(
         f"{getattr(summary, key, 0)} {key}" for key in ("sent", "delivered", "failed", "skipped")
     )
+    retrying = getattr(summary, "retrying", 0)
+    if retrying:  # scheduled for later: run-due, retry or the TUI sends them
+        counts += f", {retrying} retrying (next at {getattr(summary, 'next_retry', None)})"
     return f"{trigger} run of {name}: {counts}"
 
 

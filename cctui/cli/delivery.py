@@ -72,11 +72,12 @@ class _Reporter:
     """The CLI's listener: a rich progress bar on a terminal, plain lines otherwise,
     JSON lines with ``--json``."""
 
-    def __init__(self, as_json: bool, total: int, dry_run: bool) -> None:
+    def __init__(self, as_json: bool, total: int, dry_run: bool, *, bar: bool = True) -> None:
         self.as_json = as_json
         self.dry_run = dry_run
         self.progress = None
-        if not as_json and sys.stderr.isatty():
+        self.terminal = not as_json and sys.stderr.isatty()
+        if self.terminal and bar:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -109,9 +110,12 @@ class _Reporter:
                 why = f": {event.error}" if event.error else ""
                 when = f"; retry scheduled at {retry_at}" if retry_at else ""
                 sys.stdout.write(f"{event.record_id} {event.outcome}{detail}{why}{when}\n")
-        elif isinstance(event, ev.RetryScheduled) and self.progress is not None and not event.scheduled:
+        elif isinstance(event, ev.RetryScheduled) and self.terminal and not event.scheduled:
             # On a terminal, say what the run is waiting for: "BUG-0002: 503, retry 2 of 5 in 30 s".
-            self.progress.update(self.task, status=event.describe())
+            if self.progress is not None:
+                self.progress.update(self.task, status=event.describe())
+            else:
+                sys.stderr.write(f"{event.describe()}\n")
 
     def close(self) -> None:
         if self.progress is not None:
@@ -287,8 +291,7 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None, now
         from cctui.delivery.engine import load_macro
 
         load_macro(ctx.store, macro)  # unknown or paused: bad usage, before anything is sent
-    reporter = _Reporter(False, 0, False)
-    reporter.progress = None  # the total is unknown up front: plain lines
+    reporter = _Reporter(False, 0, False, bar=False)  # the total is unknown up front: plain lines
     record_id = normalize_id(record_id) if record_id else record_id
     summary = _run_engine(lambda engine: engine.retry(macro=macro, record_id=record_id, listener=reporter,
                                                       concurrency=concurrency, now=now, max_wait=max_wait))

@@ -372,7 +372,7 @@ class Engine:
         claimed = state.scheduled.get(record_id)
         if claimed is not None and outcome != ev.RETRYING and state.recorder is not None:
             # A scheduled retry this run claimed: done with it, or (never tried) handed back.
-            state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None}
+            state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None, "claimed_on": None}
                                  if outcome == ev.NOT_SENT else None)
         if state.listener is not None:
             state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
@@ -411,8 +411,16 @@ class Engine:
         used = int(claimed.get("used") or 0)  # retries of the policy's schedule used so far
         limited = int(claimed.get("limited") or 0)  # 429s with a server wait: they do not use up the schedule
         waited = 0.0  # seconds this record has waited for retries in this run
+        waiting: dict | None = None  # the retry this record waits for (to keep if the run stops)
         while True:
             stopped = self._stopped(state, prepared.host, breaker)
+            if stopped and waiting is not None:
+                # The run stops (Ctrl-C, circuit breaker) while this record waits for a
+                # retry: the retry stays due as it was, scheduled; not a failure.
+                recorder.retry(delivery_id, waiting)
+                return self._done(state, record_id, delivery_id, ev.RETRYING, status=waiting["status_code"],
+                                  attempts=attempt - made, error=waiting["error"],
+                                  extra={"retry_at": waiting["due"]})
             if stopped:
                 outcome = ev.FAILED if sent else ev.NOT_SENT
                 return self._done(state, record_id, delivery_id, outcome, attempts=attempt - made,
@@ -478,14 +486,14 @@ class Engine:
             state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 1, delay,
                                          result.status_code, 0 if asked else used,
                                          len(self.policy.schedule), retry_at, later))
+            waiting = schedule_entry(state, record_id, delivery_id, attempt + 1, retry_at, used=used,
+                                     limited=limited, status_code=result.status_code,
+                                     error=result.masked_error() or result.title(paused))
             if later:
                 # Due later than this run may wait: persist it and let this record go.
-                recorder.retry(delivery_id, schedule_entry(
-                    state, record_id, delivery_id, attempt + 1, retry_at, used=used, limited=limited,
-                    status_code=result.status_code, error=result.masked_error() or result.title(paused)))
+                recorder.retry(delivery_id, waiting)
                 return self._done(state, record_id, delivery_id, ev.RETRYING, status=result.status_code,
-                                  attempts=attempt - made, error=result.masked_error() or result.title(paused),
-                                  extra={"retry_at": retry_at})
+                                  attempts=attempt - made, error=waiting["error"], extra={"retry_at": retry_at})
             waited += delay
             try:
                 await asyncio.wait_for(state.cancel.wait(), delay)

@@ -27,6 +27,9 @@ from cctui.core.clock import iso, now as clock_now
 
 #: What to tell a user who has scheduled retries waiting.
 HINT = "run 'cctui run-due' or 'cctui retry --now'"
+#: A claim made on another machine (a shared data dir; its pid means nothing here) or
+#: before a reboot is taken over once it is this old (seconds).
+CLAIM_TTL = 900.0
 
 
 @dataclass
@@ -62,7 +65,7 @@ def schedule_entry(state: Any, record_id: str, delivery_id: str, attempt: int, d
         "delivery_id": delivery_id, "macro": state.macro.name, "record_id": record_id,
         "run_id": state.run_id, "trigger": state.trigger, "attempt": attempt, "used": used,
         "limited": limited, "due": due, "scheduled_at": iso(), "status_code": status_code,
-        "error": error, "claimed_by": None, "claimed_at": None,
+        "error": error, "claimed_by": None, "claimed_at": None, "claimed_on": None,
     }
 
 
@@ -79,10 +82,22 @@ def deferred_entry(state: Any, record_id: str, delivery_id: str, attempt: int, e
     return entry
 
 
-def _alive(pid: Any) -> bool:
-    from cctui.delivery.recovery import pid_alive
+def _claim_live(entry: dict) -> bool:
+    """Is the process that claimed ``entry`` still (possibly) sending it?"""
+    from cctui.core.clock import parse_iso
+    from cctui.delivery.recovery import machine_id, pid_alive
+    from cctui.errors import InputError
 
-    return isinstance(pid, int) and pid_alive(pid)
+    pid = entry.get("claimed_by")
+    if not isinstance(pid, int):
+        return False
+    if entry.get("claimed_on") in (None, machine_id()):
+        return pid_alive(pid)
+    try:
+        age = (clock_now() - parse_iso(str(entry.get("claimed_at")))).total_seconds()
+    except InputError:
+        return False
+    return age < CLAIM_TTL
 
 
 def _matches(entry: dict, macro: str | None, record_id: str | None) -> bool:
@@ -101,7 +116,9 @@ def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
     compare-and-set across processes, so each entry goes to one sender. Entries of a
     paused macro wait; entries of a macro that no longer exists are dropped."""
     moment = iso(now or clock_now())
-    mine = {"claimed_by": os.getpid(), "claimed_at": moment}
+    from cctui.delivery.recovery import machine_id
+
+    mine = {"claimed_by": os.getpid(), "claimed_at": moment, "claimed_on": machine_id()}
     taken: list[dict] = []
     if not any(_matches(e, macro, record_id) and (everything or (e.get("due") or "") <= moment)
                for e in store.retries_all()):
@@ -113,7 +130,7 @@ def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
                 continue
             if not everything and (entry.get("due") or "") > moment:
                 continue
-            if entry.get("claimed_by") and _alive(entry["claimed_by"]):
+            if _claim_live(entry):
                 continue  # another live process (or this one) is sending it
             stored = store.macro_get(entry.get("macro"))
             if stored is None:
@@ -134,7 +151,7 @@ def release(store: Any, entries: list[dict]) -> None:
             stored = {e["delivery_id"]: e for e in store.retries_all()}
             # Only what is still exactly our claim: the engine may already have removed
             # an entry (sent) or replaced it (a further retry scheduled).
-            store.retry_put([{**e, "claimed_by": None, "claimed_at": None} for e in entries
+            store.retry_put([{**e, "claimed_by": None, "claimed_at": None, "claimed_on": None} for e in entries
                              if _same_claim(stored.get(e["delivery_id"]), e)])
 
 

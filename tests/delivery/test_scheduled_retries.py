@@ -4,9 +4,15 @@ even with two processes racing. Real loopback servers, real processes, CCTUI_NOW
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 
@@ -198,11 +204,70 @@ def test_a_claim_held_by_a_dead_process_is_taken_over(store):
     assert claim(store, everything=True) == []  # now held by this (live) process
 
 
+def test_a_claim_from_another_machine_is_taken_over_only_when_stale(store, monkeypatch):
+    monkeypatch.setenv("CCTUI_NOW", LATER)
+    put_macro(store)
+    base = {"macro": "hook", "attempt": 2, "due": NOW, "used": 1, "limited": 0, "claimed_by": os.getpid(),
+            "claimed_on": "elsewhere/boot-1"}
+    store.retry_put([{**base, "delivery_id": "msg_stale", "record_id": "BUG-0001", "claimed_at": NOW},
+                     {**base, "delivery_id": "msg_fresh", "record_id": "BUG-0002",
+                      "claimed_at": "2026-12-01T11:55:00Z"}])
+    assert [e["delivery_id"] for e in claim(store)] == ["msg_stale"]
+
+
+def test_ctrl_c_while_a_record_waits_for_its_retry_keeps_the_retry_scheduled(store, receiver):
+    import asyncio
+
+    from cctui.delivery import Engine
+
+    from .conftest import fast_config
+
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/status/503")  # Retry-After: 1, within max_wait
+    engine = Engine(store, fast_config(retry_schedule=[30, 30], max_wait=60))
+
+    def cancel_when_waiting(event) -> None:
+        if isinstance(event, RetryScheduled):
+            engine.cancel()  # what the first Ctrl-C does
+
+    summary = asyncio.run(engine.run("hook", [item], listener=cancel_when_waiting))
+    assert (summary.failed, summary.retrying, summary.cancelled) == (0, 1, True)
+    [entry] = store.retries_all()
+    assert (entry["record_id"], entry["attempt"], entry["claimed_by"]) == (item, 2, None)
+    assert entry["due"] == summary.next_retry and receiver.state.count == 1
+
+
 def test_budget_waits_within_max_wait_only():
     budget = Budget(60)
     assert budget.fits(30, waited=0) and budget.fits(30, waited=30)
     assert not budget.fits(31, waited=30) and not budget.fits(120, waited=0)
     assert not Budget(0).fits(0.05, waited=0)
+
+
+def test_send_on_a_terminal_shows_what_it_waits_for(store, data_dir, receiver):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/flaky/1")  # 503 (Retry-After: 0), then 200
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                             "--item", item], stdout=subprocess.PIPE, stderr=slave,
+                            env={**os.environ, "TERM": "xterm-256color"})
+    os.close(slave)
+    shown = b""
+    while True:  # the terminal's side: read until the command closes it
+        ready, _, _ = select.select([master], [], [], 60)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:  # EIO: the command exited and the terminal closed
+            chunk = b""
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"delivered 1" in out
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace"))
+    assert f"{item}: 503, retry 1 of 5 in " in text, text
 
 
 def test_what_a_terminal_shows_while_a_run_waits():
