@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench screenshot clean
+.PHONY: install demo test lint bench screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 ## Run the whole test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q --durations=25
+
+## Lint (ruff: pyflakes, isort, pyupgrade, bugbear; settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Run the benchmarks (each prints ratios against a baseline measured in the same run).
 bench: $(STAMP)

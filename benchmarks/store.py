@@ -125,7 +125,7 @@ def main() -> None:
 
         # 100k records held in memory make the garbage collector's full passes slower as the
         # run goes on; drop them so the log timings measure the log
-        del records, store, base
+        records = store = base = None  # type: ignore[assignment]
         gc.collect()
 
         # -- delivery log appends, one entry per call (one attempt at a time) -----------------------
@@ -136,7 +136,8 @@ def main() -> None:
 
         def ours(count: int) -> list[float]:
             log_store = open_store(tmp_path / f"log-{next(counter)}")
-            return [timed(lambda: [log_store.log_append([log_entry(i)]) for i in range(start, start + CHUNK)])
+            return [timed(lambda start=start: [log_store.log_append([log_entry(i)])
+                                               for i in range(start, start + CHUNK)])
                     for start in range(0, count, CHUNK)]
 
         def theirs(count: int) -> float:
@@ -148,7 +149,7 @@ def main() -> None:
             # neighbour can double a run. Interleave the sizes, repeat, and keep for every
             # CHUNK-entry stretch of the log its best time: the sum is the cost of the work.
             runs = [[ours(n) for n in sizes] for _ in range(args.repeat)]
-            return tuple(sum(map(min, zip(*(r[i] for r in runs)))) for i in range(2))  # type: ignore[return-value]
+            return tuple(sum(map(min, zip(*(r[i] for r in runs), strict=True))) for i in range(2))  # type: ignore[return-value]
 
         ours(200)  # first-call costs (imports, directory creation) are not the log's
         o_bs, o_bl = best_of((b_small, b_large))
@@ -165,7 +166,7 @@ def main() -> None:
 
     widths = [max(len(r[i]) for r in rows + [HEADER]) for i in range(4)]
     for row in [HEADER, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
     ok = t_base_edit / t_edit >= 10 and o_l / o_s <= 2.2
     print("\nedit >= 10x faster and 20k/10k log cost <= 2.2:", "yes" if ok else "NO")
     sys.exit(0 if ok else 1)

@@ -47,8 +47,8 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual import events
 from textual._compositor import CompositorUpdate
@@ -207,7 +207,7 @@ async def cctui_run(data_dir: Path, config: Config) -> dict[str, float | list[fl
         for _ in range(5):
             await _settled(app, pilot)
             before = table().cursor_row
-            spy.expect(lambda _output: table().cursor_row != before)
+            spy.expect(lambda _output, before=before: table().cursor_row != before)
             began = send_key(app, "pagedown")
             scrolls.append(await spy.wait() - began)
         result["scroll"] = statistics.median(scrolls)

@@ -40,7 +40,7 @@ async def measure(app, spy: FrameSpy, presses: int, while_running=None, gap: flo
             break
         key = "down" if n % 2 == 0 else "up"
         before = table.cursor_row
-        spy.expect(lambda _output: table.cursor_row != before)
+        spy.expect(lambda _output, before=before: table.cursor_row != before)
         began = send_key(app, key)
         hit = await spy.wait()
         if while_running is None or while_running():
@@ -85,8 +85,8 @@ class LoopLag:
 async def main(records: int, presses: int) -> None:
     from cctui.config import Config
     from cctui.core.seed import seed_store
-    from cctui.macros.samples import sample_macro_dicts
     from cctui.delivery import serve_in_background
+    from cctui.macros.samples import sample_macro_dicts
     from cctui.store import open_store
     from cctui.tui.app import CctuiApp
 

@@ -22,8 +22,9 @@ import asyncio
 import hmac
 import json
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 

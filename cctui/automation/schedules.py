@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from croniter import croniter
 
-from cctui.core.clock import iso, now as clock_now, parse_iso
+from cctui.core.clock import iso, parse_iso
+from cctui.core.clock import now as clock_now
 from cctui.errors import InputError
 
 EVERY = ("hourly", "daily", "weekly", "monthly")
@@ -51,7 +53,7 @@ def _bound(value: Any, *, where: str, end: bool = False) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value).strip()
     moment = parse_iso(text, where=where)
     if end and _DATE_ONLY.match(text):
@@ -87,7 +89,7 @@ class Schedule:
             # a tick that falls exactly on ``moment``.
             base = moment.replace(microsecond=0) + timedelta(seconds=1)
             tick = croniter(self.cron, base).get_prev(datetime)
-            return tick.astimezone(timezone.utc)
+            return tick.astimezone(UTC)
         if self.start is not None:
             return self._anchored_before(moment)
         if self.every == "hourly":
@@ -154,7 +156,7 @@ class Schedule:
             current = self._ticks_before(moment)
             assert current is not None
             candidate = _calendar_next(current, self.every or "daily")
-        candidate = candidate.astimezone(timezone.utc)
+        candidate = candidate.astimezone(UTC)
         if self.end is not None and candidate >= self.end:
             return None
         return candidate

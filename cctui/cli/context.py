@@ -42,13 +42,13 @@ class Context:
     data_dir_option: str | None = None
     debug: bool = False
     theme: str | None = None
-    _store: "Store | None" = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
     #: the store subscriber that fires triggers (None until the store is opened)
-    triggers: "Triggers | None" = field(default=None, repr=False)
+    triggers: Triggers | None = field(default=None, repr=False)
     #: the CLI's runner: triggered runs wait here until the command finishes
-    runner: "QueuedRunner | None" = field(default=None, repr=False)
+    runner: QueuedRunner | None = field(default=None, repr=False)
     #: the TUI faces' runner (runs start at once on a thread of their own)
-    thread_runner: "ThreadRunner | None" = field(default=None, repr=False)
+    thread_runner: ThreadRunner | None = field(default=None, repr=False)
 
     @cached_property
     def data_dir(self) -> Path:
@@ -63,7 +63,7 @@ class Context:
         return Schema.from_config(self.config.records)
 
     @property
-    def store(self) -> "Store":
+    def store(self) -> Store:
         if self._store is None:
             from cctui.store import open_store
 
@@ -81,7 +81,7 @@ class Context:
 
         return Engine(self.store, config=self.config)
 
-    def _attach_triggers(self, store: "Store") -> None:
+    def _attach_triggers(self, store: Store) -> None:
         from cctui.automation.triggers import QueuedRunner, ThreadRunner, attach
 
         ctx = click.get_current_context(silent=True)

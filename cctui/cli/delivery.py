@@ -254,7 +254,8 @@ def _table(rows: list[dict]) -> None:
         str(e.get("duration_ms", "")), _short(e)) for e in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(heads) - 1)]
     for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        # zip stops before the last column, which is not padded
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
 
 
 def _short(entry: dict) -> str:

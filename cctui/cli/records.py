@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
 from rich.cells import cell_len, set_cell_size
@@ -171,7 +172,7 @@ def _table(records: list[dict], total: int) -> None:
 
     def row(cells: list[str]) -> str:
         parts = [f"{c[:w]:<{w}}" if name != "VOTES" else f"{c:>{w}}"
-                 for c, (name, _, w) in zip(cells, columns)]
+                 for c, (name, _, w) in zip(cells, columns, strict=False)]  # the title follows
         return "  ".join(parts) + "  " + _truncate(cells[-1], title_width)
 
     lines = [row([name for name, _, _ in columns] + ["TITLE"])]

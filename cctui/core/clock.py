@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cctui.errors import InputError
 
@@ -13,7 +13,7 @@ def now() -> datetime:
     fixed = os.environ.get("CCTUI_NOW")
     if fixed:
         return parse_iso(fixed, where="CCTUI_NOW")
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_iso(text: str, *, where: str = "timestamp") -> datetime:
@@ -23,11 +23,11 @@ def parse_iso(text: str, *, where: str = "timestamp") -> datetime:
     except ValueError:
         raise InputError(f"{where}: {text!r} is not an ISO 8601 date or time.") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def iso(moment: datetime | None = None) -> str:
     """``moment`` (default: now) as ISO 8601 UTC with seconds and a ``Z``."""
     moment = moment or now()
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

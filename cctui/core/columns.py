@@ -15,8 +15,8 @@ which bare words search.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import repeat
-from typing import Iterable
 
 #: id(record) -> its lower-cased title + description, for bare-word search.
 _TEXT: dict[int, str] = {}
@@ -47,8 +47,8 @@ def index_text(records: list[dict]) -> None:
         _KEPT.clear()
     keys = list(map(id, missing))
     texts = [text_of(r) for r in missing]
-    _KEPT.update(zip(keys, missing))
-    _TEXT.update(zip(keys, texts))
+    _KEPT.update(zip(keys, missing, strict=True))
+    _TEXT.update(zip(keys, texts, strict=True))
 
 
 def haystack(record: dict) -> str:

@@ -12,9 +12,10 @@ import csv
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from cctui.core.records import FEEDBACK_FIELDS
 from cctui.errors import InputError
@@ -47,8 +48,9 @@ def write_records(
             out.write(("\n" if count == 1 else ",\n") + _json(record))
         out.write("\n]\n" if count else "]\n")
         return count
-    for count, record in enumerate(records, 1):
+    for record in records:
         out.write(_json(record) + "\n")
+        count += 1
     return count
 
 

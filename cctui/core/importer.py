@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cctui.core.records import FIELD_NAME, Schema
 from cctui.errors import InputError
@@ -122,7 +123,7 @@ def _csv_rows(path: Path, text: str, *, need_type: bool = False) -> Iterator[tup
                 f"{path}:{start}: expected {len(header)} fields as in the header, "
                 f"found {len(cells)}{hint}."
             )
-        rows.append((start, {name: cell for name, cell in zip(header, cells) if cell != ""}))
+        rows.append((start, {name: cell for name, cell in zip(header, cells, strict=True) if cell != ""}))
     if header is None:
         raise InputError(f"{path}:1: the CSV file is empty; the first line must name the fields.")
     return iter(rows)
@@ -140,7 +141,7 @@ def _csv_reason(exc: csv.Error) -> str:
 def _header(path: Path, line: int, cells: list[str], *, need_type: bool = False) -> list[str]:
     names = [cell.strip().lower() for cell in cells]
     seen: set[str] = set()
-    for number, (cell, name) in enumerate(zip(cells, names), 1):
+    for number, (cell, name) in enumerate(zip(cells, names, strict=True), 1):
         if not name:
             raise InputError(f"{path}:{line}: column {number} of the header has no name.")
         if not FIELD_NAME.match(name):

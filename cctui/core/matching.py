@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import chain, repeat
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso, parse_iso
 from cctui.core.columns import _TEXT, Columns, haystack, index_text

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from typing import Callable, Iterable, Sequence
 
 from cctui.core.clock import parse_iso
 from cctui.core.columns import Columns, index_text

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from cctui.core.clock import iso, parse_iso
 from cctui.errors import InputError
@@ -100,7 +101,7 @@ class Schema:
     extra_fields: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_config(cls, records: Mapping[str, Any] | None) -> "Schema":
+    def from_config(cls, records: Mapping[str, Any] | None) -> Schema:
         records = records or {}
         types = cls.types
         if "feedback_types" in records:

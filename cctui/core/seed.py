@@ -9,9 +9,10 @@ descriptions. 100,000 items take about a second.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from cctui.core.clock import now
 from cctui.core.records import USER_PREFIX, Schema, format_id
@@ -164,7 +165,7 @@ def seed_store(store: Any, count: int, seed: int = 0, *,
     batch = store.batch() if hasattr(store, "batch") else nullcontext()
     with batch:  # all or nothing: a seed interrupted half-way leaves no orphans
         added_users = store.users_add([{k: v for k, v in u.items() if k != "id"} for u in users])
-        real_ids = {u["id"]: added["id"] for u, added in zip(users, added_users)}
+        real_ids = {u["id"]: added["id"] for u, added in zip(users, added_users, strict=True)}
         for item in items:
             item["submitter"] = real_ids.get(item["submitter"], item["submitter"])
         added = store.feedback_add(items, origin="seed") if items else []
@@ -207,7 +208,7 @@ def _fit(weights: tuple[int, ...], length: int) -> list[int]:
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _title(rng: random.Random, kind: str, subject: str) -> str:

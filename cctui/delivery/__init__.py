@@ -5,7 +5,13 @@ No Textual here: the CLI and the TUI are two listeners of the same engine.
 
 from cctui.delivery.engine import Engine, SendResult, delivery_id_for, load_macro
 from cctui.delivery.events import (
-    AttemptFinished, AttemptStarted, RecordDone, RetryScheduled, RunFinished, RunStarted, RunSummary,
+    AttemptFinished,
+    AttemptStarted,
+    RecordDone,
+    RetryScheduled,
+    RunFinished,
+    RunStarted,
+    RunSummary,
 )
 from cctui.delivery.explain import Explanation, explain
 

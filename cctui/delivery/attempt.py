@@ -10,10 +10,11 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,11 +27,9 @@ from cctui.delivery.transport import NO_LENGTH_METHODS, PLAIN_HEADERS, TRUNCATED
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.request import VERIFY_WARNING, render_request
+from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
-
-from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
-
 
 # Attempt ids: the delivery id and attempt number are unique except when a resumed run
 # repeats an attempt number; a per-process random start + counter separates those.
@@ -191,7 +190,7 @@ def iso_now() -> str:
         return iso()
     second = int(time.time())
     if _last_second[0] != second:
-        _last_second[1] = iso(datetime.fromtimestamp(second, timezone.utc))
+        _last_second[1] = iso(datetime.fromtimestamp(second, UTC))
         _last_second[0] = second
     return _last_second[1]
 
@@ -203,7 +202,7 @@ def _stamp() -> tuple[int, str]:
         return int(moment.timestamp()), iso(moment)
     second = int(time.time())
     if _last_second[0] != second:
-        _last_second[1] = iso(datetime.fromtimestamp(second, timezone.utc))
+        _last_second[1] = iso(datetime.fromtimestamp(second, UTC))
         _last_second[0] = second
     return second, _last_second[1]
 

@@ -15,8 +15,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -497,7 +498,7 @@ class Engine:
             waited += delay
             try:
                 await asyncio.wait_for(state.cancel.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _defer(self, state: _Run, record_id: str, delivery_id: str, attempt: int, made: int,

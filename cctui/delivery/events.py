@@ -7,8 +7,8 @@ listener may keep them (e.g. post them to another thread) without copying.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Union
 
 #: Final outcomes of one record in a run.
 DELIVERED = "delivered"
@@ -59,7 +59,7 @@ class RunSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def merge(self, other: "RunSummary") -> "RunSummary":
+    def merge(self, other: RunSummary) -> RunSummary:
         """Sum two summaries (``retry`` reports one summary over several runs)."""
         for name in ("total", "sent", "delivered", "failed", "skipped", "not_sent", "retrying", "attempts"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -144,5 +144,5 @@ class RunFinished:
     cancelled: bool = False
 
 
-Event = Union[RunStarted, AttemptStarted, AttemptFinished, RetryScheduled, RecordDone, RunFinished]
+Event = RunStarted | AttemptStarted | AttemptFinished | RetryScheduled | RecordDone | RunFinished
 Listener = Callable[[Event], None]

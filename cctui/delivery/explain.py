@@ -9,9 +9,10 @@ table, the TUI inspector and ``cctui logs`` all say the same thing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

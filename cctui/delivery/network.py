@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 import ssl
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from cctui.errors import InputError

@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from cctui.errors import InputError
 
@@ -102,8 +103,8 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -127,7 +128,7 @@ class RetryPolicy:
     max_wait: float = DEFAULT_MAX_WAIT
 
     @classmethod
-    def from_config(cls, delivery: Mapping[str, Any] | None) -> "RetryPolicy":
+    def from_config(cls, delivery: Mapping[str, Any] | None) -> RetryPolicy:
         """Read ``[delivery]`` ``retry_schedule`` (seconds), ``breaker_threshold``, ``jitter``
         and ``max_wait`` (seconds)."""
         delivery = delivery or {}

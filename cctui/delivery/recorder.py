@@ -15,7 +15,8 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _STOP = object()
 
@@ -157,7 +158,7 @@ class Recorder:
             groups: dict[str, list[str]] = defaultdict(list)
             for record_id, fields in changes.items():
                 groups[json.dumps(fields, sort_keys=True, default=str)].append(record_id)
-            for key, ids in groups.items():
+            for ids in groups.values():
                 self.store.users_update(ids, changes[ids[0]])
         else:
             self.store.feedback_update_each(changes, origin="delivery", by_macro=self.macro)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cctui.core.clock import iso, now as clock_now
+from cctui.core.clock import iso
+from cctui.core.clock import now as clock_now
 
 #: What to tell a user who has scheduled retries waiting.
 HINT = "run 'cctui run-due' or 'cctui retry --now'"

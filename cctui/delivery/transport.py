@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import aiohttp
 import httpx
@@ -128,7 +129,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     body = body[: self.body_limit]
                     answer.close()  # do not read megabytes we will not keep
                 return _response(request, answer, body, truncated)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
                 where = _where(url_text)
                 raise httpx.ConnectTimeout(f"connect to {where} timed out after {key[1]:g} s",
@@ -341,7 +342,7 @@ class HttpSender:
             async with asyncio.timeout(timeout + 1.0):  # a backstop for any transport
                 response = await self.transport.handle_async_request(request)
                 await self._read_capped(response)
-        except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response
 

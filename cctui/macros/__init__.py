@@ -3,7 +3,8 @@ secrets and masking. No Textual here: the CLI and the TUI both use this API.
 """
 
 from cctui.macros.model import Macro, load_macro_file, parse_headers
-from cctui.macros.presets import KINDS as PRESETS, preset
+from cctui.macros.presets import KINDS as PRESETS
+from cctui.macros.presets import preset
 from cctui.macros.request import RenderedRequest, check_tags, render_request
 from cctui.macros.samples import sample_macros
 from cctui.macros.secrets import MASK, mask_headers, mask_text, mask_url

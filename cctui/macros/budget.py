@@ -22,7 +22,8 @@ import operator
 import re
 import string
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from cctui.errors import TemplateError
 

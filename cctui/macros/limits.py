@@ -72,7 +72,7 @@ def _discord(payload: dict, warn: list[str]) -> None:
         if not isinstance(embed, dict):
             continue
         title, description = _text(embed.get("title")), _text(embed.get("description"))
-        total += len(title) + len(description) + len(_text((embed.get("footer") or {})))
+        total += len(title) + len(description) + len(_text(embed.get("footer") or {}))
         if len(title) > DISCORD_EMBED_TITLE:
             warn.append(f"Discord: embed {number} title is over {DISCORD_EMBED_TITLE} characters.")
         if len(description) > DISCORD_EMBED_DESCRIPTION:

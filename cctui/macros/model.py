@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from cctui.core.clock import parse_iso
@@ -308,7 +309,7 @@ class Macro:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "macro",
-                  schema: Schema | None = None) -> "Macro":
+                  schema: Schema | None = None) -> Macro:
         """Validate a macro file's keys; :class:`MacroError` names ``where`` and the key."""
         if not isinstance(d, Mapping):
             raise MacroError(f"{where}: a macro must be a table (TOML) or an object (JSON).")

@@ -6,8 +6,9 @@ import functools
 import os
 import re
 import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from cctui.errors import CctuiError, MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
@@ -73,7 +74,7 @@ def _schema_extra(store: Any) -> frozenset[str]:
 
 
 # store -> {target: (revision, known field names)}; weak, so a closed store is let go.
-_KNOWN: "weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, frozenset[str]]]]" = weakref.WeakKeyDictionary()
+_KNOWN: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, frozenset[str]]]] = weakref.WeakKeyDictionary()
 
 
 def _fields_of(records: Iterable[Mapping[str, Any]]) -> set[str]:

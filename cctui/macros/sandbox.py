@@ -8,8 +8,9 @@ live in :mod:`cctui.macros.budget`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from jinja2 import nodes, pass_context
 from jinja2.exceptions import SecurityError
@@ -20,8 +21,17 @@ from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
 
 from cctui.macros.budget import (
-    _ACTIVE, _BINOPS, MAX_CHARS, Budget, _too_long, binop, check_filter, check_length,
-    check_method, spend, tick,
+    _ACTIVE,
+    _BINOPS,
+    MAX_CHARS,
+    Budget,
+    _too_long,
+    binop,
+    check_filter,
+    check_length,
+    check_method,
+    spend,
+    tick,
 )
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from cctui.errors import SecretError
@@ -78,7 +79,7 @@ def resolve(text: str, environ: Mapping[str, str], *, where: str, found: set[str
 
     def swap(match: re.Match[str]) -> str:
         choices = [_choice_names(c) for c in match.group(1).split("|")]
-        for choice, names in zip(match.group(1).split("|"), choices):
+        for choice, names in zip(match.group(1).split("|"), choices, strict=True):
             values = [environ.get(name) for name in names]
             if any(value is None for value in values):
                 continue

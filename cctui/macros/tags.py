@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from cctui.core.clock import iso
-from cctui.core.records import FEEDBACK_FIELDS, USER_FIELDS, RECORD_ID
+from cctui.core.records import FEEDBACK_FIELDS, RECORD_ID, USER_FIELDS
 
 #: Tags computed for every record (a record field of the same name wins, except ``record``).
 COMPUTED_TAGS = ("url", "now", "record")
@@ -19,7 +20,7 @@ class Person(str):
     knows that user, else "". (No user field shares a name with a ``str`` method.)
     """
 
-    def __new__(cls, ref: Any, user: Mapping[str, Any] | None = None) -> "Person":
+    def __new__(cls, ref: Any, user: Mapping[str, Any] | None = None) -> Person:
         self = super().__new__(cls, "" if ref is None else str(ref))
         fields = dict(user or {})
         if "@" in self:

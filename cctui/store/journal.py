@@ -15,8 +15,8 @@ journal outgrows a quarter of the snapshot (or a commit is that big on its own, 
 import) the commit is written as a fresh snapshot instead and the journal is emptied.
 
 The storage does no locking: :class:`cctui.store.store.Store` holds the data-dir lock
-around :meth:`refresh` + changes + :meth:`prepare` + :meth:`write`, and its in-memory
-mutex only around the first three: the file I/O of :meth:`write` (fsync, compaction) runs
+around :meth:`refresh` + changes + :meth:`prepare` + :meth:`persist`, and its in-memory
+mutex only around the first three: the file I/O of :meth:`persist` (fsync, compaction) runs
 while readers of this process go on reading the tables, which already hold the change.
 """
 
@@ -24,15 +24,20 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from tinydb.storages import Storage
 
 from cctui.errors import CctuiError, InputError
 from cctui.store.files import (
-    Signature, append_durably, atomic_write, remove_stale_temps, signature,
+    Signature,
+    append_durably,
+    atomic_write,
+    remove_stale_temps,
+    signature,
 )
 
 META_KEY = "_cctui"
@@ -64,7 +69,7 @@ class JournaledStorage(Storage):
 
     def __init__(self, snapshot_path: str | os.PathLike, journal_path: str | os.PathLike | None = None,
                  *, lazy: bool = False,
-                 on_snapshot: "Callable[[int, Tables, Signature], None] | None" = None):
+                 on_snapshot: Callable[[int, Tables, Signature], None] | None = None):
         """``lazy``: read the files on first use of :attr:`tables` rather than now (the
         caller then holds whatever mutex guards its reads, as :class:`Store` does).
         ``on_snapshot(seq, tables, signature)`` runs after each snapshot is written."""
@@ -160,26 +165,26 @@ class JournaledStorage(Storage):
     def commit(self) -> bool:
         """Persist staged changes durably (call under the lock). True if anything was written.
 
-        :meth:`prepare` then :meth:`write`; if the write fails the cache is reloaded from
+        :meth:`prepare` then :meth:`persist`; if the write fails the cache is reloaded from
         disk, so memory never keeps a change that is not on disk."""
         try:
             plan = self.prepare()
             if plan is None:
                 return False
-            self.write(plan)
+            self.persist(plan)
         except BaseException:
             self.discard()
             raise
         return True
 
-    def prepare(self) -> "Commit | None":
+    def prepare(self) -> Commit | None:
         """Turn the staged changes into a :class:`Commit` (in memory only, fast).
 
         The journal line is serialised here (small: only the changed documents), so a value
         that is not JSON fails before anyone else sees it. A snapshot keeps shallow copies
         of the tables: documents are copied on write, so the copy stays a consistent,
         immutable picture while later commits change the live tables. Afterwards nothing is
-        staged; call :meth:`write` (without the in-memory mutex) to make it durable, or
+        staged; call :meth:`persist` (without the in-memory mutex) to make it durable, or
         :meth:`discard` to drop it.
         """
         if not self.dirty:
@@ -205,7 +210,7 @@ class JournaledStorage(Storage):
         self._full_rewrite = False
         return plan
 
-    def write(self, plan: "Commit") -> None:
+    def persist(self, plan: Commit) -> None:
         """Make a prepared commit durable: append + fsync one journal line, or write a new
         snapshot (serialise, temp file, fsync, ``os.replace``, fsync the directory) and
         empty the journal. Call under the data-dir lock, but not the in-memory mutex:

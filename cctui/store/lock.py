@@ -59,7 +59,7 @@ class DataDirLock:
         """Does some thread of this process hold the lock file (so nothing else can write)?"""
         return self._depth > 0
 
-    def __enter__(self) -> "DataDirLock":
+    def __enter__(self) -> DataDirLock:
         self.writer.acquire()
         if self._depth == 0:
             try:

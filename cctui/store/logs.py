@@ -10,8 +10,9 @@ Callers hold the data-dir lock around :meth:`DeliveryLog.append`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tinydb.table import Document
 
@@ -160,7 +161,7 @@ class Store(MetaTables):
                 self._pending_events = []
             try:
                 for storage, plan in plans:
-                    storage.write(plan)
+                    storage.persist(plan)
             except BaseException:
                 with self._lock.mutex:
                     self._roll_back()

@@ -13,7 +13,8 @@ Documents are copied on write: a dict handed out by a read is never mutated late
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from tinydb import TinyDB
 from tinydb.table import Table

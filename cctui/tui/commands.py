@@ -6,7 +6,7 @@ Other areas add theirs with :func:`register_provider` (e.g. "run macro"); the ap
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 

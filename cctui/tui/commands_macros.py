@@ -8,7 +8,7 @@ start does not pay for it).
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from collections.abc import Iterable
 
 from cctui.tui.commands import Command, CommandListProvider, register_provider
 

@@ -14,8 +14,9 @@ import contextvars
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -119,8 +120,15 @@ class RunProgress:
         # Imported here, not at the top: the events come with the engine, which loads on
         # the first run; importing it with the app would cost every cold start.
         from cctui.delivery.events import (
-            DELIVERED, RETRYING, SKIPPED, AttemptFinished, AttemptStarted, RecordDone, RetryScheduled,
-            RunFinished, RunStarted,
+            DELIVERED,
+            RETRYING,
+            SKIPPED,
+            AttemptFinished,
+            AttemptStarted,
+            RecordDone,
+            RetryScheduled,
+            RunFinished,
+            RunStarted,
         )
 
         match event:
@@ -170,7 +178,7 @@ class RunProgress:
             self.finished = self.clock()
 
     @classmethod
-    def from_stored(cls, run: dict) -> "RunProgress":
+    def from_stored(cls, run: dict) -> RunProgress:
         """A run from ``store.runs_all()`` (another session, or a CLI run)."""
         counts = run.get("counts") or run
         progress = cls(

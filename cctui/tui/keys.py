@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterable, Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from textual.binding import Binding
 from textual.dom import DOMNode

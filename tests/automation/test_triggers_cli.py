@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from cctui.macros import Macro
 from cctui.store import open_store
 

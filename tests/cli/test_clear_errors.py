@@ -213,7 +213,7 @@ def shared_dir(tmp_path):
     path = tmp_path / "shared"
     path.mkdir()
     yield path
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, _files in os.walk(path):
         os.chmod(root, 0o755)
     shutil.rmtree(path)
 

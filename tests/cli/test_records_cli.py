@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 
-
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from cctui.core.exporter import atomic_output, export_feedback, export_logs
-from cctui.macros.secrets import mask_log_entry
 from cctui.errors import InputError
+from cctui.macros.secrets import mask_log_entry
 
 ITEMS = [
     {"id": "BUG-0001", "title": 'a, "b"\nc', "votes": 3, "jira_key": "X-1", "tags": ["a", "ü"]},

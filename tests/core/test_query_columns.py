@@ -73,7 +73,7 @@ def _check(rows: list[dict], text: str, within: list[int] | None = None) -> None
     positions = query.select(Columns(rows), within)
     assert positions == sorted(positions)
     assert [rows[i] for i in positions] == expected, text
-    assert all(a is b for a, b in zip((rows[i] for i in positions), expected))
+    assert all(a is b for a, b in zip((rows[i] for i in positions), expected, strict=True))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

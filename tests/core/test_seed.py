@@ -84,7 +84,7 @@ def test_long_descriptions_leave_the_rest_of_the_data_unchanged(monkeypatch):
     monkeypatch.setattr(seed_module, "_long_positions", lambda count, seed: frozenset())
     plain, plain_users = generate(500, seed=5)
     assert users == plain_users
-    for item, other in zip(items, plain):
+    for item, other in zip(items, plain, strict=True):
         assert {k: v for k, v in item.items() if k != "description"} == \
                {k: v for k, v in other.items() if k != "description"}
         assert item["description"].startswith(other["description"])

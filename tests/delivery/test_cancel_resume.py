@@ -12,7 +12,8 @@ import sys
 import time
 from collections import Counter
 
-from cctui.delivery import Engine, events as ev
+from cctui.delivery import Engine
+from cctui.delivery import events as ev
 from cctui.delivery.engine import delivery_id_for
 
 from .conftest import add_items, fast_config, json_lines, put_macro

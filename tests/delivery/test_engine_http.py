@@ -8,9 +8,10 @@ from collections import Counter
 
 import pytest
 
-from cctui.delivery import Engine, events as ev
-from cctui.macros import signing
+from cctui.delivery import Engine
+from cctui.delivery import events as ev
 from cctui.errors import InputError
+from cctui.macros import signing
 
 from .conftest import Collector, add_items, fast_config, put_macro
 

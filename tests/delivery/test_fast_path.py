@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from cctui.core.records import FeedbackType, Schema
-from cctui.delivery import Engine, SendResult, events as ev
+from cctui.delivery import Engine, SendResult
+from cctui.delivery import events as ev
 from cctui.delivery.attempt import RequestFactory
 from cctui.delivery.engine import load_macro
 from cctui.errors import MacroError, TemplateError

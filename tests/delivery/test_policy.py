@@ -6,17 +6,25 @@ import base64
 import hashlib
 import hmac
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
-from cctui.macros import signing
 from cctui.delivery.policy import (
-    DELIVERED, FAIL, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, parse_retry_after, server_wait,
+    DELIVERED,
+    FAIL,
+    PAUSE,
+    RETRY,
+    CircuitBreaker,
+    RetryPolicy,
+    decide,
+    parse_retry_after,
+    server_wait,
 )
 from cctui.delivery.ratelimit import HostLimiter, TokenBucket
 from cctui.errors import InputError, MacroError
+from cctui.macros import signing
 
 
 @pytest.mark.parametrize("code", [200, 201, 202, 204, 299])
@@ -49,7 +57,7 @@ def test_no_response_keeps_the_error_text():
 
 
 def test_retry_after_in_seconds_and_as_http_date():
-    now = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after("1.5") == 1.5
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30

@@ -82,7 +82,7 @@ class HttpsServer:
         self.issued = issued
         self.hits = 0
 
-    async def __aenter__(self) -> "HttpsServer":
+    async def __aenter__(self) -> HttpsServer:
         import ssl
 
         async def hook(request):
@@ -110,7 +110,7 @@ class PlainServer(HttpsServer):
     def __init__(self) -> None:
         self.hits = 0
 
-    async def __aenter__(self) -> "PlainServer":
+    async def __aenter__(self) -> PlainServer:
         async def hook(request):
             await request.read()
             self.hits += 1

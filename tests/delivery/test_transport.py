@@ -34,7 +34,7 @@ class RawServer:
         self.requests: list[bytes] = []
         self.writers: list[asyncio.StreamWriter] = []
 
-    async def __aenter__(self) -> "RawServer":
+    async def __aenter__(self) -> RawServer:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
         return self

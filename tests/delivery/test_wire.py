@@ -24,7 +24,7 @@ class WireServer:
         self.answer = answer or (lambda request: web.Response(text="ok"))
         self.seen: list[tuple[str, str, list[tuple[str, str]]]] = []
 
-    async def __aenter__(self) -> "WireServer":
+    async def __aenter__(self) -> WireServer:
         async def handle(request: web.Request) -> web.StreamResponse:
             await request.read()
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
@@ -114,7 +114,7 @@ class DropServer:
         self.drops = drops
         self.requests: list[bytes] = []
 
-    async def __aenter__(self) -> "DropServer":
+    async def __aenter__(self) -> DropServer:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
         return self

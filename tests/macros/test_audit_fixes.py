@@ -10,9 +10,8 @@ import re
 import pytest
 
 from cctui import __version__
-from cctui.macros import signing
 from cctui.errors import MacroError, SecretError, TemplateError
-from cctui.macros import MASK, Macro, compile_body, preset, render_request
+from cctui.macros import MASK, Macro, compile_body, preset, render_request, signing
 from cctui.macros.preview import with_engine_headers
 
 from .conftest import make_record

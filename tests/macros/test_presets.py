@@ -9,8 +9,13 @@ import pytest
 from cctui.core.seed import generate
 from cctui.errors import MacroError
 from cctui.macros import PRESETS, preset, render_request, sample_macros
-from cctui.macros.limits import (DISCORD_CONTENT, DISCORD_EMBED_TOTAL, SLACK_FIELD_TEXT,
-                                 SLACK_HEADER_TEXT, SLACK_SECTION_TEXT)
+from cctui.macros.limits import (
+    DISCORD_CONTENT,
+    DISCORD_EMBED_TOTAL,
+    SLACK_FIELD_TEXT,
+    SLACK_HEADER_TEXT,
+    SLACK_SECTION_TEXT,
+)
 
 from .conftest import NASTY, make_record
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cctui.macros import Macro, render_request
 

@@ -197,6 +197,16 @@ def test_a_prepared_snapshot_is_immune_to_later_changes(tmp_path):
     # a later change to the live tables (the next transaction) must not leak into it
     table.update({"v": 1}, doc_ids=["B-0"])
     table.insert(Document({"id": "B-new", "v": 0}, "B-new"))
-    storage.write(plan)
+    storage.persist(plan)
     reread = JournaledStorage(tmp_path / "r.json", tmp_path / "r.journal")
     assert reread.tables["feedback"]["B-0"]["v"] == 0 and "B-new" not in reread.tables["feedback"]
+
+
+def test_tinydb_whole_database_write_still_reaches_the_disk(tmp_path):
+    """TinyDB's Storage.write(tables) (drop_tables and friends) is staged as a rewrite; it
+    was shadowed by the commit method of the same name and failed on any call."""
+    storage = JournaledStorage(tmp_path / "r.json", tmp_path / "r.journal")
+    storage.write({"feedback": {"BUG-0001": {"id": "BUG-0001", "title": "kept"}}})
+    assert storage.commit() is True
+    reread = JournaledStorage(tmp_path / "r.json", tmp_path / "r.journal")
+    assert reread.read()["feedback"]["BUG-0001"]["title"] == "kept"

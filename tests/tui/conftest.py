@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from aiohttp import web
 
 from cctui.config import Config, load_config

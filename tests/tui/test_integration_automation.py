@@ -4,7 +4,6 @@ part-2 keys in [keymap], and the macro list following another process's ``macro 
 
 from __future__ import annotations
 
-
 import pytest
 
 from cctui.automation.triggers import QueuedRunner, attach

@@ -8,22 +8,27 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import subprocess
 import sys
 
 import cctui.tui
-import re
-
 from cctui.tui.keys import (
-    LAZY_BINDING_IDS, LAZY_BINDINGS_FILE, RENAMED_IDS, binding_ids, check_keymap,
-    classes_with_binding_ids, lazy_keymap_classes, render_lazy_bindings,
+    LAZY_BINDING_IDS,
+    LAZY_BINDINGS_FILE,
+    RENAMED_IDS,
+    binding_ids,
+    check_keymap,
+    classes_with_binding_ids,
+    lazy_keymap_classes,
+    render_lazy_bindings,
 )
 
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def test_lazy_binding_ids_match_the_classes():
-    for path, cls in zip(LAZY_BINDING_IDS, lazy_keymap_classes()):
+    for path, cls in zip(LAZY_BINDING_IDS, lazy_keymap_classes(), strict=True):
         assert set(binding_ids([cls])) == LAZY_BINDING_IDS[path], path
 
 

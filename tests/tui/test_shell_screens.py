@@ -7,7 +7,6 @@ from cctui.tui.screens.detail import DetailScreen
 from cctui.tui.screens.help import HelpScreen
 
 
-
 async def test_number_keys_switch_screens(make_app, tui):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

@@ -19,10 +19,10 @@ def _slack_token(monkeypatch):
 
 
 async def test_whole_loop(app_factory, receiver, tui):
-    from cctui.tui.screens.logs import LogsScreen
     from cctui.tui.screens.log_detail import LogDetailScreen
-    from cctui.tui.widgets.log_table import LogTable
+    from cctui.tui.screens.logs import LogsScreen
     from cctui.tui.screens.macro_form import MacroFormScreen
+    from cctui.tui.widgets.log_table import LogTable
 
     base, seen = receiver
     make, store = app_factory

@@ -7,7 +7,7 @@ Each ``<kind>.toml`` holds every macro key except ``name`` and ``url``, which
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -16,7 +16,7 @@ from cctui.errors import MacroError
 KINDS = ("slack", "jira", "teams", "discord", "salesforce", "generic")
 
 
-@lru_cache(maxsize=None)
+@cache
 def preset_data(kind: str) -> dict[str, Any]:
     """The preset's keys as read from its TOML file (a fresh copy is made by callers)."""
     if kind not in KINDS:

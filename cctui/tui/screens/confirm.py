@@ -8,7 +8,8 @@ labels, which answer has the focus), not code.
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 from textual import on
 from textual.app import ComposeResult

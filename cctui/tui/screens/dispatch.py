@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from cctui.tui.dispatcher import Dispatcher, RunProgress
-from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
 from cctui.tui.widgets.app_header import AppHeader
+from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
 from cctui.tui.widgets.key_hints import KeyHints
 
 #: Runs from earlier sessions shown at most (the newest ones).

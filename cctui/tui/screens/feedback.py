@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 from textual import events, on
-from textual.app import ComposeResult
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen

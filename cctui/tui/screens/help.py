@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -19,7 +19,7 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str]]:
     """
     rows: dict[tuple[str, str], list[str]] = {}
     group: dict[tuple[str, str], int] = {}
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding = active.binding
         description = binding.description or binding.action
         ident = binding.id or ""

@@ -12,9 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cctui.tui.widgets.key_hints import KeyHints
 from cctui.tui.widgets.log_table import status_colour
 from cctui.tui.widgets.macro_request_view import header_pairs, pretty_body
-from cctui.tui.widgets.key_hints import KeyHints
 
 
 def curl_command(method: str, url: str, headers: list[tuple[str, str]] | list[list[str]], body: str) -> str:

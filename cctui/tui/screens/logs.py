@@ -20,11 +20,11 @@ from cctui.errors import CctuiError
 from cctui.tui.dispatcher import Dispatcher
 from cctui.tui.screens.confirm import ConfirmScreen
 from cctui.tui.screens.log_detail import LogDetailScreen, curl_command
+from cctui.tui.widgets.app_header import AppHeader
+from cctui.tui.widgets.key_hints import KeyHints
 from cctui.tui.widgets.log_filter import parse_log_filter
 from cctui.tui.widgets.log_table import LogTable, delivery_counts
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
-from cctui.tui.widgets.app_header import AppHeader
-from cctui.tui.widgets.key_hints import KeyHints
 
 #: Most attempts read into the inspector at once (newest first); a filter narrows it.
 MAX_ENTRIES = 200_000

@@ -10,22 +10,21 @@ import asyncio
 import re
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual import events
-from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from cctui.errors import CctuiError
-from cctui.tui.widgets.macro_fields import fields_to_text, form_to_dict, text_to_fields
-from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor, parse_headers
-from cctui.tui.widgets.macro_preview import MacroPreview
 from cctui.tui.screens.confirm import ConfirmScreen
 from cctui.tui.screens.tag_picker import TagPicker
 from cctui.tui.widgets.key_hints import KeyHints
+from cctui.tui.widgets.macro_fields import fields_to_text, form_to_dict, text_to_fields
+from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor, parse_headers
+from cctui.tui.widgets.macro_preview import MacroPreview
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FORMATS = ("json", "form", "text")

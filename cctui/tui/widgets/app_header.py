@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.content import Content
 
 
 class AppHeader(Widget):

@@ -163,7 +163,7 @@ class LogTable(ScrollView, can_focus=True):
         width = self.size.width
         widths = self._widths()
         if y == 0:  # the header stays put while the entries scroll under it
-            text = "".join(fit(title, w) for (title, _), w in zip(self._columns(), widths))
+            text = "".join(fit(title, w) for (title, _), w in zip(self._columns(), widths, strict=True))
             return Strip([Segment(fit(text, width), Style(bold=True, reverse=True))])
         index = self.scroll_offset.y + y - 1
         if index >= len(self.entries):
@@ -175,7 +175,7 @@ class LogTable(ScrollView, can_focus=True):
             Style(bold=True) if selected else Style())
         colour = Style(color=status_colour(entry))
         segments = []
-        for column, (cell, w) in enumerate(zip(cells, widths)):
+        for column, (cell, w) in enumerate(zip(cells, widths, strict=True)):
             style = base + colour if column in (1, 7) else base
             segments.append(Segment(fit(cell, w), style))
         return Strip(segments).crop(0, width).extend_cell_length(width, base)

@@ -9,7 +9,7 @@ height, not on the number of records. Filtering, sorting and the mark set live o
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -87,13 +87,13 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
     class _RowMessage(Message):
         """A message about one row: the table it came from and the row's record id."""
 
-        def __init__(self, table: "RecordTable", record_id: str | None) -> None:
+        def __init__(self, table: RecordTable, record_id: str | None) -> None:
             super().__init__()
             self.table = table
             self.record_id = record_id
 
         @property
-        def control(self) -> "RecordTable":
+        def control(self) -> RecordTable:
             return self.table
 
     class CursorMoved(_RowMessage):

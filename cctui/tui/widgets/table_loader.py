@@ -23,9 +23,9 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from functools import partial
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.message import Message
 from textual.timer import Timer
@@ -34,7 +34,13 @@ from textual.worker import get_current_worker
 from cctui.core.query import Columns, compile_query, fields_in, index_text, narrows
 from cctui.errors import CctuiError
 from cctui.tui.widgets.table_model import (
-    FEEDBACK_COLUMNS, USER_COLUMNS, Changes, apply_changes, changes_between, first_rows, sort_rows,
+    FEEDBACK_COLUMNS,
+    USER_COLUMNS,
+    Changes,
+    apply_changes,
+    changes_between,
+    first_rows,
+    sort_rows,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +83,7 @@ class TableData:
     _columns_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def empty(cls) -> "TableData":
+    def empty(cls) -> TableData:
         return cls(0, None, [], [], {"feedback": set(), "users": set()}, {"feedback": 8, "users": 8}, {}, [], {})
 
     def columns_of(self, key: tuple) -> Columns:
@@ -102,7 +108,7 @@ class ViewRequest:
     """What the table should show: a section, filtered by ``text``, sorted by ``field``."""
 
     generation: int
-    section: "Section"
+    section: Section
     text: str
     field: str | None
     descending: bool
@@ -175,7 +181,7 @@ class TableLoader:
             super().__init__()
             self.message = message
 
-    def __init__(self, screen: "Screen", view: TableView) -> None:
+    def __init__(self, screen: Screen, view: TableView) -> None:
         self._screen = screen
         self._view = view
         self.data = TableData.empty()
@@ -202,7 +208,7 @@ class TableLoader:
         return self._shown_generation == self.generation and not self._partial
 
     # -- the screen's side (event loop) ----------------------------------------------------
-    def start(self, section: "Section", text: str, field: str | None, descending: bool) -> None:
+    def start(self, section: Section, text: str, field: str | None, descending: bool) -> None:
         """Start loading; the first page and the first view answer this request."""
         self.generation += 1
         self._current = ViewRequest(self.generation, section, text, field, descending, None)
@@ -227,7 +233,7 @@ class TableLoader:
         self._last_reload = time.monotonic()
         self._screen.run_worker(self._reload, thread=True, group="table-load", name="table-reload")
 
-    def request(self, section: "Section", text: str, field: str | None, descending: bool,
+    def request(self, section: Section, text: str, field: str | None, descending: bool,
                 keep_id: str | None, keep_record: dict | None) -> None:
         """Compute a new view; it replaces any older request still waiting."""
         self.generation += 1

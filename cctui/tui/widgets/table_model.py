@@ -8,9 +8,10 @@ records take tens of milliseconds to filter and sort) and hands the result to
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import is_not, itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from cctui.core.query import sort_key
 from cctui.core.records import DATE_FIELDS, NUMERIC_FIELDS, Schema
@@ -171,7 +172,7 @@ def changes_between(old: list[dict], new: list[dict]) -> Changes | None:
     head = new[:len(old)] if len(new) > len(old) else new
     if not any(map(is_not, old, head)):
         return Changes({}, new[len(old):], [])
-    pairs = [(before, after) for before, after in zip(old, head) if before is not after]
+    pairs = [(before, after) for before, after in zip(old, head, strict=False) if before is not after]
     if any(before.get("id") != after.get("id") for before, after in pairs):
         return None
     return Changes({id(before): after for before, after in pairs}, new[len(old):], pairs)
