@@ -76,7 +76,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl = ssl_context(self.network)
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
-        self._proxies: dict[str, tuple[str | None, str]] = {}
+        self._proxies: dict[str, tuple] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=self.limit, ssl=self._ssl,
@@ -92,10 +92,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session._retry_connection = False
         return session
 
-    def _proxy(self, url_text: str) -> tuple[str | None, str]:
+    def _proxy(self, url_text: str) -> tuple[yarl.URL | None, dict | None, str, str]:
+        """(proxy URL without credentials, headers for the proxy, the URL as given, where it is set)."""
         found = self._proxies.get(url_text)
         if found is None:
-            found = self.network.proxy_for(url_text)
+            proxy, where = self.network.proxy_for(url_text)
+            parsed = auth = None
+            if proxy:
+                parsed = yarl.URL(proxy)
+                if parsed.user is not None:  # aiohttp reads no credentials from the URL itself
+                    auth = {"Proxy-Authorization": aiohttp.encode_basic_auth(parsed.user, parsed.password or "")}
+                    parsed = parsed.with_user(None)
+            found = (parsed, auth, proxy, where)
             if len(self._proxies) < 512:
                 self._proxies[url_text] = found
         return found
@@ -112,16 +120,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             total = key[0] + CONNECT_FIRST if key[0] else None
             client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(total=total, sock_connect=key[1])
         url_text = request.extensions.get("cctui_url") or str(request.url)
-        proxy, proxy_from = self._proxy(url_text)
+        proxy_url, proxy_headers, proxy, proxy_from = self._proxy(url_text)
         try:
             content = request.content
         except httpx.RequestNotRead:
             content = await request.aread()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        if proxy_headers and not url_text[:6].lower().startswith("https:"):
+            # Plain http goes to the proxy as it is (no CONNECT): its credentials ride on
+            # the request, and the proxy consumes them (aiohttp adds them only for CONNECT).
+            headers += proxy_headers.items()
         try:
             async with self._session.request(
                 request.method, _yarl(url_text), headers=headers, data=content or None,
-                allow_redirects=False, timeout=client_timeout, proxy=proxy,
+                allow_redirects=False, timeout=client_timeout, proxy=proxy_url, proxy_headers=proxy_headers,
             ) as answer:
                 body = await _read_at_most(answer.content, self.body_limit + 1)
                 truncated = len(body) > self.body_limit

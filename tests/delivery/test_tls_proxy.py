@@ -127,30 +127,47 @@ class PlainServer(HttpsServer):
         return self
 
 
-@pytest.fixture(scope="module")
-def forward_proxy(tmp_path_factory):
-    """proxy.py as a real forward proxy in its own process group; its access log tells
-    which requests (and CONNECT tunnels) went through it."""
-    where = tmp_path_factory.mktemp("proxy")
+def _start_proxy(where, *extra: str):
     port_file, log_file = where / "port", where / "access.log"
     env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARS}
     process = subprocess.Popen(
         [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", "0", "--port-file",
-         str(port_file), "--num-workers", "1", "--num-acceptors", "1", "--log-file", str(log_file)],
+         str(port_file), "--num-workers", "1", "--num-acceptors", "1", "--log-file", str(log_file), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         port = int(wait_for(lambda: port_file.exists() and port_file.read_text().strip(), what="proxy.py"))
         wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
                  what="proxy.py to accept")
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", log=log_file, port=port)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        return process, SimpleNamespace(url=f"http://127.0.0.1:{port}", log=log_file, port=port)
+    except BaseException:
+        _stop(process)
+        raise
 
+
+def _stop(process) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def forward_proxy(tmp_path_factory):
+    """proxy.py as a real forward proxy in its own process group; its access log tells
+    which requests (and CONNECT tunnels) went through it."""
+    process, proxy = _start_proxy(tmp_path_factory.mktemp("proxy"))
+    yield proxy
+    _stop(process)
+
+
+@pytest.fixture(scope="module")
+def auth_proxy(tmp_path_factory):
+    """proxy.py requiring Basic credentials (me / pw) from its clients."""
+    process, proxy = _start_proxy(tmp_path_factory.mktemp("auth-proxy"), "--basic-auth", "me:pw")
+    yield proxy
+    _stop(process)
 
 def proxied(proxy, needle: str) -> bool:
     """The proxy's access log has a line with ``needle`` (e.g. "CONNECT 127.0.0.1:1234")."""
@@ -296,6 +313,22 @@ def test_the_config_proxy_is_used_and_a_dead_proxy_is_named_in_the_log(store, fo
     assert summary.failed == 1 and server.hits == 0
     assert entry["error"] == (f"cannot connect to the proxy {dead} (from [delivery] proxy in the config file): "
                               "connection refused")
+
+
+def test_proxy_credentials_in_the_url_are_sent_to_the_proxy_and_masked(store, auth_proxy, cas):
+    keys = {"proxy": auth_proxy.url.replace("http://", "http://me:pw@"), "ca_bundle": cas[0].pem}
+    summary, _, server = run(store, lambda: HttpsServer(cas[0].cert), keys)
+    assert summary.delivered == 1 and server.hits == 1
+    wait_for(lambda: proxied(auth_proxy, f"CONNECT 127.0.0.1:{server.port}"), what="a CONNECT in the log")
+    summary, _, server = run(store, PlainServer, keys)  # plain http: the request itself goes to the proxy
+    assert summary.delivered == 1 and server.hits == 1
+    keys["proxy"] = auth_proxy.url.replace("http://", "http://me:wrong@")
+    summary, entry, server = run(store, lambda: HttpsServer(cas[0].cert), keys,
+                                 delivery={"retry_schedule": [0.01]})
+    assert summary.failed == 1 and server.hits == 0
+    assert entry["error"].startswith(f"the proxy http://me:••••@127.0.0.1:{auth_proxy.port} (from the macro's "
+                                     "proxy key) refused the connection: 407")
+    assert "wrong" not in str(entry)
 
 
 def test_preview_names_the_proxy_a_send_would_use(run_cli, tmp_path, monkeypatch):
