@@ -9,10 +9,12 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
+import time
 
 import pytest
 
@@ -143,6 +145,35 @@ def test_two_run_due_processes_racing_send_each_scheduled_retry_once(store, data
     assert store.retries_all() == []
     delivered = [e["record_id"] for e in store.log_iter(status="ok")]
     assert sorted(delivered) == sorted(ids)
+
+
+def test_scheduled_retries_survive_kill_9_and_retry_leaves_them_to_their_schedule(store, data_dir,
+                                                                                 make_receiver, run_at):
+    slow = make_receiver(delay=0.1)
+    ids = add_items(store, 10)
+    put_macro(store, url=slow.url + UNAVAILABLE_ONCE, concurrency=1)
+    sender = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                               "--all"], env={**os.environ, **at(NOW)}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(store.retries_all()) < 2 and time.monotonic() < deadline and sender.poll() is None:
+        time.sleep(0.01)
+    assert sender.poll() is None, sender.stderr.read()
+    os.kill(sender.pid, signal.SIGKILL)
+    sender.wait()
+    sender.stderr.close()
+    kept = {e["delivery_id"] for e in store.retries_all()}
+    assert len(kept) >= 2  # written as they were scheduled, not when the command ended
+
+    # `retry` finishes the killed run but leaves the scheduled ones to their schedule ...
+    assert run_at(NOW, "retry").code == 0
+    assert kept <= {e["delivery_id"] for e in store.retries_all()}
+    assert all(slow.state.by_webhook_id[d] == 1 for d in kept)
+    # ... and run-due sends every retry when due: each record delivered once in the end.
+    assert run_at(LATER, "run-due").code == 0
+    assert store.retries_all() == []
+    assert sorted(e["record_id"] for e in store.log_iter(status="ok")) == sorted(ids)
+    assert set(slow.state.by_webhook_id.values()) == {2} and len(slow.state.by_webhook_id) == len(ids)
 
 
 def test_retry_sends_due_ones_and_now_sends_all(store, data_dir, receiver, run_at):
