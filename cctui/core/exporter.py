@@ -1,5 +1,8 @@
 """Export feedback and the delivery log as CSV, JSON (one array) or JSON Lines.
 
+CSV cells that a spreadsheet would run as a formula are neutralised (:func:`neutralise`);
+JSON and JSON Lines hold the values as they are.
+
 Output goes to a stream (stdout) or to a file written atomically (temp file, fsync,
 ``os.replace``), so a reader never sees half an export. Log entries are masked by the
 delivery engine already; the CLI masks them again (``cctui.macros.secrets.mask_log_entry``)
@@ -9,6 +12,7 @@ before they reach :func:`export_logs`, as defence in depth.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -90,14 +94,27 @@ def _json(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, default=str)
 
 
+#: What a spreadsheet reads as the start of a formula (or of a DDE payload) in a cell.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet will not run: a leading ``=``, ``+``, ``-``,
+    ``@``, tab or CR gets a ``'`` in front (OWASP's CSV injection advice), so a title
+    such as ``=HYPERLINK(...)`` shows as text."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)  # a number (-5, 1e-3) is no formula
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+    return neutralise(str(value))
 
 
 def _write_csv(records: list[dict[str, Any]], out: IO[str], columns: tuple[str, ...]) -> int:
@@ -106,8 +123,18 @@ def _write_csv(records: list[dict[str, Any]], out: IO[str], columns: tuple[str, 
         present.update(record)
     # The named columns always appear (a stable shape for spreadsheets); extras follow.
     header = list(columns) + sorted(present - set(columns))
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    # csv quotes a cell holding a character of the line terminator: with "\r\n" a bare CR
+    # in a cell is quoted too (with "\n" alone it split the row); lines still end in "\n".
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def emit(row: list[str]) -> None:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        out.write(buffer.getvalue()[:-2] + "\n")
+
+    emit([neutralise(name) for name in header])
     for record in records:
-        writer.writerow([_cell(record.get(name)) for name in header])
+        emit([_cell(record.get(name)) for name in header])
     return len(records)

@@ -73,3 +73,40 @@ def test_log_entries_are_masked_again():
     out = io.StringIO()
     export_logs([masked], "csv", out)
     assert "t0k" not in out.getvalue() and "Bearer" in out.getvalue()
+
+
+FORMULAS = ["=HYPERLINK(\"http://x.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)", "=cmd|' /C calc'!A0"]
+
+
+def test_csv_export_neutralises_formulas_and_json_keeps_them(cli, tmp_path, data_dir):
+    items = [{"type": "Bug Report", "title": title, "description": "plain = text, -not at start"}
+             for title in FORMULAS]
+    items[0].update(description="\tcmd", steps="\rcmd")  # titles are stripped; these are not
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps(items), encoding="utf-8")
+    assert cli("import", str(source)).exit_code == 0
+    from cctui.store import open_store
+
+    store = open_store(data_dir)
+    store.log_append([{"id": "a-1", "macro": "m", "record_id": "BUG-0001", "attempt": 1, "status_code": 500,
+                       "ok": False, "error": "-bad", "response_body": "=1+2", "duration_ms": -1}])
+    store.close()
+    out = {}
+    for what in ("feedback", "logs"):
+        for fmt in ("csv", "json", "jsonl"):
+            path = tmp_path / f"{what}.{fmt}"
+            result = cli("export", what, "--format", fmt, "-o", str(path))
+            assert result.exit_code == 0, result.output
+            out[what, fmt] = path.read_bytes().decode("utf-8")  # keep a bare CR as it is
+    rows = list(csv.DictReader(io.StringIO(out["feedback", "csv"])))
+    assert sorted(row["title"] for row in rows) == sorted("'" + title for title in FORMULAS)
+    assert {row["description"] for row in rows} == {"plain = text, -not at start", "'\tcmd"}  # leading only
+    assert {row["steps"] for row in rows} == {"", "'\rcmd"}
+    (log,) = csv.DictReader(io.StringIO(out["logs", "csv"]))
+    assert (log["response_body"], log["error"], log["duration_ms"]) == ("'=1+2", "'-bad", "-1")  # numbers stay
+    # JSON and JSON Lines are data, not a sheet: values exactly as stored.
+    assert sorted(i["title"] for i in json.loads(out["feedback", "json"])) == sorted(FORMULAS)
+    assert {i.get("steps") for i in json.loads(out["feedback", "json"])} >= {"\rcmd"}
+    assert sorted(json.loads(line)["title"] for line in out["feedback", "jsonl"].splitlines()) == sorted(FORMULAS)
+    assert json.loads(out["logs", "json"])[0]["response_body"] == "=1+2"
+    assert json.loads(out["logs", "jsonl"].splitlines()[0])["error"] == "-bad"
