@@ -28,6 +28,13 @@ class StoreBusy(CctuiError):
     exit_code = 1
 
 
+class StoreWriteError(CctuiError):
+    """A file in the data directory could not be written (a full disk, a read-only
+    mount). The message names the file and what the data now holds."""
+
+    exit_code = 1
+
+
 class QueryError(InputError):
     """A filter query that cannot be parsed; names the bad term."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -70,11 +71,21 @@ def atomic_write(path: Path, data: bytes) -> None:
     then fsync the directory so the rename itself is durable.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # A full disk: the old file is intact; do not leave a half-written temp file
+        # taking the space that is missing.
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        _name(exc, path)
+        raise
     fsync_dir(path.parent)
 
 
@@ -94,13 +105,37 @@ def append_durably(path: Path, data: bytes, *, valid_length: int) -> int:
     cut off first so the new line does not get glued onto garbage.
     """
     created = not path.exists()
-    with open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND) as handle:
-        if handle.tell() != valid_length:
-            handle.truncate(valid_length)
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-        size = handle.tell()
+    try:
+        with open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND) as handle:
+            if handle.tell() != valid_length:
+                handle.truncate(valid_length)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            size = handle.tell()
+    except OSError as exc:  # a torn tail is cut by the next append (valid_length)
+        _name(exc, path)
+        raise
     if created:
         fsync_dir(path.parent)
     return size
+
+
+def _name(exc: BaseException, path: Path) -> None:
+    """A failed ``write()`` does not say which file; errors name the file at fault."""
+    if isinstance(exc, OSError) and not exc.filename:
+        exc.filename = str(path)
+
+
+def write_failure(exc: OSError, fallback: Path) -> str:
+    """One sentence for a write that failed: the file, and why in plain words."""
+    where = exc.filename or fallback
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        why = "the disk is full"
+    elif exc.errno == errno.EROFS:
+        why = "the file system is read-only"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    else:
+        why = exc.strerror or str(exc)
+    return f"cannot write {where}: {why}; the data already saved there is intact."

@@ -30,9 +30,9 @@ from tinydb.table import Document
 
 from cctui.core.clock import iso
 from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id, shown_value
-from cctui.errors import InputError, NotFound
+from cctui.errors import InputError, NotFound, StoreWriteError
 from cctui.store.events import ChangeEvent, Subscriber
-from cctui.store.files import loose_mode, make_private_dir
+from cctui.store.files import loose_mode, make_private_dir, write_failure
 from cctui.store.head import first_page as read_first_page
 from cctui.store.head import write_head
 from cctui.store.journal import JournaledStorage
@@ -162,9 +162,11 @@ class Store(MetaTables):
             try:
                 for storage, plan in plans:
                     storage.persist(plan)
-            except BaseException:
+            except BaseException as exc:
                 with self._lock.mutex:
                     self._roll_back()
+                if isinstance(exc, OSError):  # a full disk: nothing of this change was saved
+                    raise StoreWriteError(write_failure(exc, self.data_dir)) from exc
                 raise
         for event in events:
             self._emit(event)
@@ -319,7 +321,10 @@ class Store(MetaTables):
         Entries without an ``id`` get one (``att-00000042``).
         """
         with self._lock:  # the lock file and this process's writers, not the readers' mutex
-            self._log.append(entries)
+            try:
+                self._log.append(entries)
+            except OSError as exc:  # a torn tail is cut by the next append
+                raise StoreWriteError(write_failure(exc, self._log.directory)) from exc
 
     def log_iter(self, **filters: Any) -> Iterator[dict]:
         """Log entries newest first; filters: macro, record_id, delivery_id, run_id,

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from cctui.core.records import Schema
+from cctui.errors import StoreWriteError
 from cctui.store import journal, logs, open_store
 from cctui.store.journal import JournaledStorage
 from cctui.store.tables import CctuiDB
@@ -161,9 +162,10 @@ def test_a_failed_fsync_rolls_the_change_back_in_memory(data_dir, monkeypatch, w
     monkeypatch.setattr(journal, name, broken)
     ids = ["BUG-0001"] if where == "journal" else [r["id"] for r in store.feedback_all()]
     future = store.submit(store.feedback_update, ids, {"status": "Closed"})
-    with pytest.raises(OSError):
+    # one sentence naming the data dir, exit code 1 in the CLI
+    with pytest.raises(StoreWriteError, match="the disk is full"):
         future.result(GUARD)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreWriteError, match="the disk is full"):
         store.feedback_update(ids, {"status": "Closed"})
     assert store.feedback_get("BUG-0001")["status"] == "New"  # memory agrees with disk
     assert store.revision > before and heard == []
