@@ -32,7 +32,7 @@ from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, machine_id, pl
 from cctui.delivery.scheduled import Budget, deferred_entry, due_at, schedule_entry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
-from cctui.errors import CctuiError, InputError, NotFound
+from cctui.errors import CctuiError, InputError, NotFound, StoreWriteError
 from cctui.macros.model import Macro
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ DEFAULT_CONCURRENCY = 8
 BULK = 64
 #: Keys the engine adds to a stored macro; not part of the macro file format.
 PAUSE_KEYS = ("paused_at",)
+#: After its task is cancelled, a run waits at most this long (and at most the macro's
+#: timeout) for the requests already on the wire, so their answers are logged.
+CANCEL_GRACE = 5.0
 
 
 def delivery_id_for(run_id: str | None, record_id: str) -> str:
@@ -98,8 +101,9 @@ class _Run:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: str | None = None  # the run ends early (410 pause); None = keep going
     view: RunView | None = None  # bulk runs read records through an indexed view
-    recorder: Recorder | None = None
     factory: RequestFactory | None = None  # renders the macro for each record
+    recorder: Recorder | None = None  # writes the log; outcomes are reported once it has
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # recorded and over
     listener_errors: int = 0
     budget: Budget = field(default_factory=Budget)  # how long retries may be waited for
     scheduled: dict[str, dict] = field(default_factory=dict)  # record id -> claimed scheduled retry
@@ -151,6 +155,15 @@ class Engine:
                 state.cancel.set()
                 found = True
         return found
+
+    async def shutdown(self, grace: float = CANCEL_GRACE) -> None:
+        """Before the loop goes away (the TUI quits): cancel every run, wait up to
+        ``grace`` seconds for the requests already on the wire and for the log, so each
+        run is left recorded and resumable and `cctui retry` sends nothing twice."""
+        self.cancel()
+        pending = [state.finished.wait() for state in self._runs.values()]
+        if pending:
+            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=grace)
 
     async def send_once(self, macro: Any, record: Mapping | None = None) -> SendResult:
         """Render ``macro`` (a Macro or a macro dict) for ``record`` and send it once: no
@@ -230,7 +243,8 @@ class Engine:
                                                  target=getattr(macro, "target", "feedback"),
                                                  interval=self.flush_interval,
                                                  heartbeat=self._heartbeat(state.run_id),
-                                                 heartbeat_every=self.heartbeat_every)
+                                                 heartbeat_every=self.heartbeat_every,
+                                                 on_error=lambda exc: self._unrecordable(state, exc))
         state.recorder = recorder
         sender = None
         try:
@@ -243,8 +257,21 @@ class Engine:
             queue: Iterator[str] = iter(ids)
             workers = [asyncio.create_task(self._worker(state, queue, sender, limiter, breaker, recorder))
                        for _ in range(width)]
+            gathered = asyncio.gather(*workers)
             try:
-                await asyncio.gather(*workers)
+                await asyncio.shield(gathered)
+            except asyncio.CancelledError:
+                # The task running us was cancelled (the TUI quit, the loop is closing):
+                # stop taking records, but let requests already on the wire finish and be
+                # logged, so `cctui retry` finishes the run without sending them twice.
+                state.cancel.set()
+                try:
+                    await asyncio.wait_for(asyncio.shield(gathered), min(self.timeout_of(macro), CANCEL_GRACE))
+                except BaseException:
+                    for task in workers:
+                        task.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+                raise
             except BaseException:
                 for task in workers:
                     task.cancel()
@@ -261,12 +288,14 @@ class Engine:
                     recorder.call(lambda: self.store.run_update(state.run_id, self._final(state)))
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
+                recorder.release()  # outcomes whose writes the last flush made durable
             self._runs.pop(state.run_id or f"dry-{id(state)}", None)
             ACTIVE_HERE.discard(state.run_id)
+            state.finished.set()
             if state.view is not None:
                 state.view.close()
         if recorder is not None and recorder.error is not None:
-            raise recorder.error
+            raise self._write_error(state, recorder.error)
         state.emit(ev.RunFinished(state.run_id, summary, summary.cancelled))
         return summary
 
@@ -328,6 +357,24 @@ class Engine:
     def _delivered_before(self, macro_name: str) -> frozenset[str]:
         return frozenset(e["record_id"] for e in self.store.log_iter(macro=macro_name, status="ok"))
 
+    @staticmethod
+    def _unrecordable(state: _Run, exc: BaseException) -> None:
+        """The log cannot be written (a full disk): send nothing more, at once. What was
+        sent and not recorded may be sent again by `cctui retry`; sending on would make
+        that every remaining record."""
+        if state.stop_reason is None:
+            state.stop_reason = f"the delivery log cannot be written ({exc})"
+        state.cancel.set()
+
+    @staticmethod
+    def _write_error(state: _Run, exc: BaseException) -> BaseException:
+        """What the caller sees when the log could not be written: one sentence."""
+        if not isinstance(exc, StoreWriteError):
+            return exc
+        s = state.summary
+        return StoreWriteError(f"{str(exc).rstrip('.')}; sending stopped after {s.sent} request(s), "
+                               f"and `cctui retry` finishes the run once the disk has room.")
+
     def _heartbeat(self, run_id: str | None):
         """The recorder thread calls this every few seconds while the run goes on, so
         other processes can tell a live run from a dead one (``recovery.run_is_live``)."""
@@ -347,7 +394,9 @@ class Engine:
 
     def _final(self, state: _Run) -> dict:
         s = state.summary
-        incomplete = s.not_sent > 0  # cancelled or cut short: `retry` finishes it
+        # Cancelled or cut short (records not sent, or never reached when the task was
+        # cancelled as the TUI quit): `retry` finishes it.
+        incomplete = s.not_sent > 0 or s.delivered + s.failed + s.skipped + s.retrying < s.total
         return {"status": "cancelled" if s.cancelled else "done", "finished": iso(),
                 "summary": s.to_dict(), "incomplete": incomplete, "reason": s.reason}
 
@@ -376,8 +425,12 @@ class Engine:
             state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None, "claimed_on": None}
                                  if outcome == ev.NOT_SENT else None)
         if state.listener is not None:
-            state.emit(ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
-                                     error, extra or {}))
+            event = ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
+                                  error, extra or {})
+            if state.recorder is None:
+                state.emit(event)
+            else:  # "delivered" is a promise: make it only once the log entry is on disk
+                state.recorder.after_durable(lambda: state.emit(event))
 
     def _stopped(self, state: _Run, host: str | None, breaker: CircuitBreaker) -> str | None:
         if state.cancel.is_set():

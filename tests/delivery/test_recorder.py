@@ -1,0 +1,101 @@
+"""The recorder's promises, on a real store: an attempt is on disk at most ``interval``
+after it was queued (by time, even while attempts keep streaming in), and
+``after_durable`` callbacks run only once what came before them is on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cctui.delivery.recorder import Recorder
+
+INTERVAL = 0.3  # large next to the scheduling noise of a busy machine
+SLACK = 0.06  # the write, the fsync and the thread's wake-up
+
+
+def entry(n: int) -> dict:
+    return {"macro": "hook", "record_id": f"BUG-{n:04d}", "attempt": 1, "ok": True, "status_code": 200}
+
+
+def test_every_attempt_is_written_within_the_interval_while_attempts_keep_coming(store):
+    queued: dict[str, float] = {}
+    waits: list[float] = []
+    real_append = store.log_append
+
+    def spy(entries):  # pass-through: when each entry reached the store, after how long
+        real_append(entries)
+        done = time.monotonic()
+        waits.extend(done - queued[e["record_id"]] for e in entries)
+
+    store.log_append = spy
+
+    async def stream() -> None:
+        recorder = Recorder(store, macro="hook", interval=INTERVAL)
+        for n in range(150):  # a steady 200 attempts/s for 0.75 s, never a pause
+            e = entry(n)
+            queued[e["record_id"]] = time.monotonic()
+            recorder.attempt(e)
+            await asyncio.sleep(0.005)
+        recorder.hand_over()
+        await asyncio.to_thread(recorder.close)
+
+    asyncio.run(stream())
+    assert len(waits) == 150 and store.log_count() == 150
+    # Without the time bound a stream would wait for 500 entries; with a bound counted
+    # from when the thread first saw an entry (not when it was queued) it waited 1.5x.
+    assert max(waits) <= INTERVAL + SLACK, f"an attempt waited {max(waits):.3f} s for its write"
+
+
+def test_after_durable_runs_once_everything_before_it_is_on_disk(store):
+    seen: list[tuple[int, int]] = []  # (callback number, entries on disk when it ran)
+
+    async def go() -> None:
+        recorder = Recorder(store, macro="hook", interval=0.05)
+        for n in range(5):
+            recorder.attempt(entry(n))
+            recorder.after_durable(lambda n=n: seen.append((n, store.log_count())))
+        assert seen == []  # nothing is on disk yet, so nothing is acknowledged
+        recorder.hand_over()
+        await asyncio.to_thread(recorder.close)
+        recorder.release()
+
+    asyncio.run(go())
+    assert [n for n, _ in seen] == [0, 1, 2, 3, 4]  # in order
+    assert all(on_disk >= n + 1 for n, on_disk in seen)
+
+
+def test_after_a_failed_write_nothing_more_is_acknowledged(store):
+    from cctui.errors import StoreWriteError
+
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    real_append = store.log_append
+    calls = {"n": 0}
+
+    def full_once(entries):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreWriteError("cannot write logs/seg-000001.jsonl: the disk is full.")
+        real_append(entries)
+
+    store.log_append = full_once
+
+    async def go() -> None:
+        recorder = Recorder(store, macro="hook", interval=0.02, on_error=errors.append)
+        recorder.attempt(entry(1))
+        recorder.after_durable(lambda: seen.append(1))
+        recorder.hand_over()
+        for _ in range(200):
+            if errors:
+                break
+            await asyncio.sleep(0.01)
+        recorder.attempt(entry(2))  # this one is written: the disk had room again
+        recorder.after_durable(lambda: seen.append(2))
+        recorder.hand_over()
+        await asyncio.to_thread(recorder.close)
+        recorder.release()
+        assert isinstance(recorder.error, StoreWriteError)
+
+    asyncio.run(go())
+    assert len(errors) == 1  # the engine hears once, and stops sending
+    assert seen == []  # entry 1 was lost: neither it nor anything after it is acknowledged
