@@ -192,11 +192,12 @@ class CctuiApp(App):
         self.set_interval(SCHEDULE_EVERY, self.run_due_schedules, name="run-due")
         self.set_timer(1.0, self.run_due_schedules)  # what came due while cctui was closed
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._unsubscribe_store is not None:
             self._unsubscribe_store()
         if self.triggers is not None and self._outer_runner is not None:
             self.triggers.runner = self._outer_runner  # the app's loop is going away
+        await self.dispatcher.shutdown()  # runs stop recorded and resumable, not cut off
 
     @work(thread=True, exclusive=True, group="run-due", exit_on_error=False)
     def run_due_schedules(self) -> list:

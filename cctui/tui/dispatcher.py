@@ -433,6 +433,12 @@ class Dispatcher:
         elif progress.total == 0:
             progress.total = progress.done
 
+    async def shutdown(self) -> None:
+        """The app is quitting: stop this session's runs so they stay resumable (requests
+        on the wire finish and are logged; `cctui retry` sends the rest, none twice)."""
+        if self._engine is not None:
+            await self._engine.shutdown()
+
     def cancel(self, progress: RunProgress) -> bool:
         """Stop a running run of this session; records not yet sent stay queued for retry."""
         if not progress.running:
