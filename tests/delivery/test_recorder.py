@@ -9,8 +9,8 @@ import time
 
 from cctui.delivery.recorder import Recorder
 
-INTERVAL = 0.3  # large next to the scheduling noise of a busy machine
-SLACK = 0.06  # the write, the fsync and the thread's wake-up
+INTERVAL = 0.4  # large next to the scheduling noise of a busy machine
+SLACK = 0.1  # the write, the fsync and the thread's wake-up on a loaded machine
 
 
 def entry(n: int) -> dict:
