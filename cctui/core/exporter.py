@@ -101,8 +101,15 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(text: str) -> str:
     """``text`` as a CSV cell a spreadsheet will not run: a leading ``=``, ``+``, ``-``,
     ``@``, tab or CR gets a ``'`` in front (OWASP's CSV injection advice), so a title
-    such as ``=HYPERLINK(...)`` shows as text."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    such as ``=HYPERLINK(...)`` shows as text. A value that already starts with ``'``
+    before one of them gets one more, so :func:`restore` (``cctui import``) gives back
+    exactly what was exported."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+
+
+def restore(cell: str) -> str:
+    """A CSV cell as :func:`neutralise` found it (drops the ``'`` it added)."""
+    return cell[1:] if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_START) else cell
 
 
 def _cell(value: Any) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cctui.core.exporter import restore
 from cctui.core.records import FIELD_NAME, Schema
 from cctui.errors import InputError
 
@@ -123,7 +124,8 @@ def _csv_rows(path: Path, text: str, *, need_type: bool = False) -> Iterator[tup
                 f"{path}:{start}: expected {len(header)} fields as in the header, "
                 f"found {len(cells)}{hint}."
             )
-        rows.append((start, {name: cell for name, cell in zip(header, cells, strict=True) if cell != ""}))
+        # restore(): a cell cctui's CSV export neutralised ('=...) comes back as it was.
+        rows.append((start, {name: restore(cell) for name, cell in zip(header, cells, strict=True) if cell != ""}))
     if header is None:
         raise InputError(f"{path}:1: the CSV file is empty; the first line must name the fields.")
     return iter(rows)

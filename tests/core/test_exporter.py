@@ -110,3 +110,19 @@ def test_csv_export_neutralises_formulas_and_json_keeps_them(cli, tmp_path, data
     assert sorted(json.loads(line)["title"] for line in out["feedback", "jsonl"].splitlines()) == sorted(FORMULAS)
     assert json.loads(out["logs", "json"])[0]["response_body"] == "=1+2"
     assert json.loads(out["logs", "jsonl"].splitlines()[0])["error"] == "-bad"
+
+
+def test_a_neutralised_csv_export_imports_back_as_it_was(cli, tmp_path, data_dir):
+    titles = [*FORMULAS, "'=already quoted", "''+twice", "'plain apostrophe", "a=b"]
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps([{"type": "Bug Report", "title": t} for t in titles]), encoding="utf-8")
+    assert cli("import", str(source)).exit_code == 0
+    exported = tmp_path / "items.csv"
+    assert cli("export", "feedback", "--format", "csv", "-o", str(exported)).exit_code == 0
+    cells = {row["title"] for row in csv.DictReader(io.StringIO(exported.read_text(encoding="utf-8")))}
+    assert {"''=already quoted", "'''+twice", "'plain apostrophe", "a=b"} <= cells
+    again = tmp_path / "again"
+    result = cli("--data-dir", str(again), "import", str(exported))
+    assert result.exit_code == 0, result.output
+    back = cli("--data-dir", str(again), "export", "feedback", "--format", "jsonl").output
+    assert sorted(json.loads(line)["title"] for line in back.splitlines()) == sorted(titles)
