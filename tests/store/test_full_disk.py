@@ -102,12 +102,16 @@ def test_send_that_cannot_write_its_log_stops_at_once_and_retry_finishes_later(s
         store.close()
         ballast = fill(small_disk, 300 * 1024)  # the run record fits, ~200 log entries do
 
-        started = time.monotonic()
-        result = cctui(data_dir, "send", "hook", "--all")
-        took = time.monotonic() - started
-        assert result.returncode == 1, result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                                 "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        while receiver.count == 0 and proc.poll() is None:
+            time.sleep(0.002)
+        first = time.monotonic()  # sending started (the process took a moment to start)
+        _, stderr = proc.communicate(timeout=120)
+        took = time.monotonic() - first
+        assert proc.returncode == 1, stderr
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in stderr, stderr
         assert "the disk is full" in lines[0] and "cctui retry" in lines[0]
         assert temp_files(data_dir) == []
 
