@@ -176,6 +176,17 @@ def test_scheduled_retries_survive_kill_9_and_retry_leaves_them_to_their_schedul
     assert set(slow.state.by_webhook_id.values()) == {2} and len(slow.state.by_webhook_id) == len(ids)
 
 
+def test_a_scheduled_retry_of_a_record_delivered_since_is_dropped_not_sent(store, receiver, run_at):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/status/503?retry_after=999999")
+    assert run_at(NOW, "send", "hook", "--item", item).code == 0
+    put_macro(store, url=receiver.url + "/hook")
+    assert run_at("2026-12-01T10:05:00Z", "send", "hook", "--item", item).code == 0  # a new run delivers it
+    due = run_at(LATER, "run-due")
+    assert due.code == 0 and "0 sent" in due.out and "1 skipped" in due.out, due.out
+    assert receiver.state.count == 2 and store.retries_all() == []
+
+
 def test_retry_sends_due_ones_and_now_sends_all(store, data_dir, receiver, run_at):
     [item] = add_items(store, 1)
     put_macro(store, url=receiver.url + LIMITED_ONCE)
