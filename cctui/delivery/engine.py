@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,16 +22,17 @@ import httpx
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
+from cctui.delivery import runs
 from cctui.delivery.attempt import AttemptResult, RequestFactory, perform, render_failure_entry
 from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
-from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, machine_id, plan_retry
+from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, plan_retry
 from cctui.delivery.scheduled import Budget, deferred_entry, due_at, schedule_entry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
-from cctui.errors import CctuiError, InputError, NotFound, StoreWriteError
+from cctui.errors import CctuiError, InputError, NotFound
 from cctui.macros.model import Macro
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,8 @@ class Engine:
                 await asyncio.to_thread(self._preflight, state.factory, macro, ids[0])
                 if getattr(macro, "once_per_record", False):
                     state.already = await asyncio.to_thread(self._delivered_before, macro.name)
-                state.run_id = await asyncio.to_thread(self._persist, macro.name, trigger, ids, width, resume)
+                state.run_id = await asyncio.to_thread(runs.persist, self.store, macro.name, trigger, ids,
+                                                     width, resume)
         except BaseException:
             if state.view is not None:
                 state.view.close()  # stop listening to the store: the run never started
@@ -242,7 +243,7 @@ class Engine:
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
                                                  target=getattr(macro, "target", "feedback"),
                                                  interval=self.flush_interval,
-                                                 heartbeat=self._heartbeat(state.run_id),
+                                                 heartbeat=runs.heartbeat(self.store, state.run_id),
                                                  heartbeat_every=self.heartbeat_every,
                                                  on_error=lambda exc: self._unrecordable(state, exc))
         state.recorder = recorder
@@ -285,7 +286,7 @@ class Engine:
             summary.reason = summary.reason or state.stop_reason
             if recorder is not None:
                 if state.run_id:
-                    recorder.call(lambda: self.store.run_update(state.run_id, self._final(state)))
+                    recorder.call(lambda: self.store.run_update(state.run_id, runs.final(summary)))
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
                 recorder.release()  # outcomes whose writes the last flush made durable
@@ -295,7 +296,7 @@ class Engine:
             if state.view is not None:
                 state.view.close()
         if recorder is not None and recorder.error is not None:
-            raise self._write_error(state, recorder.error)
+            raise runs.write_error(summary, recorder.error)
         state.emit(ev.RunFinished(state.run_id, summary, summary.cancelled))
         return summary
 
@@ -365,40 +366,6 @@ class Engine:
         if state.stop_reason is None:
             state.stop_reason = f"the delivery log cannot be written ({exc})"
         state.cancel.set()
-
-    @staticmethod
-    def _write_error(state: _Run, exc: BaseException) -> BaseException:
-        """What the caller sees when the log could not be written: one sentence."""
-        if not isinstance(exc, StoreWriteError):
-            return exc
-        s = state.summary
-        return StoreWriteError(f"{str(exc).rstrip('.')}; sending stopped after {s.sent} request(s), "
-                               f"and `cctui retry` finishes the run once the disk has room.")
-
-    def _heartbeat(self, run_id: str | None):
-        """The recorder thread calls this every few seconds while the run goes on, so
-        other processes can tell a live run from a dead one (``recovery.run_is_live``)."""
-        if not run_id:
-            return None
-        return lambda: self.store.run_update(run_id, {"heartbeat_at": iso()})
-
-    def _persist(self, macro_name: str, trigger: str, ids: list[str], width: int,
-                 resume: str | None) -> str:
-        fields = {"status": "running", "pid": os.getpid(), "host": machine_id(), "heartbeat_at": iso(),
-                  "concurrency": width}
-        if resume:
-            self.store.run_update(resume, {**fields, "resumed": iso()})
-            return resume
-        return self.store.run_create({"macro": macro_name, "trigger": trigger, "record_ids": ids,
-                                      "started": iso(), "dry_run": False, **fields})
-
-    def _final(self, state: _Run) -> dict:
-        s = state.summary
-        # Cancelled or cut short (records not sent, or never reached when the task was
-        # cancelled as the TUI quit): `retry` finishes it.
-        incomplete = s.not_sent > 0 or s.delivered + s.failed + s.skipped + s.retrying < s.total
-        return {"status": "cancelled" if s.cancelled else "done", "finished": iso(),
-                "summary": s.to_dict(), "incomplete": incomplete, "reason": s.reason}
 
     # -- the workers ----------------------------------------------------------------------
     async def _worker(self, state: _Run, queue: Iterator[str], sender, limiter, breaker, recorder) -> None:
