@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from cctui.tui.dispatcher import RunProgress
@@ -117,9 +118,16 @@ class DispatchRunCard(Widget, can_focus=True):
         super().__init__(**kwargs)
         self.run = run
 
+    def _text(self, width: int) -> Text:
+        return render_run(self.run, max(20, width or 78), failures=3 if self.has_focus else 1)
+
     def render(self) -> Text:
-        width = max(20, self.content_region.width or 78)
-        return render_run(self.run, width, failures=3 if self.has_focus else 1)
+        return self._text(self.content_region.width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Measured at the width the layout offers, not at the last region's (which is
+        # stale, or zero, before the first layout): else the card keeps a wrong height.
+        return len(self._text(width).wrap(self.app.console, max(20, width or 78)))
 
     def on_focus(self) -> None:
         self.refresh(layout=True)
