@@ -96,3 +96,14 @@ def test_the_tui_path_imports_no_lazy_screen_before_it_runs():
                        "cctui.delivery", "jinja2", "httpx", "aiohttp", "textual.widgets._text_area",
                        "textual.widgets._data_table"}
     assert not loaded & unwanted
+
+
+def test_docs_list_every_binding_id():
+    from pathlib import Path
+
+    from cctui.tui.app import KEYMAP_CLASSES, CctuiApp
+
+    docs = (Path(__file__).parents[2] / "docs" / "tui.md").read_text(encoding="utf-8")
+    ids = set(binding_ids([CctuiApp, *KEYMAP_CLASSES])) | set().union(*LAZY_BINDING_IDS.values())
+    missing = sorted(i for i in ids if f"`{i}`" not in docs)
+    assert not missing, f"docs/tui.md does not list {missing}"
