@@ -1,26 +1,25 @@
-"""Bulk-send throughput: `cctui send` (every attempt persisted) vs bare aiohttp and httpx.
+"""Bulk-send speed: `cctui send` (every attempt persisted) against bare aiohttp, same run.
 
-Setup: a loopback aiohttp receiver runs in its own process (so it does not share the
-sender's event loop or CPU time slice); each sender runs in a fresh child process, so
-the peak RSS it prints is its own. All senders POST one ~300-byte JSON body per record
-at the same concurrency. `cctui send` is the real command (`cctui send bench --all
---concurrency C --json`, its JSON lines going to a pipe): it opens the store, renders
-every body from the record with the macro's template, sends with retries armed, writes
-one log entry per attempt through the store (fsynced, in batches) and the run record.
+Three measurements, each a ratio to a bare aiohttp loop measured in the same run:
 
-Every sender is timed the same way: modules are imported first, then the clock runs
-from the start of the work (for cctui: from the start of the command, store opening
-included) to its end. bare aiohttp and cctui take turns (`--rounds`, default 3), each
-cctui round on a fresh copy of the same store, and the table shows each sender's median
-round, so noise from other work on the machine hits both alike. cctui runs once per
-round with each transport named by `--transports` (default: `lean`, the default one,
-then `aiohttp`; set through `CCTUI_TRANSPORT`), so the transports compare in one run. bare httpx runs once
-(it is slow). A cctui run over a tenth of the records shows whether memory stays flat.
+1. receivers that take 20 ms and 100 ms to answer (a real webhook), 5,000 records at
+   concurrency 32: the sender should never be the bottleneck (target >= 0.95x);
+2. an instant receiver, 10,000 records: what cctui's per-request work costs when nothing
+   else limits it (rendering, the log entry per attempt, fsynced in batches);
+3. peak RSS of `cctui send` at 1,000 and at 10,000 records (instant receiver).
 
-    python benchmarks/dispatch.py                 # 10,000 records, concurrency 32 (~1 min)
-    python benchmarks/dispatch.py -n 2000 -c 8
-    python benchmarks/dispatch.py --delay 0.02   # a receiver that takes 20 ms, like a real hook
-    python benchmarks/dispatch.py --transports lean   # only the default transport
+Setup: one loopback aiohttp receiver in its own process (it answers `/hook/<ms>` after
+<ms> milliseconds); each sender runs in a fresh child process, so its peak RSS is its
+own. Every sender POSTs one ~300-byte JSON body per record at the same concurrency.
+`cctui send` is the real command (`cctui send bench --all --concurrency 32 --json`, its
+output to a pipe): it opens the store, renders every body from its record, sends with
+retries armed, writes one log entry per attempt and the run record. Each sender is timed
+from the start of its work (for cctui the start of the command, store opening included),
+after imports. Bare aiohttp and cctui take turns (`--rounds`), each cctui round on a fresh
+copy of the store, and the table shows the median round of each.
+
+    python benchmarks/dispatch.py            # 3 rounds, about 3 minutes on 2 busy cores
+    python benchmarks/dispatch.py --quick    # 1 round, fewer records: a smoke run (~30 s)
 """
 
 from __future__ import annotations
@@ -45,14 +44,14 @@ BODY = json.dumps({"text": "New bug BUG-0001: " + "x" * 260}).encode()
 RECEIVER = """
 import asyncio, sys
 from aiohttp import web
-DELAY = float(sys.argv[2])
 async def hook(request):
     await request.read()
-    if DELAY:
-        await asyncio.sleep(DELAY)
+    delay = int(request.match_info.get("ms") or 0) / 1000
+    if delay:
+        await asyncio.sleep(delay)
     return web.Response(text="ok")
 app = web.Application()
-app.router.add_route("*", "/{tail:.*}", hook)
+app.router.add_route("*", "/hook/{ms}", hook)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
@@ -67,48 +66,43 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def drive(n: int, concurrency: int, one) -> None:
-    ids = iter(range(n))
-
-    async def worker():
-        for _ in ids:
-            await one()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def bare_aiohttp(url: str, n: int, c: int) -> None:
     import aiohttp
 
+    ids = iter(range(n))
     async with aiohttp.ClientSession() as session:
-        async def one():
-            async with session.post(url, data=BODY, headers={"Content-Type": "application/json"}) as r:
-                await r.read()
+        async def worker():
+            for _ in ids:
+                async with session.post(url, data=BODY, headers={"Content-Type": "application/json"}) as r:
+                    await r.read()
 
-        await drive(n, c, one)
-
-
-async def bare_httpx(url: str, n: int, c: int) -> None:
-    import httpx
-
-    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
-    async with httpx.AsyncClient(limits=limits) as client:
-        async def one():
-            await client.post(url, content=BODY, headers={"Content-Type": "application/json"})
-
-        await drive(n, c, one)
+        await asyncio.gather(*(worker() for _ in range(c)))
 
 
 def child(kind: str, url: str, n: int, c: int, data_dir: str) -> None:
-    """Run one sender and print {"seconds", "rss_mb"} as JSON."""
-    if kind.startswith("cctui"):
-        if ":" in kind:
-            os.environ["CCTUI_TRANSPORT"] = kind.split(":", 1)[1]
-        import cctui.cli.delivery  # noqa: F401  (imports outside the clock, as for the others)
+    """Run one sender and print ``RESULT {"seconds", "rss_mb"}`` on stderr."""
+    if kind == "store":  # what the data alone costs: the store opened, the records read
+        import cctui.cli.delivery  # noqa: F401  (the same modules as a send)
+        import cctui.delivery.engine  # noqa: F401
+        from cctui.store import open_store
+
+        began, cpu = time.perf_counter(), cpu_seconds()
+        store = open_store(Path(data_dir))
+        records = store.feedback_all()
+        macros = store.macros_all()
+        assert len(records) == n and macros
+        seconds = time.perf_counter() - began
+    elif kind == "cctui":
+        import cctui.cli.delivery  # noqa: F401  (imports outside the clock, as for aiohttp)
         import cctui.delivery.engine  # noqa: F401
         from cctui.cli import main
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds()
         try:
             main(["--data-dir", data_dir, "send", "bench", "--all", "--concurrency", str(c), "--json"])
         except SystemExit as exc:
@@ -117,14 +111,13 @@ def child(kind: str, url: str, n: int, c: int, data_dir: str) -> None:
         seconds = time.perf_counter() - began
         sys.stdout.flush()
     else:
-        fn = bare_aiohttp if kind == "aiohttp" else bare_httpx
         import aiohttp  # noqa: F401
-        import httpx  # noqa: F401
 
-        began = time.perf_counter()
-        asyncio.run(fn(url, n, c))
+        began, cpu = time.perf_counter(), cpu_seconds()
+        asyncio.run(bare_aiohttp(url, n, c))
         seconds = time.perf_counter() - began
-    print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}), file=sys.stderr)
+    result = {"seconds": seconds, "rss_mb": peak_rss_mb(), "cpu": cpu_seconds() - cpu}
+    print("RESULT " + json.dumps(result), file=sys.stderr)
 
 
 def prepare(data_dir: Path, url: str, n: int) -> None:
@@ -144,92 +137,107 @@ def prepare(data_dir: Path, url: str, n: int) -> None:
 
 
 def run_child(kind: str, url: str, n: int, c: int, data_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     proc = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url, "-n", str(n), "-c", str(c),
-                           "--data-dir", str(data_dir)], capture_output=True, text=True)
+                           "--data-dir", str(data_dir)], capture_output=True, text=True, env=env)
     line = [l for l in proc.stderr.splitlines() if l.startswith("RESULT ")]
     if proc.returncode or not line:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-2000:]}")
     result = json.loads(line[0][len("RESULT "):])
     result["rate"] = n / result["seconds"]
-    if kind.startswith("cctui"):
-        lines = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
-        result["delivered"] = lines[-1]["delivered"]
+    result["cpu_us"] = result["cpu"] / n * 1e6
+    if kind == "cctui":
+        summary = json.loads([l for l in proc.stdout.splitlines() if l.strip()][-1])
+        if summary.get("delivered") != n:
+            raise SystemExit(f"cctui delivered {summary.get('delivered')} of {n}: {summary}")
     return result
+
+
+def scenario(tmp: Path, base: str, ms: int, n: int, c: int, rounds: int) -> dict:
+    """Alternating rounds of bare aiohttp and cctui against ``/hook/<ms>``: medians, ratios."""
+    from cctui.store import open_store
+
+    url = f"{base}/hook/{ms}"
+    template = tmp / f"template-{ms}-{n}"
+    prepare(template, url, n)
+    bare_runs, ours_runs, ratios, logged = [], [], [], []
+    for number in range(rounds):
+        bare = run_child("aiohttp", url, n, c, template)
+        copy = tmp / f"run-{ms}-{n}-{number}"
+        shutil.copytree(template, copy)
+        ours = run_child("cctui", url, n, c, copy)
+        store = open_store(copy)
+        logged.append(sum(1 for _ in store.log_iter()))
+        store.close()
+        shutil.rmtree(copy)
+        bare_runs.append(bare)
+        ours_runs.append(ours)
+        ratios.append(ours["rate"] / bare["rate"])
+    return {"ms": ms, "n": n, "bare": _median(bare_runs), "cctui": _median(ours_runs),
+            "ratios": ratios, "ratio": statistics.median(ratios), "logged": logged,
+            "store": run_child("store", url, n, c, template)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10_000, help="records (default 10,000)")
     parser.add_argument("-c", type=int, default=32, help="concurrency (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="turns of bare aiohttp and cctui (default 3)")
-    parser.add_argument("--delay", type=float, default=0.0,
-                        help="receiver latency in seconds (e.g. 0.02 for a real-world hook)")
-    parser.add_argument("--no-httpx", action="store_true", help="skip the (slow) bare httpx run")
-    parser.add_argument("--transports", default="lean,aiohttp",
-                        help="cctui transports to compare, comma-separated (default lean,aiohttp)")
+    parser.add_argument("--quick", action="store_true", help="1 round, 1,000/2,000 records: a smoke run")
     parser.add_argument("--child")
     parser.add_argument("--url")
+    parser.add_argument("-n", type=int, default=0)
     parser.add_argument("--data-dir")
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.url, args.n, args.c, args.data_dir)
 
-    from cctui.store import open_store
-
+    rounds = 1 if args.quick else max(1, args.rounds)
+    latency_n, instant_n, small_n = (1_000, 2_000, 200) if args.quick else (5_000, 10_000, 1_000)
     port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(args.delay)])
-    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
-    names = {t: "cctui" if i == 0 else f"cctui ({t})" for i, t in enumerate(transports)}
-    rounds: dict[str, list[dict]] = {"aiohttp": [], **{names[t]: [] for t in transports}}
-    ratios: dict[str, list[float]] = {names[t]: [] for t in transports}
-    logged: list[int] = []
+    base = f"http://127.0.0.1:{port}"
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    started, load_before = time.monotonic(), os.getloadavg()[0]
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
                 break
             except OSError:
                 time.sleep(0.05)
-        with tempfile.TemporaryDirectory() as tmp:
-            template, small = Path(tmp) / "template", Path(tmp) / "small"
-            prepare(template, url, args.n)
-            prepare(small, url, max(1, args.n // 10))
-            run_child("aiohttp", url, min(args.n, 1000), args.c, template)  # warm the receiver up
-            for number in range(max(1, args.rounds)):
-                bare = run_child("aiohttp", url, args.n, args.c, template)
-                rounds["aiohttp"].append(bare)
-                for t in transports:
-                    full = Path(tmp) / f"full-{number}-{t}"
-                    shutil.copytree(template, full)
-                    ours = run_child(f"cctui:{t}", url, args.n, args.c, full)
-                    rounds[names[t]].append(ours)
-                    ratios[names[t]].append(ours["rate"] / bare["rate"])
-                    logged.append(sum(1 for _ in open_store(full).log_iter()))
-            results = {name: _median(runs) for name, runs in rounds.items()}
-            if not args.no_httpx:
-                results["httpx"] = run_child("httpx", url, args.n, args.c, template)
-            results["cctui (n/10)"] = run_child(f"cctui:{transports[0]}", url, max(1, args.n // 10), args.c, small)
+        with tempfile.TemporaryDirectory() as name:
+            tmp = Path(name)
+            run_child("aiohttp", f"{base}/hook/0", 1000, args.c, tmp)  # warm the receiver up
+            results = [scenario(tmp, base, ms, latency_n, args.c, rounds) for ms in (20, 100)]
+            results.append(scenario(tmp, base, 0, instant_n, args.c, rounds))
+            small = scenario(tmp, base, 0, small_n, args.c, 1)
     finally:
         receiver.terminate()
         receiver.wait()
     import aiohttp
-    import httpx
 
-    base = results["aiohttp"]["rate"]
-    print(f"{args.n:,} records, concurrency {args.c}, receiver in its own process "
-          f"(latency {args.delay * 1000:g} ms), {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"aiohttp {aiohttp.__version__}, httpx {httpx.__version__}")
-    print(f"median of {args.rounds} alternating rounds for aiohttp and cctui; one run for the others; "
-          f"cctui = transport {transports[0]!r}")
-    print(f"{'sender':<22}{'req/s':>9}{'x aiohttp':>11}{'peak RSS':>11}")
-    for name, r in results.items():
-        print(f"{name:<22}{r['rate']:>9,.0f}{r['rate'] / base:>11.2f}{r['rss_mb']:>9.0f} MB")
-    for name, values in ratios.items():
-        print(f"{name} / aiohttp per round: " + ", ".join(f"{r:.2f}" for r in values)
-              + f" (median {statistics.median(values):.2f})")
-    print(f"cctui: {results['cctui']['delivered']:,} delivered per round, "
-          f"log entries persisted per cctui run: {', '.join(f'{n:,}' for n in logged)}")
+    print(f"concurrency {args.c}, receiver in its own process, {os.cpu_count()} CPUs, load average "
+          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after, Python {platform.python_version()}, aiohttp "
+          f"{aiohttp.__version__}; median of {rounds} alternating round(s); {time.monotonic() - started:.0f} s")
+    print()
+    print("| receiver | records | bare aiohttp req/s | cctui send req/s | cctui / aiohttp (per round) "
+          "| CPU per request, aiohttp / cctui |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        receiver_name = f"{r['ms']} ms latency" if r["ms"] else "instant"
+        rounds_text = ", ".join(f"{x:.2f}" for x in r["ratios"])
+        print(f"| {receiver_name} | {r['n']:,} | {r['bare']['rate']:,.0f} | {r['cctui']['rate']:,.0f} | "
+              f"**{r['ratio']:.2f}** ({rounds_text}) | {r['bare']['cpu_us']:.0f} / {r['cctui']['cpu_us']:.0f} µs |")
+    print()
+    big = results[-1]
+    print("| peak RSS | cctui send | the store alone (opened, records read) | the run's own |")
+    print("|---|---|---|---|")
+    for r in (small, big):
+        own = r["cctui"]["rss_mb"] - r["store"]["rss_mb"]
+        print(f"| {r['n']:,} records | {r['cctui']['rss_mb']:.0f} MB | {r['store']['rss_mb']:.0f} MB | {own:.0f} MB |")
+    print(f"| bare aiohttp, {big['n']:,} requests | {big['bare']['rss_mb']:.0f} MB | | |")
+    print()
+    print("log entries persisted per cctui run: "
+          + "; ".join(f"{r['n']:,} records -> {', '.join(f'{x:,}' for x in r['logged'])}" for r in results))
 
 
 def _median(runs: list[dict]) -> dict:
