@@ -211,7 +211,7 @@ class CctuiApp(App):
         from cctui.delivery.scheduled import claim
 
         def warn(message: str) -> None:
-            self.call_from_thread(self.notify, message, severity="warning", timeout=8)
+            self.notify(message, severity="warning", timeout=8)  # notify is thread-safe
 
         started = run_due(self.store, self._schedule_runner, schema=self.schema, warn=warn)
         claimed = claim(self.store)
