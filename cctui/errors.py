@@ -57,6 +57,12 @@ class FileProblem(CctuiError):
     changed (exit 2); a failure of the disk itself (full, I/O error) exits 1."""
 
 
+class DiskFailure(FileProblem):
+    """The disk itself failed (full, I/O error): the command ran but could not finish."""
+
+    exit_code = 1
+
+
 def file_problem(exc: OSError) -> FileProblem:
     """An ``OSError`` from the file system as one sentence naming the file at fault."""
     import errno
@@ -74,12 +80,11 @@ def file_problem(exc: OSError) -> FileProblem:
         reason = "this is a directory, but cctui needs a file here (move it away)"
     elif isinstance(exc, NotADirectoryError):
         reason = "a part of this path is a file, not a directory"
-    elif isinstance(exc, FileNotFoundError) and name is not None and _dangling(str(name)):
-        link = _dangling(str(name))
+    elif isinstance(exc, FileNotFoundError) and name is not None and (link := _dangling(str(name))):
         reason = f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
     else:
         reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
-        problem = type("DiskFailure", (FileProblem,), {"exit_code": 1})
+        problem = DiskFailure
     return problem(f"{where}: {reason}.")
 
 

@@ -230,10 +230,10 @@ class Listener:
             body = await self._json_object(request)
         except CctuiError as exc:
             return _error(400, str(exc))
-        issue = body.get("issue") if isinstance(body.get("issue"), dict) else {}
+        issue = _object(body.get("issue"))
         key = str(issue.get("key") or "").strip()
-        fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-        jira_status = fields.get("status") if isinstance(fields.get("status"), dict) else {}
+        fields = _object(issue.get("fields"))
+        jira_status = _object(fields.get("status"))
         status_name = str(jira_status.get("name") or "").strip()
         if not key or not status_name:
             return _error(400, "a Jira payload needs issue.key and issue.fields.status.name.")
@@ -277,3 +277,8 @@ def make_listener_app(
 
     app.on_cleanup.append(_close)
     return app
+
+
+def _object(value: Any) -> dict:
+    """``value`` if it is a JSON object, else an empty one (Jira payload parts may be absent)."""
+    return value if isinstance(value, dict) else {}

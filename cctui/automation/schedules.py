@@ -39,7 +39,8 @@ class DueRun(NamedTuple):
 
     macro: str
     period: datetime
-    count: int
+    #: how many records the run covers (not ``count``: that is tuple.count)
+    record_count: int
 
 
 Runner = Callable[[str, list[str], str], Any]

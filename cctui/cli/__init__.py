@@ -20,7 +20,8 @@ class UserFacingError(click.ClickException):
 
     def __init__(self, error: CctuiError) -> None:
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        # click annotates exit_code as a ClassVar, but reads it from the instance
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file=None) -> None:
         click.echo(f"cctui: {self.format_message()}", err=True, file=file)

@@ -49,13 +49,13 @@ def run_due_command(obj: Context, as_json: bool) -> None:
         summary = scheduled.get(due.macro)
         failed = failed or (summary is not None and run_failed(summary))
         if as_json:
-            row = {"macro": due.macro, "period": iso(due.period), "count": due.count}
+            row = {"macro": due.macro, "period": iso(due.period), "count": due.record_count}
             row.update(_summary_fields(summary) if summary is not None else {})
             click.echo(json.dumps(row))
         elif summary is None:
             click.echo(f"{due.macro}: period {iso(due.period)}, no matching records")
         else:
-            click.echo(f"{due.macro}: period {iso(due.period)}, {due.count} records; "
+            click.echo(f"{due.macro}: period {iso(due.period)}, {due.record_count} records; "
                        + describe_run(due.macro, "schedule", summary).split(": ", 1)[-1])
     for name, trigger, summary in results:
         if trigger != "schedule":  # runs that the scheduled runs' updates triggered

@@ -122,7 +122,7 @@ def export(what: str, fmt: str, query: str | None, macro: str | None, output: st
         records = _filtered(store.feedback_all(), query)
         write = lambda out: export_feedback(records, fmt, out)  # noqa: E731
     else:
-        entries = store.log_iter(macro=macro)
+        entries: Iterable[dict] = store.log_iter(macro=macro)
         if query:
             # The filter language works on log entries too (macro:, status_code:>=400, ok:false);
             # a field that no entry has and the log never writes is an error, as for feedback.

@@ -63,9 +63,9 @@ def demo(ctx: Context, count: int, seed: int) -> None:
         open_tui(ctx)
     finally:
         stop()
-        store = ctx._store
-        if store is not None and hasattr(store, "close"):
-            store.close()
+        opened = ctx._store
+        if opened is not None:
+            opened.close()
         if temp is not None:
             temp.cleanup()
 

@@ -374,7 +374,8 @@ def sort_key(field: str) -> Callable[[dict], tuple]:
 def sort_records(records: Iterable[dict], field: str, *, descending: bool = False) -> list[dict]:
     """``records`` sorted by ``field``; missing values stay last in either direction."""
     key = sort_key(field)
-    present, missing = [], []
+    present: list[dict] = []
+    missing: list[dict] = []
     for record in records:
         (missing if record.get(field) in (None, "") else present).append(record)
     present.sort(key=key, reverse=descending)

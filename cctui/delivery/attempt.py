@@ -113,7 +113,7 @@ class RequestFactory:
                 except CctuiError:
                     body = None  # render_request below raises it with the macro's name
                 fixed = self._fixed.get(bool(body)) if body is not None else None
-                if fixed is not None:
+                if fixed is not None and body is not None:
                     return _prepared(fixed, body)
         return self._full(record)
 

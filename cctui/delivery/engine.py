@@ -28,7 +28,7 @@ from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
-from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, plan_retry
+from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, RetryPlan, plan_retry
 from cctui.delivery.scheduled import Budget, deferred_entry, due_at, schedule_entry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
@@ -91,7 +91,7 @@ class _Run:
     """Mutable state of one run, shared by its workers."""
 
     run_id: str | None
-    macro: object
+    macro: Macro
     trigger: str
     summary: ev.RunSummary
     listener: ev.Listener | None
@@ -252,6 +252,7 @@ class Engine:
             state.emit(ev.RunStarted(state.run_id, macro.name, trigger, len(ids), dry_run))
             if not dry_run:
                 transport = self.transport or own
+                assert transport is not None  # made above whenever this run sends
                 sender = HttpSender(transport)
             limiter = HostLimiter(getattr(macro, "rate_limit", None))
             breaker = CircuitBreaker(self.policy.breaker_threshold)
@@ -308,14 +309,14 @@ class Engine:
         with a retry scheduled is left to its schedule."""
         from cctui.delivery import scheduled
 
-        def plan():
+        def plan_all() -> list[RetryPlan]:
             waiting = {(e["macro"], e["record_id"]) for e in scheduled.pending(self.store)}
             return plan_retry(self.store, macro=macro, record_id=record_id, active=set(self._runs),
                               skip=waiting)
 
         # Planned before the scheduled ones go out: one that fails for good now must not
         # be sent a second time by this same command.
-        plans = await asyncio.to_thread(plan)
+        plans = await asyncio.to_thread(plan_all)
         claimed = await asyncio.to_thread(scheduled.claim, self.store, everything=now, macro=macro,
                                           record_id=record_id)
         total = ev.RunSummary(None, macro or "*", "retry")
@@ -417,6 +418,7 @@ class Engine:
         record = state.view.record(record_id) if state.view else self._record(state.macro, record_id)
         if record is None:
             return self._done(state, record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
+        assert state.factory is not None  # set in run() before any worker starts
         try:
             prepared = state.factory.prepare(record)
         except CctuiError as exc:
@@ -527,6 +529,7 @@ class Engine:
         log gets a not-sent entry (like a render failure) so it shows the retry."""
         retry_at = due_at(pause)
         error = f"not sent: {host} asked to wait until {retry_at} (429 Retry-After)"
+        assert state.recorder is not None  # only a run that sends defers
         state.recorder.attempt(deferred_entry(state, record_id, delivery_id, attempt + 1, error, retry_at))
         state.recorder.retry(delivery_id, schedule_entry(state, record_id, delivery_id, attempt + 2, retry_at,
                                                          used=used, limited=limited, status_code=0, error=error))

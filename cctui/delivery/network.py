@@ -115,7 +115,8 @@ def _env_proxy(scheme: str, host: str, port: int | None, env: tuple) -> tuple[st
     if not chosen:
         return None, ""
     bypass_for = f"{host}:{port}" if port else host
-    if urllib.request.proxy_bypass_environment(bypass_for, proxies):
+    # NO_PROXY matching as urllib does it; undocumented, so typeshed does not list it
+    if urllib.request.proxy_bypass_environment(bypass_for, proxies):  # type: ignore[attr-defined]
         return None, ""
     if "://" not in chosen:
         chosen = f"http://{chosen}"  # curl's reading of "proxy.example:3128"

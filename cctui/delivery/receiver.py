@@ -192,7 +192,8 @@ class Receiver:
             response = web.StreamResponse(status=200, headers={"Content-Length": "100000"})
             await response.prepare(request)
             await response.write(b"partial")
-            request.transport.close()  # drop the connection mid-body
+            if request.transport is not None:
+                request.transport.close()  # drop the connection mid-body
             return response
         if self.fail_rate and self._rng.random() < self.fail_rate:
             return web.Response(status=503, text="unavailable (simulated)", headers={"Retry-After": "1"})

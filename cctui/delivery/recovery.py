@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -117,7 +118,7 @@ def run_crashed(run: dict) -> bool:
     return pid == os.getpid() or not pid_alive(pid)
 
 
-def interrupted_runs(store, macro: str | None = None, active: set[str] = frozenset()) -> list[dict]:
+def interrupted_runs(store, macro: str | None = None, active: AbstractSet[str] = frozenset()) -> list[dict]:
     """Runs that stopped before all their records were handled."""
     found = []
     for run in store.runs_all():
@@ -135,7 +136,8 @@ def interrupted_runs(store, macro: str | None = None, active: set[str] = frozens
 
 
 def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
-               active: set[str] = frozenset(), skip: set[tuple[str, str]] = frozenset()) -> list[RetryPlan]:
+               active: AbstractSet[str] = frozenset(),
+               skip: AbstractSet[tuple[str, str]] = frozenset()) -> list[RetryPlan]:
     """The runs ``retry`` should make, resumes first, in the order the runs started.
     ``skip``: (macro, record id) pairs left alone (they have a retry scheduled)."""
     runs = interrupted_runs(store, macro, active)
@@ -172,7 +174,7 @@ def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
             continue
         plan = failed.setdefault(macro_name, RetryPlan(macro_name, []))
         plan.record_ids.append(rid)
-        plan.deliveries[rid] = (entry.get("delivery_id"), int(entry.get("attempt") or 0))
+        plan.deliveries[rid] = (str(entry["delivery_id"]), int(entry.get("attempt") or 0))
     for plan in failed.values():
         plan.record_ids.reverse()  # oldest failure first
     return plans + list(failed.values())

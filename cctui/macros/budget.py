@@ -242,11 +242,13 @@ def check_method(obj: Any, args: tuple, kwargs: dict) -> tuple:
                 check_length(width, f"{name}()")
         elif name == "expandtabs":
             tabsize = _int(_arg(args, kwargs, 0, "tabsize", 8)) or 0
-            tab = "\t" if isinstance(owner, str) else b"\t"
-            check_length(size + owner.count(tab) * max(tabsize, 0), "expandtabs()")
+            tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+            check_length(size + tabs * max(tabsize, 0), "expandtabs()")
         elif name == "replace" and len(args) >= 2:
             old, new = args[0], args[1]
-            if isinstance(old, type(owner)) and isinstance(new, type(owner)):
+            same = (isinstance(owner, str) and isinstance(old, str) and isinstance(new, str)) or (
+                isinstance(owner, bytes) and isinstance(old, bytes) and isinstance(new, bytes))
+            if same:
                 hits = owner.count(old) if old else size + 1
                 count = _int(_arg(args, kwargs, 2, "count", -1))
                 if count is not None and count >= 0:

@@ -55,7 +55,6 @@ def _budgeted_filter(name: str, func: Callable) -> Callable:
             result = func(*args, **kwargs)
         return spend(result)
 
-    budgeted.jinja_pass_arg = _PassArg.context  # wraps() copied the original's marker
     return budgeted
 
 

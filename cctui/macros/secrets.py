@@ -80,8 +80,9 @@ def resolve(text: str, environ: Mapping[str, str], *, where: str, found: set[str
     def swap(match: re.Match[str]) -> str:
         choices = [_choice_names(c) for c in match.group(1).split("|")]
         for choice, names in zip(match.group(1).split("|"), choices, strict=True):
-            values = [environ.get(name) for name in names]
-            if any(value is None for value in values):
+            looked_up = [environ.get(name) for name in names]
+            values = [value for value in looked_up if value is not None]
+            if len(values) < len(looked_up):
                 continue
             if choice.startswith("base64:"):
                 value = base64.b64encode(":".join(values).encode("utf-8")).decode("ascii")

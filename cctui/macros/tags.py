@@ -20,6 +20,8 @@ class Person(str):
     knows that user, else "". (No user field shares a name with a ``str`` method.)
     """
 
+    _user: dict[str, Any]
+
     def __new__(cls, ref: Any, user: Mapping[str, Any] | None = None) -> Person:
         self = super().__new__(cls, "" if ref is None else str(ref))
         fields = dict(user or {})

@@ -307,7 +307,7 @@ class CompiledBody:
     #: The template line where each of ``names`` is first read (for error messages).
     name_lines: Mapping[str, int] = field(default_factory=dict)
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: dict[str, Any]) -> str:
         """The body for one record's ``context``; a :class:`TemplateError` names the problem.
 
         The render runs under a :class:`~cctui.macros.budget.Budget`: it finishes within

@@ -240,7 +240,7 @@ def _replay(head: dict, journal: bytes, limit: int) -> tuple[list[dict], dict] |
         return None  # page records left it: the ones that move up are not in the head
     for doc in top:
         doc_id = doc.get("id")
-        if by_id(doc_id) is not doc:
+        if not isinstance(doc_id, str) or by_id(doc_id) is not doc:
             return None  # a record whose "id" field is not its key: don't guess
         created = doc["created"]
         if created > boundary and doc_id not in moved_in:

@@ -7,9 +7,8 @@ transaction and ``_reading()`` guard and on the tables opened in ``Store.__init_
 from __future__ import annotations
 
 import secrets
-from typing import Any
-
-from tinydb.table import Document
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso, now
 from cctui.errors import NotFound
@@ -21,6 +20,10 @@ class MetaTables:
     _runs: RecordTable
     _state: RecordTable
     _retries: RecordTable
+
+    if TYPE_CHECKING:  # provided by Store
+        def _reading(self) -> AbstractContextManager[None]: ...
+        def _writing(self) -> AbstractContextManager[None]: ...
 
     # -- macros ------------------------------------------------------------------------
     def macros_all(self) -> list[dict]:
@@ -38,22 +41,26 @@ class MetaTables:
         doc = dict(macro)
         with self._writing():
             if self._macros.raw(name) is None:
-                self._macros.insert(Document(doc, name))
+                self._macros.put(name, doc)
             else:
-                self._macros.update(lambda stored: (stored.clear(), stored.update(doc)), doc_ids=[name])
+                self._macros.replace(name, doc)
 
     def macro_remove(self, name: str) -> bool:
         """Remove a macro; False if there was none by that name."""
         with self._writing():
-            return bool(self._macros.remove(doc_ids=[name]))
+            if self._macros.raw(name) is None:
+                return False
+            return bool(self._macros.remove_ids([name]))
 
     def macro_update(self, name: str, fields: dict) -> dict:
         """Set some fields of a stored macro; NotFound if there is no such macro."""
         with self._writing():
             if self._macros.raw(name) is None:
                 raise NotFound(f"macro {name!r}: no macro by that name (see `cctui macro list`).")
-            self._macros.update(dict(fields), doc_ids=[name])
-            return self._macros.raw(name)  # type: ignore[return-value]
+            self._macros.update_ids(dict(fields), [name])
+            updated = self._macros.raw(name)
+            assert updated is not None  # checked above, under the same lock
+            return updated
 
     # -- runs ----------------------------------------------------------------------------
     def run_create(self, run: dict) -> str:
@@ -64,14 +71,14 @@ class MetaTables:
                 run_id = f"run-{now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
             doc = {"id": run_id, **{k: v for k, v in run.items() if k != "id"}}
             doc.setdefault("created_at", iso())
-            self._runs.insert(Document(doc, run_id))
+            self._runs.put(run_id, doc)
             return run_id
 
     def run_update(self, run_id: str, fields: dict) -> None:
         with self._writing():
             if self._runs.raw(run_id) is None:
                 raise NotFound(f"run {run_id!r}: no run by that id.")
-            self._runs.update(dict(fields), doc_ids=[run_id])
+            self._runs.update_ids(dict(fields), [run_id])
 
     def run_get(self, run_id: str) -> dict | None:
         with self._reading():
@@ -92,9 +99,9 @@ class MetaTables:
     def state_set(self, key: str, value: Any) -> None:
         with self._writing():
             if self._state.raw(key) is None:
-                self._state.insert(Document({"value": value}, key))
+                self._state.put(key, {"value": value})
             else:
-                self._state.update({"value": value}, doc_ids=[key])
+                self._state.update_ids({"value": value}, [key])
 
     # -- scheduled retries (see cctui.delivery.scheduled) -----------------------------------
     def retries_all(self) -> list[dict]:
@@ -111,14 +118,14 @@ class MetaTables:
                 key = entry["delivery_id"]
                 doc = dict(entry)
                 if self._retries.raw(key) is None:
-                    self._retries.insert(Document(doc, key))
+                    self._retries.put(key, doc)
                 else:
-                    self._retries.update(lambda stored, doc=doc: (stored.clear(), stored.update(doc)), doc_ids=[key])
+                    self._retries.replace(key, doc)
 
     def retry_remove(self, delivery_ids: list[str]) -> int:
         """Forget scheduled retries (sent, or given up); returns how many there were."""
         with self._writing():
             present = [key for key in delivery_ids if self._retries.raw(key) is not None]
             if present:
-                self._retries.remove(doc_ids=present)
+                self._retries.remove_ids(present)
             return len(present)

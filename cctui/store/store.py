@@ -26,8 +26,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tinydb.table import Document
-
 from cctui.core.clock import iso
 from cctui.core.records import RECORD_ID, USER_PREFIX, Schema, format_id, parse_id, shown_value
 from cctui.errors import InputError, NotFound, StoreWriteError
@@ -355,7 +353,7 @@ class Store(MetaTables):
             taken = table.ids()
             now = iso()
             allocated: dict[str, int] = {}
-            docs: list[Document] = []
+            docs: list[tuple[str, dict]] = []
             seen: set[str] = set()
             for index, item in enumerate(items, 1):
                 given = item.get("id")
@@ -381,18 +379,18 @@ class Store(MetaTables):
                 if stamp:
                     doc["created"] = doc.get("created") or now
                     doc["modified"] = doc.get("modified") or doc["created"]
-                docs.append(Document(doc, record_id))
-            table.insert_multiple(docs)
+                docs.append((record_id, doc))
+            table.put_many(docs)
             for prefix, following in allocated.items():
                 self._numbers[prefix] = max(self._numbers.get(prefix, 0), following - 1)
             self._edits += 1
-            added = [table.raw(doc.doc_id) for doc in docs]
+            added = [table.stored(doc_id) for doc_id, _ in docs]
             if added:
                 self._pending_events.append(ChangeEvent(
-                    "submit", added, [None] * len(added), _field_sets(added),  # type: ignore[arg-type]
+                    "submit", added, [None for _ in added], _field_sets(added),
                     origin=origin, target=target,
                 ))
-            return added  # type: ignore[return-value]
+            return added
 
     def _update(
         self, table: RecordTable, changes: dict[str, dict], origin: str, by_macro: str | None, target: str
@@ -404,27 +402,27 @@ class Store(MetaTables):
                     raise NotFound(f"{what} {shown_value(record_id)}: no such record.")
             now = iso()
             targets: dict[str, dict] = {}
-            befores: list[dict] = []
+            befores: list[dict | None] = []
             changed: list[set[str]] = []
             for record_id, fields in changes.items():
-                old = table.raw(record_id)
-                diff = {k for k, v in fields.items() if k != "id" and old.get(k, _MISSING) != v}  # type: ignore[union-attr]
+                old = table.stored(record_id)  # checked above, under the same lock
+                diff = {k for k, v in fields.items() if k != "id" and old.get(k, _MISSING) != v}
                 if not diff - {"modified"}:
                     continue  # nothing really changes: no write, no modify event
                 new = {k: fields[k] for k in diff}
                 if target == "feedback" and "modified" not in fields:
                     new["modified"] = now
                 targets[record_id] = new
-                befores.append(old)  # type: ignore[arg-type]
+                befores.append(old)
                 changed.append(diff - {"modified"})
             if targets:
-                table.update(lambda doc: doc.update(targets[doc["id"]]), doc_ids=list(targets))
+                table.update_ids(lambda doc: doc.update(targets[doc["id"]]), targets)
                 self._edits += 1
                 self._pending_events.append(ChangeEvent(
-                    "modify", [table.raw(rid) for rid in targets], befores, changed,  # type: ignore[misc]
+                    "modify", [table.stored(rid) for rid in targets], befores, changed,
                     origin=origin, by_macro=by_macro, target=target,
                 ))
-            return [table.raw(rid) for rid in changes]  # type: ignore[misc]
+            return [table.stored(rid) for rid in changes]
 
 
 def _field_sets(records: list[dict]) -> list[set[str]]:

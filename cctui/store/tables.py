@@ -13,11 +13,11 @@ Documents are copied on write: a dict handed out by a read is never mutated late
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from tinydb import TinyDB
-from tinydb.table import Table
+from tinydb.table import Document, Table
 
 from cctui.store.journal import JournaledStorage
 
@@ -117,7 +117,7 @@ class _TrackedTable:
 class RecordTable(Table):
     """A TinyDB table whose doc ids are our record ids (``BUG-0042``, a macro name, ...)."""
 
-    document_id_class = str
+    document_id_class = str  # type: ignore[assignment]  # TinyDB annotates int; any hashable works
 
     @property
     def journaled(self) -> JournaledStorage:
@@ -131,9 +131,41 @@ class RecordTable(Table):
         """One document as stored (read-only), without wrapping it in a Document."""
         return self.journaled.tables.get(self.name, {}).get(doc_id)
 
+    def stored(self, doc_id: str) -> dict:
+        """A document known to be there (read-only); KeyError if it is not."""
+        return self.journaled.tables[self.name][doc_id]
+
     def ids(self):
         """A live view of the ids in this table."""
         return self.journaled.table(self.name).keys()
+
+    # TinyDB's annotations say doc ids are ints; this table keys documents by our string
+    # ids (``document_id_class = str``), which TinyDB handles as any hashable. These
+    # helpers are the one place that bridges the two, so callers stay typed.
+    def put(self, doc_id: str, doc: dict) -> None:
+        """Insert ``doc`` under ``doc_id`` (which must be new)."""
+        self.insert(Document(doc, _tinydb_id(doc_id)))
+
+    def put_many(self, docs: list[tuple[str, dict]]) -> None:
+        """Insert several new documents in one staged change."""
+        self.insert_multiple([Document(doc, _tinydb_id(doc_id)) for doc_id, doc in docs])
+
+    def replace(self, doc_id: str, doc: dict) -> None:
+        """Make the stored document under ``doc_id`` equal ``doc`` (keeping its place)."""
+
+        def swap(stored: MutableMapping) -> None:
+            stored.clear()
+            stored.update(doc)
+
+        self.update(swap, doc_ids=[_tinydb_id(doc_id)])
+
+    def update_ids(self, fields: Mapping | Callable[[MutableMapping], None], doc_ids: Iterable[str]) -> None:
+        """Set ``fields`` (or apply the function) on each of ``doc_ids``."""
+        self.update(fields, doc_ids=[_tinydb_id(doc_id) for doc_id in doc_ids])
+
+    def remove_ids(self, doc_ids: Iterable[str]) -> int:
+        """Remove ``doc_ids``; how many were removed."""
+        return len(self.remove(doc_ids=[_tinydb_id(doc_id) for doc_id in doc_ids]))
 
     def _get_next_id(self):  # pragma: no cover - we always insert Documents with our ids
         raise RuntimeError("RecordTable needs explicit ids: insert Document(doc, doc_id=ID).")
@@ -148,6 +180,11 @@ class RecordTable(Table):
         puts, removed = tracked.changes()
         self.journaled.stage(self.name, puts, removed)
         self.clear_cache()
+
+
+def _tinydb_id(doc_id: str) -> int:
+    """``doc_id`` as TinyDB's annotations want it (see :meth:`RecordTable.put`)."""
+    return doc_id  # type: ignore[return-value]  # a str: TinyDB keys by any hashable
 
 
 class CctuiDB(TinyDB):

@@ -46,7 +46,7 @@ def test_twice_in_one_period_runs_once(store):
     runner = Recorder()
     first = run_due(store, runner, at("2026-11-28T09:00:30"))
     second = run_due(store, runner, at("2026-11-28T17:45:00"))
-    assert [(d.macro, d.period, d.count) for d in first] == [("daily-new", at("2026-11-28T00:00"), 2)]
+    assert [(d.macro, d.period, d.record_count) for d in first] == [("daily-new", at("2026-11-28T00:00"), 2)]
     assert second == []
     assert runner.calls == [("daily-new", ["BUG-0001", "IDEA-0001"], "schedule")]
 
@@ -74,7 +74,7 @@ def test_start_end_and_pause_are_respected(store):
 def test_no_matching_records_records_the_period_without_a_run(store):
     store.macro_put({"name": "daily-new", "schedule": {"every": "daily", "filter": "status:closed"}})
     runner = Recorder()
-    assert [d.count for d in run_due(store, runner, at("2026-11-28T10:00"))] == [0]
+    assert [d.record_count for d in run_due(store, runner, at("2026-11-28T10:00"))] == [0]
     assert runner.calls == []
     assert run_due(store, runner, at("2026-11-28T11:00")) == []
 
