@@ -1,7 +1,9 @@
 """The inbound listener: external systems update feedback over HTTP (``cctui listen``).
 
 Every request needs ``Authorization: Bearer <token>`` (compared in constant time), is
-rate limited per client address (429) and limited in size (413). Routes:
+rate limited per client address (429), limited in size (413) and must send its body within
+the body timeout (408); header timeouts and the connection cap are
+:mod:`cctui.automation.connections`'. Routes:
 
 * ``POST /records/{id}``: a JSON object of fields to set; 200 with the updated record.
   A field is *known* when it is a standard feedback field, already on the record, a
@@ -28,8 +30,12 @@ from typing import Any
 
 from aiohttp import web
 
+from cctui.automation.connections import ConnectionGuard, Limits
 from cctui.core.clock import iso
-from cctui.core.records import FEEDBACK_FIELDS, READ_ONLY_FEEDBACK, Schema, normalize_id
+from cctui.core.importer import json_limit_reason
+from cctui.core.records import (
+    FEEDBACK_FIELDS, READ_ONLY_FEEDBACK, RECORD_ID, Schema, normalize_id, shown_value,
+)
 from cctui.errors import CctuiError, InputError, NotFound
 
 DEFAULT_JIRA_STATUS_MAP = {
@@ -46,6 +52,8 @@ INBOUND_KEY = "listener:inbound"
 INBOUND_KEEP = 500
 
 STORE_KEY: web.AppKey = web.AppKey("store", object)
+#: The app's :class:`ConnectionGuard` (serve it with :mod:`cctui.automation.connections`).
+GUARD_KEY: web.AppKey = web.AppKey("guard", ConnectionGuard)
 #: What a handler tells the inbound log about a request.
 RECORDS_KEY: web.RequestKey = web.RequestKey("cctui_records", list)
 NOTE_KEY: web.RequestKey = web.RequestKey("cctui_note", str)
@@ -91,6 +99,16 @@ def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
 
 
+class _SlowBody(InputError):
+    """The body did not arrive within the body timeout."""
+
+
+def _slow(exc: _SlowBody) -> web.Response:
+    response = _error(408, str(exc))
+    response.force_close()  # the rest of a slow body is not waited for
+    return response
+
+
 def jira_status_table(mapping: Mapping[str, str] | None, schema: Schema) -> dict[str, str]:
     """The Jira-status -> record-status table (keys lowercased), validated against schema."""
     table = dict(DEFAULT_JIRA_STATUS_MAP if mapping is None else mapping)
@@ -106,8 +124,10 @@ class Listener:
     """The request handlers; one per app, holding the store, schema and limits."""
 
     def __init__(self, store: Any, token: str, *, schema: Schema, jira_status_map: dict[str, str],
-                 rate_limit: float, max_body: int, echo: Callable[[str], None] | None) -> None:
+                 rate_limit: float, max_body: int, echo: Callable[[str], None] | None,
+                 guard: ConnectionGuard) -> None:
         self.store = store
+        self.guard = guard
         self.max_body = max_body
         self.token = token.encode()
         self.schema = schema
@@ -127,7 +147,14 @@ class Listener:
 
     # -- middleware ------------------------------------------------------------------
     @web.middleware
-    async def guard(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        self.guard.request_started(request.transport)  # headers are in: stop their timer
+        try:
+            return await self._handle(request, handler)
+        finally:
+            self.guard.request_finished(request.transport)
+
+    async def _handle(self, request: web.Request, handler: Callable) -> web.StreamResponse:
         client = request.remote or "?"
         if not self.limiter.allow(client):
             response = _error(429, "too many requests; slow down.", **{"Retry-After": "1"})
@@ -167,17 +194,28 @@ class Listener:
             await self.call(append_inbound, self.store, event)
         except CctuiError:
             pass  # a busy store must not turn an answered request into an error
+        except OSError as exc:  # e.g. out of file descriptors under a flood: say so, quietly
+            self.guard.report(f"inbound-{exc.errno}", f"cctui listen: cannot keep the inbound log "
+                              f"({exc.strerror or exc}); requests are still answered.")
 
     # -- routes ----------------------------------------------------------------------
     async def _json_object(self, request: web.Request) -> dict:
         if request.content_length is not None and request.content_length > self.max_body:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=self.max_body, actual_size=request.content_length)
-        raw = await request.read()
+        try:
+            raw = await asyncio.wait_for(request.read(), self.guard.limits.body_timeout)
+        except asyncio.TimeoutError:
+            raise _SlowBody(f"the request body did not arrive within "
+                            f"{self.guard.limits.body_timeout:g} s.") from None
         try:
             body = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except json.JSONDecodeError:
             raise InputError("the request body is not valid JSON.") from None
+        except UnicodeDecodeError:
+            raise InputError("the request body is not valid JSON (not UTF-8).") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"the request body is not valid JSON ({json_limit_reason(exc)}).") from None
         if not isinstance(body, dict):
             raise InputError("the request body must be a JSON object of fields to set.")
         return body
@@ -207,9 +245,14 @@ class Listener:
 
     async def post_record(self, request: web.Request) -> web.Response:
         record_id = normalize_id(request.match_info["id"])  # /records/bug-2 is BUG-0002
+        if not RECORD_ID.match(record_id):
+            return _error(400, f"{shown_value(request.match_info['id'])} is not a record id "
+                               "(expected e.g. BUG-0042).")
         try:
             body = await self._json_object(request)
             record = await self.call(self._update_record, record_id, body)
+        except _SlowBody as exc:
+            return _slow(exc)
         except NotFound as exc:
             return _error(404, str(exc))
         except CctuiError as exc:
@@ -228,6 +271,8 @@ class Listener:
     async def post_jira(self, request: web.Request) -> web.Response:
         try:
             body = await self._json_object(request)
+        except _SlowBody as exc:
+            return _slow(exc)
         except CctuiError as exc:
             return _error(400, str(exc))
         issue = _object(body.get("issue"))
@@ -258,17 +303,21 @@ def make_listener_app(
     max_body: int = DEFAULT_MAX_BODY,
     rate_limit: float = DEFAULT_RATE_LIMIT,
     echo: Callable[[str], None] | None = None,
+    limits: Limits | None = None,
+    guard: ConnectionGuard | None = None,
 ) -> web.Application:
     """The aiohttp app for ``cctui listen``; raises InputError for an empty token or map."""
     if not token:
         raise InputError("CCTUI_LISTEN_TOKEN is empty: the listener refuses to start without a token.")
     schema = schema or getattr(store, "schema", None) or Schema()
+    guard = guard or ConnectionGuard(limits or Limits())
     listener = Listener(
         store, token, schema=schema, jira_status_map=jira_status_table(jira_status_map, schema),
-        rate_limit=rate_limit, max_body=max_body, echo=echo,
+        rate_limit=rate_limit, max_body=max_body, echo=echo, guard=guard,
     )
-    app = web.Application(middlewares=[listener.guard], client_max_size=max_body)
+    app = web.Application(middlewares=[listener.middleware], client_max_size=max_body)
     app[STORE_KEY] = store
+    app[GUARD_KEY] = guard
     app.router.add_post("/records/{id}", listener.post_record)
     app.router.add_post("/hooks/jira", listener.post_jira)
 

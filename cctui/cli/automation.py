@@ -108,7 +108,9 @@ def listen_command(obj: Context, host: str, port: int) -> None:
     """
     from aiohttp import web
 
-    from cctui.automation.listener import make_listener_app
+    from cctui.automation import connections
+    from cctui.automation.connections import Limits
+    from cctui.automation.listener import GUARD_KEY, make_listener_app
     from cctui.automation.triggers import LoopRunner
 
     token = os.environ.get("CCTUI_LISTEN_TOKEN", "").strip()
@@ -118,16 +120,21 @@ def listen_command(obj: Context, host: str, port: int) -> None:
         )
     settings = dict(obj.config.raw.get("listener") or {})
     options: dict[str, Any] = {}
-    for key in ("max_body", "rate_limit"):
+    limits: dict[str, Any] = {}
+    for key, kind in (("max_body", int), ("rate_limit", float), ("header_timeout", float),
+                      ("body_timeout", float), ("max_connections", int)):
         if key in settings:
             try:
-                options[key] = float(settings[key]) if key == "rate_limit" else int(settings[key])
-            except (TypeError, ValueError):
+                value = kind(settings[key])
+            except (TypeError, ValueError, OverflowError):
                 raise InputError(f"config [listener] {key}: expected a number.") from None
+            if key in ("header_timeout", "body_timeout", "max_connections") and not value > 0:
+                raise InputError(f"config [listener] {key}: must be more than 0.")
+            (limits if key in ("header_timeout", "body_timeout", "max_connections") else options)[key] = value
     store = obj.store
     app = make_listener_app(
         store, token, schema=obj.schema, jira_status_map=settings.get("jira_status_map"),
-        echo=lambda line: click.echo(line), **options,
+        echo=lambda line: click.echo(line), limits=Limits(**limits), **options,
     )
 
     async def _use_loop_runner(_app: web.Application) -> None:
@@ -141,6 +148,5 @@ def listen_command(obj: Context, host: str, port: int) -> None:
         obj.triggers.runner = LoopRunner(obj.engine(), asyncio.get_running_loop(), on_done=done)
 
     app.on_startup.append(_use_loop_runner)
-    click.echo(f"cctui listen: http://{host}:{port} (POST /records/{{id}}, POST /hooks/jira); "
-               "ctrl+c stops")
-    web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    connections.run(app, app[GUARD_KEY], host, port, on_ready=lambda: click.echo(
+        f"cctui listen: http://{host}:{port} (POST /records/{{id}}, POST /hooks/jira); ctrl+c stops"))
