@@ -279,6 +279,18 @@ def test_ctrl_c_while_a_record_waits_for_its_retry_keeps_the_retry_scheduled(sto
     assert entry["due"] == summary.next_retry and receiver.state.count == 1
 
 
+def test_a_bad_max_wait_in_the_config_is_one_sentence_and_exit_2(store, receiver, tmp_path, monkeypatch,
+                                                                  run_at):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/hook")
+    config = tmp_path / "bad.toml"
+    config.write_text('[delivery]\nmax_wait = "soon"\n', encoding="utf-8")
+    monkeypatch.setenv("CCTUI_CONFIG", str(config))
+    result = run_at(None, "send", "hook", "--item", item)
+    assert result.code == 2 and "config [delivery] max_wait: expected seconds >= 0" in result.err
+    assert "Traceback" not in result.err and receiver.state.count == 0
+
+
 def test_budget_waits_within_max_wait_only():
     budget = Budget(60)
     assert budget.fits(30, waited=0) and budget.fits(30, waited=30)
