@@ -192,7 +192,8 @@ class RunProgress:
         )
         for name in ("sent", "delivered", "failed", "skipped"):
             setattr(progress, name, int(counts.get(name) or 0))
-        summary = run.get("summary") if isinstance(run.get("summary"), dict) else {}
+        stored = run.get("summary")
+        summary: dict = stored if isinstance(stored, dict) else {}
         progress.scheduled = int(summary.get("retrying") or 0)
         progress.next_retry = summary.get("next_retry")
         progress.codes.update({int(k): int(v) for k, v in (run.get("status_codes") or {}).items()})
