@@ -7,6 +7,8 @@ this module wires them together and exposes what other screens need: ``store``,
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,7 @@ class CctuiApp(App):
         self._apply_keymap()
         self._watch_store()
         self._start_automation()
+        self._exit_on_hang_up()
         # Persist after the initial choice so that only real changes are written.
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
@@ -184,6 +187,14 @@ class CctuiApp(App):
             self.store_changed.publish(message.revision)
 
     # -- automation: triggered and scheduled runs show on screen 3 ---------------------
+    def _exit_on_hang_up(self) -> None:
+        """A closed terminal (SIGHUP) quits like ctrl+q, so a run in progress is left
+        recorded and resumable (see on_unmount) instead of killed mid-request."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, AttributeError):  # Windows, not the main thread
+            pass
+
     def _start_automation(self) -> None:
         self._schedule_runner = self.dispatcher.runner()  # made here: it binds this loop
         if self.triggers is not None:
