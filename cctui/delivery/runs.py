@@ -30,7 +30,7 @@ def heartbeat(store, run_id: str | None) -> Callable[[], None] | None:
     processes can tell a live run from a dead one (``recovery.run_is_live``)."""
     if not run_id:
         return None
-    return lambda: store.run_update(run_id, {"heartbeat_at": iso()})
+    return lambda: store.run_beat(run_id, iso())
 
 
 def final(summary: RunSummary) -> dict:

@@ -74,6 +74,7 @@ class Store(MetaTables):
         self._runs: RecordTable = self._meta_db.table("runs")
         self._state: RecordTable = self._meta_db.table("state")
         self._retries: RecordTable = self._meta_db.table("retries")
+        self._beats: RecordTable = self._meta_db.table("beats")  # run heartbeats, see run_beat
         self._log = DeliveryLog(self.data_dir / "logs")
         self._revision = 0
         self._reloads = 0  # cache changes that came with no ChangeEvent (see ``reloads``)
@@ -111,7 +112,7 @@ class Store(MetaTables):
         """The cache changed without ChangeEvents (another process, a rolled-back write)."""
         self._revision += 1
         self._reloads += 1
-        for table in (self._feedback, self._users, self._macros, self._runs, self._state, self._retries):
+        for table in (self._feedback, self._users, self._macros, self._runs, self._state, self._retries, self._beats):
             table.clear_cache()
 
     @contextmanager

@@ -17,6 +17,7 @@ import pytest
 from cctui.core.clock import iso, now, parse_iso
 from cctui.delivery import Engine
 from cctui.delivery.recovery import LIVE_WITHIN, machine_id, plan_retry, run_is_live
+from cctui.store import open_store
 
 from .conftest import add_items, fast_config, put_macro
 
@@ -58,14 +59,13 @@ def test_engine_beats_while_running_and_stops_when_done(store, make_receiver):
     ids = add_items(store, 12)
     put_macro(store, url=slow.url + "/hook", concurrency=1)
     beats: list[tuple[float, dict]] = []
-    real_update = store.run_update
+    real_beat = store.run_beat
 
-    def spy(run_id, fields):  # pass-through: records what the engine writes, and when
-        if "heartbeat_at" in fields:
-            beats.append((time.monotonic(), store.run_get(run_id)))
-        return real_update(run_id, fields)
+    def spy(run_id, at):  # pass-through: records what the engine writes, and when
+        beats.append((time.monotonic(), store.run_get(run_id)))
+        return real_beat(run_id, at)
 
-    store.run_update = spy
+    store.run_beat = spy
     started = time.monotonic()
     summary = asyncio.run(Engine(store, fast_config(), heartbeat_every=0.1).run("hook", ids))
     elapsed = time.monotonic() - started
@@ -126,3 +126,21 @@ def test_retry_in_a_second_process_leaves_a_live_run_alone(store, data_dir, make
     assert set(per_record.values()) == {1}  # nothing was sent twice
     assert len(per_record) < len(ids)
     assert not run_is_live(store.run_get(run["id"]))
+
+
+def test_a_beat_is_a_few_bytes_even_for_a_run_of_100k_records(store, data_dir):
+    ids = [f"BUG-{n:06d}" for n in range(100_000)]
+    run_id = store.run_create({"macro": "hook", "record_ids": ids, "status": "running",
+                               "heartbeat_at": "2026-11-28T12:00:00Z"})
+    snapshot = (data_dir / "meta.json").stat().st_size
+    journal = data_dir / "meta.journal"
+    before = journal.stat().st_size if journal.exists() else 0
+    store.run_beat(run_id, "2026-11-28T12:00:02Z")
+    store.run_beat(run_id, "2026-11-28T12:00:04Z")
+    assert journal.stat().st_size - before < 400  # two small journal lines ...
+    assert (data_dir / "meta.json").stat().st_size == snapshot  # ... and no 1 MB rewrite
+    again = open_store(data_dir)  # another process sees it
+    assert again.run_get(run_id)["heartbeat_at"] == "2026-11-28T12:00:04Z"
+    assert [r["heartbeat_at"] for r in again.runs_all()] == ["2026-11-28T12:00:04Z"]
+    store.run_update(run_id, {"status": "done"})  # closing the run keeps its last beat
+    assert open_store(data_dir).run_get(run_id)["heartbeat_at"] == "2026-11-28T12:00:04Z"
