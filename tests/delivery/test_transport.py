@@ -213,9 +213,9 @@ def test_head_204_and_304_have_no_body_and_keep_the_connection():
     assert connections == 1
 
 
-def test_stale_pooled_connection_is_retried_on_a_fresh_one():
+def test_a_kept_alive_connection_the_server_closed_while_idle_is_not_used():
     """The server closes the kept-alive connection while it is idle: the next request
-    still gets its answer (over a new connection), not an error."""
+    still gets its answer (over a new connection), not an error, and nothing is resent."""
     async def main():
         async with RawServer(lambda head, body, i: ok(b"ok %d" % i)) as server:
             transport = AiohttpTransport()
@@ -227,11 +227,11 @@ def test_stale_pooled_connection_is_retried_on_a_fresh_one():
                 second = await send(transport, request(server.url))
             finally:
                 await transport.aclose()
-            return first, second, server.connections
+            return first, second, server.connections, len(server.requests)
 
-    first, second, connections = asyncio.run(main())
+    first, second, connections, requests = asyncio.run(main())
     assert (first.content, second.content) == (b"ok 0", b"ok 1")
-    assert connections == 2
+    assert connections == 2 and requests == 2
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
