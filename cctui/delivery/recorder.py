@@ -108,6 +108,8 @@ class Recorder:
     def after_durable(self, fn: Callable[[], Any]) -> None:
         """Call ``fn`` on the loop once everything queued so far is on disk (at once if
         it already is); never, if a write fails first."""
+        if self.error is not None:
+            return  # nothing more is acknowledged; do not keep what never will be
         if self._seq <= self._durable and not self._waiting:
             fn()
         else:
