@@ -22,9 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q --durations=25
 
-## Lint (ruff: pyflakes, isort, pyupgrade, bugbear; settings in pyproject.toml).
+## Lint and types (ruff: pyflakes, isort, pyupgrade, bugbear; mypy over cctui/). Settings in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Run the benchmarks (each prints ratios against a baseline measured in the same run).
 bench: $(STAMP)

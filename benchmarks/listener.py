@@ -84,7 +84,7 @@ async def slow_client(port: int, stop: asyncio.Event, stats: collections.Counter
                     if await asyncio.wait_for(reader.read(1), 1.0) == b"":
                         stats["cut"] += 1
                         break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     writer.write(b"X")
         except (ConnectionError, OSError):
             stats["cut"] += 1

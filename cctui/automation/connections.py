@@ -22,8 +22,9 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -227,6 +228,7 @@ async def start(app: web.Application, guard: ConnectionGuard, host: str, port: i
     """Serve ``app`` on host:port behind ``guard``; returns the runner and the server."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    assert runner.server is not None  # setup() made it
     loop = asyncio.get_running_loop()
     server = await loop.create_server(guard.protocol_factory(runner.server), host, port, backlog=512)
     return runner, server

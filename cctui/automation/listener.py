@@ -34,7 +34,12 @@ from cctui.automation.connections import ConnectionGuard, Limits
 from cctui.core.clock import iso
 from cctui.core.importer import json_limit_reason
 from cctui.core.records import (
-    FEEDBACK_FIELDS, READ_ONLY_FEEDBACK, RECORD_ID, Schema, normalize_id, shown_value,
+    FEEDBACK_FIELDS,
+    READ_ONLY_FEEDBACK,
+    RECORD_ID,
+    Schema,
+    normalize_id,
+    shown_value,
 )
 from cctui.errors import CctuiError, InputError, NotFound
 
@@ -205,7 +210,7 @@ class Listener:
                 max_size=self.max_body, actual_size=request.content_length)
         try:
             raw = await asyncio.wait_for(request.read(), self.guard.limits.body_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _SlowBody(f"the request body did not arrive within "
                             f"{self.guard.limits.body_timeout:g} s.") from None
         try:

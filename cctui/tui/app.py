@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from textual.worker import get_current_worker
 from cctui.config import Config
 from cctui.core.records import Schema
 from cctui.store import Store
+from cctui.store.events import ChangeEvent
 from cctui.tui import commands
 from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, check_keymap
 from cctui.tui.screens.feedback import FeedbackScreen
@@ -105,7 +107,7 @@ class CctuiApp(App):
         """Published with the new revision whenever the store's data changed, in this
         process or another: the one source of store-change news for every screen."""
         self._published_revision: int | None = None
-        self._unsubscribe_store = None
+        self._unsubscribe_store: Callable[[], None] | None = None
         self.add_mode("feedback", self._make_feedback_screen)
         self._register_themes()
 
@@ -166,8 +168,10 @@ class CctuiApp(App):
         # This process's commits are heard at once (the subscriber runs on the writer's
         # thread: post_message is the thread-safe hop); other processes' are found by a
         # look at the files a few times a second, in a thread (it takes the store's mutex).
-        self._unsubscribe_store = self.store.subscribe(
-            lambda event: self.post_message(self.StoreChanged(event.revision)))
+        def heard(event: ChangeEvent) -> None:
+            self.post_message(self.StoreChanged(event.revision))
+
+        self._unsubscribe_store = self.store.subscribe(heard)
         self.set_interval(STORE_LOOK_EVERY, self._look_at_store, name="store-look")
         self.store_changed.subscribe(self, lambda revision: self.dispatcher.refresh_stored())
         self.dispatcher.refresh_stored()

@@ -7,8 +7,13 @@ Other areas add theirs with :func:`register_provider` (e.g. "run macro"); the ap
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from cctui.tui.app import CctuiApp
 
 #: ``(title, help, callback)`` for one palette command.
 Command = tuple[str, str, Callable[[], object]]
@@ -16,6 +21,10 @@ Command = tuple[str, str, Callable[[], object]]
 
 class CommandListProvider(Provider):
     """A provider over a plain list of commands; subclasses implement :meth:`commands`."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        @property
+        def app(self) -> CctuiApp: ...
 
     def commands(self) -> Iterable[Command]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -38,7 +47,7 @@ class ScreensProvider(CommandListProvider):
     def commands(self) -> Iterable[Command]:
         for key, (mode, label) in enumerate(self.app.SCREENS_BY_KEY, start=1):
             yield (f"Go to: {label}", f"Switch to the {label.lower()} screen (key {key})",
-                   lambda mode=mode: self.app.switch_mode(mode))
+                   partial(self.app.switch_mode, mode))
 
 
 class ThemesProvider(CommandListProvider):
@@ -47,7 +56,7 @@ class ThemesProvider(CommandListProvider):
     def commands(self) -> Iterable[Command]:
         for name in sorted(self.app.available_themes):
             yield (f"Theme: {name}", "Switch theme (remembered in the config file)",
-                   lambda name=name: setattr(self.app, "theme", name))
+                   partial(setattr, self.app, "theme", name))
 
 
 class SavedFiltersProvider(CommandListProvider):
@@ -55,7 +64,7 @@ class SavedFiltersProvider(CommandListProvider):
 
     def commands(self) -> Iterable[Command]:
         for name, query in self.app.config.saved_filters.items():
-            yield (f"Filter: {name}", str(query), lambda name=name: self.app.run_saved_filter(name))
+            yield (f"Filter: {name}", str(query), partial(self.app.run_saved_filter, name))
 
 
 #: Providers the app offers besides Textual's own system commands.

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING
 
 from cctui.tui.commands import Command, CommandListProvider, register_provider
+
+if TYPE_CHECKING:
+    from cctui.tui.app import CctuiApp
 
 
 class MacroCommandsProvider(CommandListProvider):
@@ -27,9 +32,9 @@ class MacroCommandsProvider(CommandListProvider):
         for macro in self._macros.values():
             name = macro["name"]
             yield (f"Run macro: {name}", "Run it on the marked records (or the current one), after a confirmation",
-                   lambda name=name: self._run(name))
-            yield (f"Edit macro: {name}", "Open the macro form", lambda name=name: self._edit(name))
-            yield (f"Log of macro: {name}", "Every attempt of this macro", lambda name=name: self._log(f"macro:{name}"))
+                   partial(self._run, name))
+            yield (f"Edit macro: {name}", "Open the macro form", partial(self._edit, name))
+            yield (f"Log of macro: {name}", "Every attempt of this macro", partial(_show_log, self.app, f"macro:{name}"))
 
     def _run(self, name: str) -> None:
         from cctui.tui.screens.bulk import confirm_and_start
@@ -44,11 +49,6 @@ class MacroCommandsProvider(CommandListProvider):
             self.app.switch_mode("macros")
             self.app.push_screen(MacroFormScreen(macro))
 
-    def _log(self, query: str) -> None:
-        from cctui.tui.screens.logs import LogsScreen
-
-        self.app.push_screen(LogsScreen(filter=query))
-
 
 class RetryCommandsProvider(CommandListProvider):
     """``Retry all failed deliveries`` and ``Log: failed attempts``."""
@@ -57,7 +57,7 @@ class RetryCommandsProvider(CommandListProvider):
         yield ("Retry all failed deliveries", "Send again every delivery whose last attempt failed",
                self._retry)
         yield ("Log: failed attempts", "The log inspector showing failures only",
-               lambda: MacroCommandsProvider._log(self, "failed"))
+               partial(_show_log, self.app, "failed"))
 
     def _retry(self) -> None:
         self.app.dispatcher.retry()
@@ -66,3 +66,10 @@ class RetryCommandsProvider(CommandListProvider):
 
 register_provider(MacroCommandsProvider)
 register_provider(RetryCommandsProvider)
+
+
+def _show_log(app: CctuiApp, query: str) -> None:
+    """The log inspector over ``query`` (e.g. ``macro:NAME``, ``failed``)."""
+    from cctui.tui.screens.logs import LogsScreen
+
+    app.push_screen(LogsScreen(filter=query))

@@ -85,7 +85,7 @@ def check_keymap(keymap: Mapping[str, object], known: Iterable[str]) -> tuple[di
     known = set(known)
     usable: dict[str, str] = {}
     problems: list[str] = []
-    renamed: dict[str, str] = {}
+    renamed: dict[str, object] = {}  # checked below, like the others
     for binding_id, keys in keymap.items():
         new_id = RENAMED_IDS.get(binding_id)
         if new_id is not None and new_id in known:
@@ -132,7 +132,7 @@ def classes_with_binding_ids() -> dict[str, type[DOMNode]]:
     for info in sorted(pkgutil.walk_packages(cctui.tui.__path__, "cctui.tui."), key=lambda i: i.name):
         module = import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and any(
+            if issubclass(cls, DOMNode) and cls.__module__ == module.__name__ and any(
                     isinstance(b, Binding) and b.id for b in cls.__dict__.get("BINDINGS", [])):
                 found[f"{module.__name__}:{cls.__name__}"] = cls
     return found

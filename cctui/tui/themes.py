@@ -61,7 +61,8 @@ def user_themes(directory: Path) -> tuple[list[Theme], list[str]]:
     A broken user theme must not stop the app from starting, so errors are returned for
     the caller to show rather than raised.
     """
-    themes, errors = [], []
+    themes: list[Theme] = []
+    errors: list[str] = []
     if not directory.is_dir():
         return themes, errors
     for path in sorted(directory.glob("*.toml")):

@@ -66,7 +66,7 @@ async def _closed_by_server(reader: asyncio.StreamReader, writer: asyncio.Stream
     while time.monotonic() < deadline:
         try:
             chunk = await asyncio.wait_for(reader.read(4096), 0.1)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if drip:
                 try:
                     writer.write(drip)

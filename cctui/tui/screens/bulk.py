@@ -7,14 +7,17 @@ modal so that the table underneath keeps its marks when the user backs out.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from textual.app import App
 from textual.widgets import Static
 
 from cctui.tui.screens.confirm import ConfirmScreen
 from cctui.tui.screens.macro_picker import MacroPicker
 from cctui.tui.widgets.macro_request_view import render_masked_sample, request_text
+
+if TYPE_CHECKING:
+    from cctui.tui.app import CctuiApp
 
 
 def macros_for(macros: list[dict], *, target: str, feedback_types: set[str] | None) -> list[dict]:
@@ -30,18 +33,18 @@ def macros_for(macros: list[dict], *, target: str, feedback_types: set[str] | No
     return sorted(chosen, key=lambda m: m.get("name", ""))
 
 
-def show_dispatch(app: App) -> None:
+def show_dispatch(app: CctuiApp) -> None:
     """Bring the dispatch panel (screen 3) to the front."""
     app.switch_mode("dispatch")
 
 
-def _record(app: App, target: str, record_id: str) -> dict | None:
+def _record(app: CctuiApp, target: str, record_id: str) -> dict | None:
     store = app.store
     getter = store.user_get if target == "users" else store.feedback_get
     return getter(record_id)
 
 
-def start_bulk(app: App, record_ids: list[str], *, target: str = "feedback",
+def start_bulk(app: CctuiApp, record_ids: list[str], *, target: str = "feedback",
                feedback_type: str | None = None) -> None:
     """Open the macro picker for ``record_ids`` (then a confirmation, then the run)."""
     record_ids = list(record_ids)
@@ -51,13 +54,13 @@ def start_bulk(app: App, record_ids: list[str], *, target: str = "feedback",
     app.run_worker(_open_picker(app, record_ids, target, feedback_type), group="bulk", exclusive=True)
 
 
-async def _open_picker(app: App, record_ids: list[str], target: str, feedback_type: str | None) -> None:
+async def _open_picker(app: CctuiApp, record_ids: list[str], target: str, feedback_type: str | None) -> None:
     store = app.store
 
     def read() -> list[dict]:  # store reads: in a thread, never on the event loop
         types = {feedback_type} if feedback_type else None
         if target == "feedback" and types is None:
-            types = {r.get("type") for r in (store.feedback_get(i) for i in record_ids[:2000]) if r}
+            types = {str(r.get("type")) for r in (store.feedback_get(i) for i in record_ids[:2000]) if r}
         return macros_for(store.macros_all(), target=target, feedback_types=types)
 
     macros = await asyncio.to_thread(read)
@@ -73,12 +76,12 @@ async def _open_picker(app: App, record_ids: list[str], target: str, feedback_ty
     app.push_screen(MacroPicker(macros, len(record_ids)), picked)
 
 
-def confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
+def confirm_and_start(app: CctuiApp, name: str, record_ids: list[str]) -> None:
     """The confirmation for macro ``name`` on ``record_ids``; yes starts the run."""
     app.run_worker(_confirm_and_start(app, name, list(record_ids)), group="bulk", exclusive=True)
 
 
-async def _confirm_and_start(app: App, name: str, record_ids: list[str]) -> None:
+async def _confirm_and_start(app: CctuiApp, name: str, record_ids: list[str]) -> None:
     def read() -> tuple[dict | None, dict | None, str | None]:
         # The macro, the sample record and its render read the store: in a thread.
         macro = app.store.macro_get(name)

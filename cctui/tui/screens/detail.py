@@ -8,6 +8,7 @@ loop) with ``origin="tui"``, so it counts as a *modify* and may fire triggers.
 from __future__ import annotations
 
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
@@ -24,12 +25,20 @@ from cctui.errors import CctuiError
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
+
 #: How many delivery attempts the detail shows (the log screen has the rest).
 RECENT_ATTEMPTS = 5
 
 
 class DetailScreen(Screen):
     """The record ``record_id``; ``escape`` goes back to the table."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
 
     BINDINGS = [
         Binding("escape,q", "close", "Back", id="detail-close"),

@@ -6,6 +6,8 @@ counters when told (at most ten times a second), so keys stay answered mid-run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,12 +20,20 @@ from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
 from cctui.tui.widgets.key_hints import KeyHints
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
+
 #: Runs from earlier sessions shown at most (the newest ones).
 SHOW_STORED = 30
 
 
 class DispatchScreen(Screen):
     """Progress of every run; cancel, pause/resume the macro, retry failures, open the log."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
 
     DEFAULT_CSS = """
     DispatchScreen #dispatch-empty { padding: 1 2; color: $text-muted; }

@@ -9,6 +9,7 @@ and hands the result back here to paint.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -27,12 +28,20 @@ from cctui.tui.widgets.sidebar import Section, Sidebar
 from cctui.tui.widgets.table_loader import TableData, TableLoader, View
 from cctui.tui.widgets.table_model import FEEDBACK_COLUMNS
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
+
 #: Keys closer together than this are a burst: the filter runs when the burst pauses.
 FILTER_DEBOUNCE = 0.15
 
 
 class FeedbackScreen(Screen):
     """All feedback, each feedback type, users, and saved filters in one table."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
 
     BINDINGS = [
         # priority: the app runs it while it reads the key, before forwarding the keys
@@ -360,7 +369,7 @@ class FeedbackScreen(Screen):
 
     @on(RecordTable.Opened, "#records")
     def _opened(self, event: RecordTable.Opened) -> None:
-        if self.section.target == "feedback":
+        if self.section.target == "feedback" and event.record_id is not None:
             self.app.open_record(event.record_id)
         else:
             self.notify(f"{event.record_id}: users have no detail view yet.", timeout=3)

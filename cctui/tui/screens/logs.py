@@ -8,7 +8,7 @@ macro list, the record detail and the dispatch panel.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,12 +26,20 @@ from cctui.tui.widgets.log_filter import parse_log_filter
 from cctui.tui.widgets.log_table import LogTable, delivery_counts
 from cctui.tui.widgets.macro_request_view import header_pairs, render_macro
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
+
 #: Most attempts read into the inspector at once (newest first); a filter narrows it.
 MAX_ENTRIES = 200_000
 
 
 class LogsScreen(Screen):
     """All attempts; ``/`` filters, enter opens one, keys retry, copy curl, jump."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
 
     DEFAULT_CSS = """
     LogsScreen #logs-filter { display: none; }

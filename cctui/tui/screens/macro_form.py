@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
@@ -25,6 +26,11 @@ from cctui.tui.widgets.key_hints import KeyHints
 from cctui.tui.widgets.macro_fields import fields_to_text, form_to_dict, text_to_fields
 from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor, parse_headers
 from cctui.tui.widgets.macro_preview import MacroPreview
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FORMATS = ("json", "form", "text")
@@ -66,6 +72,9 @@ class MacroFormScreen(Screen):
     them in one scrolling column with borderless fields, and f2 jumps to the preview.
     """
 
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
+
     DEFAULT_CSS = """
     MacroFormScreen #form-layout { layout: horizontal; height: 1fr; }
     MacroFormScreen #form { width: 1fr; min-width: 38; padding: 0 1; }
@@ -102,7 +111,7 @@ class MacroFormScreen(Screen):
         self.is_new = is_new
         self.record_id = record_id
         self._saved_form: dict | None = None
-        self._preview_timer = None
+        self._preview_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -171,7 +180,8 @@ class MacroFormScreen(Screen):
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
             for field in self.query("Input, Select, Checkbox, TextArea"):
-                field.compact = narrow
+                if isinstance(field, (Input, Select, Checkbox, TextArea)):
+                    field.compact = narrow
 
     def action_show_preview(self) -> None:
         """Bring the preview into view and put the cursor in its record box."""
@@ -192,7 +202,11 @@ class MacroFormScreen(Screen):
     # -- reading the form -----------------------------------------------------------
     def form_dict(self) -> dict:
         """The macro as the form says it now (not yet validated)."""
-        value = lambda wid: self.query_one(f"#f-{wid}").value  # noqa: E731
+        def value(wid: str) -> Any:
+            field = self.query_one(f"#f-{wid}")
+            assert isinstance(field, (Input, Select, Checkbox)), wid
+            return field.value
+
         text = lambda wid: self.query_one(f"#f-{wid}", TextArea).text  # noqa: E731
         return form_to_dict(
             self.macro,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import on, work
@@ -17,6 +17,11 @@ from textual.worker import get_current_worker
 from cctui.tui.dispatcher import Dispatcher
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from cctui.tui.app import CctuiApp
 
 #: Where a new macro from a preset points until the user types the real URL.
 PRESET_URLS = {
@@ -53,6 +58,9 @@ def next_scheduled(macro: dict) -> str:
 class MacrosScreen(Screen):
     """The macro list. enter edits, n makes a new one from a preset, l shows its log."""
 
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
+
     DEFAULT_CSS = """
     MacrosScreen DataTable { height: 1fr; }
     """
@@ -67,7 +75,7 @@ class MacrosScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
-        table = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str] = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
         yield table
         yield KeyHints()

@@ -31,7 +31,7 @@ def parse_headers(value: object) -> list[tuple[str, str]]:
         return rows
     if isinstance(value, dict):
         return [(str(k), str(v)) for k, v in value.items()]
-    return [(str(p[0]), str(p[1])) for p in (value or [])]
+    return [(str(p[0]), str(p[1])) for p in (value if isinstance(value, (list, tuple)) else [])]
 
 
 class HeaderRow(Horizontal):
@@ -45,12 +45,13 @@ class HeaderRow(Horizontal):
 
     def __init__(self, name: str = "", value: str = "") -> None:
         super().__init__()
-        self._name, self._value = name, value
+        # not self._name: that is the widget's own name in Textual
+        self._header_name, self._header_value = name, value
 
     def compose(self) -> ComposeResult:
-        yield Input(self._name, placeholder="Header-Name", classes="header-name")
-        yield Input(self._value, placeholder="value or ${ENV_VAR}", classes="header-value",
-                    password=is_sensitive(self._name))
+        yield Input(self._header_name, placeholder="Header-Name", classes="header-name")
+        yield Input(self._header_value, placeholder="value or ${ENV_VAR}", classes="header-value",
+                    password=is_sensitive(self._header_name))
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -98,7 +99,7 @@ class MacroHeaderEditor(Vertical):
         """Remove the row holding the focus; False when the focus is elsewhere."""
         focused = self.screen.focused
         for row in self.query(HeaderRow):
-            if focused is not None and focused in row.query(Input):
+            if focused is not None and focused in list(row.query(Input)):
                 await row.remove()
                 self.post_message(self.Changed())
                 return True

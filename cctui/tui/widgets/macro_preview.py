@@ -20,11 +20,17 @@ from cctui.errors import CctuiError
 from cctui.tui.widgets.macro_request_view import pretty_body, render_macro, request_text
 
 if TYPE_CHECKING:
+    from textual import getters
+
     from cctui.delivery.engine import SendResult
+    from cctui.tui.app import CctuiApp
 
 
 class MacroPreview(VerticalScroll):
     """Preview of the request for the record named in its record box."""
+
+    if TYPE_CHECKING:  # runs inside CctuiApp: typed access to its store, schema, dispatcher...
+        app = getters.app(CctuiApp)
 
     DEFAULT_CSS = """
     MacroPreview { border-left: solid $panel; padding: 0 1; }

@@ -44,8 +44,7 @@ from cctui.tui.widgets.table_model import (
 )
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
-
+    from cctui.tui.screens.feedback import FeedbackScreen
     from cctui.tui.widgets.sidebar import Section
 
 #: During a burst of changes (a run's on_success updates) reload at most this often.
@@ -181,7 +180,7 @@ class TableLoader:
             super().__init__()
             self.message = message
 
-    def __init__(self, screen: Screen, view: TableView) -> None:
+    def __init__(self, screen: FeedbackScreen, view: TableView) -> None:
         self._screen = screen
         self._view = view
         self.data = TableData.empty()

@@ -111,7 +111,8 @@ def sort_rows(rows: list[dict], schema: Schema, field: str | None, descending: b
     if not field:
         return list(reversed(rows)) if descending else list(rows)
     key = sort_value(schema, field)
-    present, missing = [], []
+    present: list[dict] = []
+    missing: list[dict] = []
     for row in rows:
         (missing if row.get(field) in (None, "") else present).append(row)
     try:
