@@ -84,7 +84,7 @@ class MetaTables:
             if beat is not None and fields.get("status", "running") != "running":
                 # The run is over: its last heartbeat moves into it, the beat goes.
                 fields.setdefault("heartbeat_at", beat.get("at"))
-                self._beats.remove(doc_ids=[run_id])
+                self._beats.remove_ids([run_id])
             self._runs.update_ids(fields, [run_id])
 
     def run_beat(self, run_id: str, at: str) -> None:
