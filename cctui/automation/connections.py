@@ -81,7 +81,7 @@ class ConnectionGuard:
         self.timed_out = 0
         self._by_transport: dict[Any, _Guarded] = {}
 
-    def protocol_factory(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+    def protocol_factory(self, make: Callable[[], Any]) -> Callable[[], asyncio.Protocol]:
         return lambda: _Guarded(make(), self)
 
     # called by the request middleware
@@ -230,7 +230,9 @@ async def start(app: web.Application, guard: ConnectionGuard, host: str, port: i
     await runner.setup()
     assert runner.server is not None  # setup() made it
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(guard.protocol_factory(runner.server), host, port, backlog=512)
+    make = runner.server
+    assert make is not None  # set by setup()
+    server = await loop.create_server(guard.protocol_factory(make), host, port, backlog=512)
     return runner, server
 
 
