@@ -107,7 +107,20 @@ def _weight(value: Any) -> int:
 
 
 def spend(value: Any) -> Any:
-    """Check a value the template built: its size, then the render's budget. Returns it."""
+    """Check a value the template built: its size, then the render's work. Returns it."""
+    kind = type(value)
+    if kind is str:  # the common case, first: a filter's text
+        length = len(value)
+        if length > MAX_CHARS:
+            raise _too_long("a value")
+        budget = _ACTIVE.get()
+        if budget is not None:
+            budget.work += length if value.isascii() else 4 * length
+            if budget.work > MAX_WORK:
+                raise _too_much()
+        return value
+    if value is None or kind is bool or kind is float:
+        return value
     if isinstance(value, int):
         if value.bit_length() > MAX_INT_BITS:
             raise TemplateTooExpensive(f"a number would have more than {MAX_INT_BITS * 3 // 10:,} digits")
@@ -120,9 +133,12 @@ def spend(value: Any) -> Any:
         if budget is not None:
             budget.work += weight
             if budget.work > MAX_WORK:
-                raise TemplateTooExpensive(f"it builds more than {MAX_WORK // 1_000_000} MB of values")
-            budget.tick()
+                raise _too_much()
     return value
+
+
+def _too_much() -> TemplateTooExpensive:
+    return TemplateTooExpensive(f"it builds more than {MAX_WORK // 1_000_000} MB of values")
 
 
 def _int(value: Any) -> int | None:
@@ -277,6 +293,11 @@ def check_method(obj: Any, args: tuple, kwargs: dict) -> tuple:
 
 
 # -- filters ------------------------------------------------------------------------------
+#: The filters :func:`check_filter` has checks for.
+CHECKED_FILTERS = frozenset({"center", "indent", "format", "replace", "wordwrap", "urlize", "pprint",
+                             "batch", "slice", "truncate", "tojson", "round"})
+
+
 def check_filter(name: str, args: tuple, kwargs: dict) -> None:
     """Size checks, before the call, for the filters whose arguments set an output size."""
     value = args[0] if args else None

@@ -23,6 +23,7 @@ from jinja2.visitor import NodeTransformer
 from cctui.macros.budget import (
     _ACTIVE,
     _BINOPS,
+    CHECKED_FILTERS,
     MAX_CHARS,
     Budget,
     _too_long,
@@ -39,20 +40,24 @@ def _budgeted_filter(name: str, func: Callable) -> Callable:
     """``func`` behind the size checks. Marked ``pass_context`` so jinja never runs it at
     compile time (constant folding would otherwise run ``'x'|center(10**9)`` in ``macro add``)."""
     passes = _PassArg.from_obj(func)
+    checked = name in CHECKED_FILTERS
 
     @pass_context
     @wraps(func)
     def budgeted(context: Context, *args: Any, **kwargs: Any) -> Any:
-        tick()
-        check_filter(name, args, kwargs)
-        if passes is _PassArg.context:
+        budget = _ACTIVE.get()
+        if budget is not None:
+            budget.tick()
+        if checked:
+            check_filter(name, args, kwargs)
+        if passes is None:
+            result = func(*args, **kwargs)
+        elif passes is _PassArg.context:
             result = func(context, *args, **kwargs)
         elif passes is _PassArg.eval_context:
             result = func(context.eval_ctx, *args, **kwargs)
-        elif passes is _PassArg.environment:
-            result = func(context.environment, *args, **kwargs)
         else:
-            result = func(*args, **kwargs)
+            result = func(context.environment, *args, **kwargs)
         return spend(result)
 
     return budgeted
@@ -143,11 +148,19 @@ class BudgetedEnvironment(SandboxedEnvironment):
         self.globals["range"] = _range
         self.concat = _concat  # type: ignore[method-assign]
 
-    def budget_filters(self) -> None:
-        """Wrap every filter (call once all filters are registered)."""
+    def budget_filters(self, unwrapped: Iterable[str] = ()) -> None:
+        """Wrap every filter but ``unwrapped`` (call once all filters are registered).
+
+        ``unwrapped``: filters whose output is at most a few times their input and which
+        build nothing else (the body's own escaping filters, run on every tag of every
+        record): what they return is counted where it goes, by :func:`consume` or
+        :func:`_concat`.
+        """
         self.filters["join"] = pass_context(_join)
         self.filters["sum"] = pass_context(_sum)
-        self.filters = {name: _budgeted_filter(name, func) for name, func in self.filters.items()}
+        skip = frozenset(unwrapped)
+        self.filters = {name: func if name in skip else _budgeted_filter(name, func)
+                        for name, func in self.filters.items()}
         self.filters["_loop_iter"] = _loop_iter
         self.filters["_concat_parts"] = _concat
 
@@ -172,12 +185,9 @@ def consume(chunks: Iterable[str]) -> str:
     """The rendered body from jinja's output chunks, refused once it passes the limit."""
     out: list[str] = []
     total = 0
-    budget = _ACTIVE.get()
     for chunk in chunks:
         total += len(chunk)
         if total > MAX_CHARS:
             raise _too_long("the body")
         out.append(chunk)
-        if budget is not None:
-            budget.tick()
     return "".join(out)

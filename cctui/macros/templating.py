@@ -201,7 +201,7 @@ def _make_env() -> BudgetedEnvironment:
     )
     for name in ("lipsum", "cycler", "joiner"):
         env.globals.pop(name, None)
-    env.budget_filters()
+    env.budget_filters(unwrapped=("_json_str", "_json_value", "_form", "_text"))
     return env
 
 
