@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -42,6 +42,9 @@ from cctui.core.records import (
     shown_value,
 )
 from cctui.errors import CctuiError, InputError, NotFound
+
+if TYPE_CHECKING:
+    from cctui.store import Store
 
 DEFAULT_JIRA_STATUS_MAP = {
     "To Do": "Triaged",
@@ -85,14 +88,14 @@ class _RateLimiter:
         return allowed
 
 
-def append_inbound(store: Any, event: dict) -> None:
+def append_inbound(store: Store, event: dict) -> None:
     """Keep ``event`` in the store's inbound ring (call inside a store transaction)."""
     number = int(store.state_get(f"{INBOUND_KEY}:next") or 0)
     store.state_set(f"{INBOUND_KEY}:{number % INBOUND_KEEP}", {**event, "n": number})
     store.state_set(f"{INBOUND_KEY}:next", number + 1)
 
 
-def inbound_events(store: Any) -> list[dict]:
+def inbound_events(store: Store) -> list[dict]:
     """The kept inbound events, oldest first (for screens and tests)."""
     number = int(store.state_get(f"{INBOUND_KEY}:next") or 0)
     first = max(0, number - INBOUND_KEEP)
@@ -128,7 +131,7 @@ def jira_status_table(mapping: Mapping[str, str] | None, schema: Schema) -> dict
 class Listener:
     """The request handlers; one per app, holding the store, schema and limits."""
 
-    def __init__(self, store: Any, token: str, *, schema: Schema, jira_status_map: dict[str, str],
+    def __init__(self, store: Store, token: str, *, schema: Schema, jira_status_map: dict[str, str],
                  rate_limit: float, max_body: int, echo: Callable[[str], None] | None,
                  guard: ConnectionGuard) -> None:
         self.store = store
@@ -300,7 +303,7 @@ class Listener:
 
 
 def make_listener_app(
-    store: Any,
+    store: Store,
     token: str,
     *,
     schema: Schema | None = None,

@@ -18,13 +18,16 @@ import calendar
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from croniter import croniter
 
 from cctui.core.clock import iso, parse_iso
 from cctui.core.clock import now as clock_now
 from cctui.errors import InputError
+
+if TYPE_CHECKING:
+    from cctui.store import Store
 
 EVERY = ("hourly", "daily", "weekly", "monthly")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -229,7 +232,7 @@ def _already_ran(state: Any, period: datetime) -> bool:
     return False
 
 
-def claim_period(store: Any, name: str, period: datetime, moment: datetime) -> bool:
+def claim_period(store: Store, name: str, period: datetime, moment: datetime) -> bool:
     """Record that ``period`` of macro ``name`` is being run; False if someone already did.
 
     The claim is written before the run starts so that a second ``run-due`` (another
@@ -247,7 +250,7 @@ def claim_period(store: Any, name: str, period: datetime, moment: datetime) -> b
         return True
 
 
-def schedule_targets(store: Any, macro: Mapping[str, Any], schedule: Schedule, schema: Any = None) -> list[str]:
+def schedule_targets(store: Store, macro: Mapping[str, Any], schedule: Schedule, schema: Any = None) -> list[str]:
     """The ids of the records the scheduled run covers (the macro's target, filtered)."""
     from cctui.core.query import compile_query
 
@@ -267,7 +270,7 @@ def schedule_targets(store: Any, macro: Mapping[str, Any], schedule: Schedule, s
 
 
 def run_due(
-    store: Any,
+    store: Store,
     runner: Runner,
     now: datetime | None = None,
     *,

@@ -31,9 +31,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cctui.errors import CctuiError
+
+if TYPE_CHECKING:
+    from cctui.delivery.engine import Engine
+    from cctui.store import Store
 
 Runner = Callable[[str, list[str], str], Any]
 EVENT_KINDS = ("submit", "modify")
@@ -115,7 +119,7 @@ def matching_ids(macro: Any, event: Any, schema: Any = None) -> list[str]:
 class Triggers:
     """The store subscriber that turns change events into runs (see the module doc)."""
 
-    store: Any
+    store: Store
     runner: Runner
     schema: Any = None
     max_depth: int = 3
@@ -166,7 +170,7 @@ class Triggers:
             self.warn(message)
 
 
-def attach(store: Any, runner: Runner, *, schema: Any = None, max_depth: int = 3,
+def attach(store: Store, runner: Runner, *, schema: Any = None, max_depth: int = 3,
            warn: Callable[[str], None] | None = None) -> Triggers:
     """Subscribe triggers to ``store``'s change events; returns the subscriber."""
     triggers = Triggers(
@@ -230,7 +234,7 @@ class LoopRunner:
     ``on_done(name, trigger, summary_or_exception)`` is called on the loop when a run ends.
     """
 
-    def __init__(self, engine: Any, loop: asyncio.AbstractEventLoop, *,
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, *,
                  on_done: Callable[[str, str, Any], None] | None = None) -> None:
         self.engine = engine
         self.loop = loop

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -34,6 +34,10 @@ from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
 from cctui.macros.model import Macro
+
+if TYPE_CHECKING:
+    from cctui.config import Config
+    from cctui.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ class SendResult(NamedTuple):
         return 200 <= self.status_code < 300
 
 
-def load_macro(store, name: str):
+def load_macro(store: Store, name: str):
     """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
     stored = store.macro_get(name)
     if stored is None:
@@ -129,7 +133,8 @@ class _Run:
 class Engine:
     """Sends macros. One engine may run several runs at once (e.g. from the TUI)."""
 
-    def __init__(self, store, config=None, transport: httpx.AsyncBaseTransport | None = None,
+    def __init__(self, store: Store, config: Config | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None,
                  *, rng: random.Random | None = None, flush_interval: float = 0.1,
                  heartbeat_every: float = HEARTBEAT_EVERY) -> None:
         self.store = store
@@ -287,7 +292,8 @@ class Engine:
             summary.reason = summary.reason or state.stop_reason
             if recorder is not None:
                 if state.run_id:
-                    recorder.call(lambda: self.store.run_update(state.run_id, runs.final(summary)))
+                    run_id = state.run_id
+                    recorder.call(lambda: self.store.run_update(run_id, runs.final(summary)))
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
                 recorder.release()  # outcomes whose writes the last flush made durable

@@ -29,7 +29,10 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cctui.store import Store
 
 _STOP = object()
 
@@ -37,7 +40,7 @@ _STOP = object()
 class Recorder:
     """Queue attempts and record changes from the loop; a thread writes them."""
 
-    def __init__(self, store, *, macro: str, target: str = "feedback",
+    def __init__(self, store: Store, *, macro: str, target: str = "feedback",
                  interval: float = 0.1, batch: int = 500,
                  heartbeat: Callable[[], Any] | None = None, heartbeat_every: float = 2.0,
                  on_error: Callable[[BaseException], None] | None = None) -> None:

@@ -21,10 +21,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cctui.core.clock import now as clock_now
 from cctui.core.clock import parse_iso
 from cctui.errors import InputError
+
+if TYPE_CHECKING:
+    from cctui.store import Store
 
 #: A running engine stamps its run's ``heartbeat_at`` at least this often (seconds) ...
 HEARTBEAT_EVERY = 2.0
@@ -118,7 +122,7 @@ def run_crashed(run: dict) -> bool:
     return pid == os.getpid() or not pid_alive(pid)
 
 
-def interrupted_runs(store, macro: str | None = None, active: AbstractSet[str] = frozenset()) -> list[dict]:
+def interrupted_runs(store: Store, macro: str | None = None, active: AbstractSet[str] = frozenset()) -> list[dict]:
     """Runs that stopped before all their records were handled."""
     found = []
     for run in store.runs_all():
@@ -135,7 +139,7 @@ def interrupted_runs(store, macro: str | None = None, active: AbstractSet[str] =
     return found
 
 
-def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
+def plan_retry(store: Store, *, macro: str | None = None, record_id: str | None = None,
                active: AbstractSet[str] = frozenset(),
                skip: AbstractSet[tuple[str, str]] = frozenset()) -> list[RetryPlan]:
     """The runs ``retry`` should make, resumes first, in the order the runs started.
@@ -146,9 +150,10 @@ def plan_retry(store, *, macro: str | None = None, record_id: str | None = None,
     delivered_in: set[tuple[str, str]] = set()  # (run id, record id) delivered in that run
     last_attempt: dict[tuple[str, str], int] = {}  # (run id, record id) -> attempts made
     for entry in store.log_iter(macro=macro, record_id=record_id):
-        key = (entry.get("macro"), entry.get("record_id"))
+        record = str(entry.get("record_id") or "")
+        key = (str(entry.get("macro") or ""), record)
         newest.setdefault(key, entry)  # newest first: the first one seen is the last attempt
-        run_key = (entry.get("run_id"), entry.get("record_id"))
+        run_key = (str(entry.get("run_id") or ""), record)
         if entry.get("run_id") in run_ids:
             if entry.get("ok"):
                 delivered_in.add(run_key)

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cctui.core.clock import iso
 from cctui.delivery.events import RunSummary
 from cctui.delivery.recovery import machine_id
 from cctui.errors import StoreWriteError
 
+if TYPE_CHECKING:
+    from cctui.store import Store
 
-def persist(store, macro_name: str, trigger: str, ids: list[str], width: int, resume: str | None) -> str:
+
+def persist(store: Store, macro_name: str, trigger: str, ids: list[str], width: int, resume: str | None) -> str:
     """Save the run as ``running`` (or mark a resumed one so again); returns its id."""
     fields = {"status": "running", "pid": os.getpid(), "host": machine_id(), "heartbeat_at": iso(),
               "concurrency": width}
@@ -25,7 +29,7 @@ def persist(store, macro_name: str, trigger: str, ids: list[str], width: int, re
                              "started": iso(), "dry_run": False, **fields})
 
 
-def heartbeat(store, run_id: str | None) -> Callable[[], None] | None:
+def heartbeat(store: Store, run_id: str | None) -> Callable[[], None] | None:
     """What the recorder thread calls every few seconds while the run goes on, so other
     processes can tell a live run from a dead one (``recovery.run_is_live``)."""
     if not run_id:

@@ -21,10 +21,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso
 from cctui.core.clock import now as clock_now
+
+if TYPE_CHECKING:
+    from cctui.delivery.engine import Engine
+    from cctui.store import Store
 
 #: What to tell a user who has scheduled retries waiting.
 HINT = "run 'cctui run-due' or 'cctui retry --now'"
@@ -105,12 +109,12 @@ def _matches(entry: dict, macro: str | None, record_id: str | None) -> bool:
     return (macro is None or entry.get("macro") == macro) and (record_id is None or entry.get("record_id") == record_id)
 
 
-def pending(store: Any, *, macro: str | None = None, record_id: str | None = None) -> list[dict]:
+def pending(store: Store, *, macro: str | None = None, record_id: str | None = None) -> list[dict]:
     """Scheduled retries not yet sent (claimed ones included), soonest first."""
     return [e for e in store.retries_all() if _matches(e, macro, record_id)]
 
 
-def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
+def claim(store: Store, *, now: datetime | None = None, everything: bool = False,
           macro: str | None = None, record_id: str | None = None) -> list[dict]:
     """Take the scheduled retries that are due (``everything``: all of them) for this
     process and return them. Read and write happen in one ``store.batch()``: a
@@ -133,7 +137,7 @@ def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
                 continue
             if _claim_live(entry):
                 continue  # another live process (or this one) is sending it
-            stored = store.macro_get(entry.get("macro"))
+            stored = store.macro_get(str(entry.get("macro") or ""))
             if stored is None:
                 gone.append(entry["delivery_id"])
                 continue
@@ -145,7 +149,7 @@ def claim(store: Any, *, now: datetime | None = None, everything: bool = False,
     return taken
 
 
-def release(store: Any, entries: list[dict]) -> None:
+def release(store: Store, entries: list[dict]) -> None:
     """Hand claimed entries back unsent (due as before), for the next sender."""
     if entries:
         with store.batch():
@@ -161,7 +165,7 @@ def _same_claim(stored: dict | None, claimed: dict) -> bool:
                                       for k in ("claimed_by", "claimed_at", "attempt", "due"))
 
 
-def _delivered_since(store: Any, entries: list[dict]) -> set[str]:
+def _delivered_since(store: Store, entries: list[dict]) -> set[str]:
     """Delivery ids among ``entries`` whose record this macro delivered after the retry
     was scheduled (by another run): sending them would re-send a delivered record."""
     if not entries:
@@ -192,7 +196,7 @@ def _runs(entries: list[dict]) -> list[tuple[str, dict[str, dict]]]:
     return groups
 
 
-async def send(engine: Any, claimed: list[dict], *, listener: Any = None, concurrency: int | None = None,
+async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, concurrency: int | None = None,
                max_wait: float | None = None) -> Any:
     """Send claimed scheduled retries (trigger ``retry``) with their own delivery ids and
     attempt numbers; returns one summary over all of them."""

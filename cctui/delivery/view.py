@@ -24,7 +24,10 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cctui.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class _Index:
 class RunView:
     """Duck-types the parts of :class:`cctui.store.Store` that rendering reads."""
 
-    def __init__(self, store, target: str = "feedback", refresh: float = 0.25) -> None:
+    def __init__(self, store: Store, target: str = "feedback", refresh: float = 0.25) -> None:
         self._store = store
         self._target = target
         self._refresh = refresh

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+from textual.timer import Timer
 
 if TYPE_CHECKING:
-    from cctui.delivery.engine import SendResult
+    from cctui.delivery.engine import Engine, SendResult
     from cctui.delivery.events import Event, RunSummary
+    from cctui.tui.app import CctuiApp
 
 #: How often (seconds) subscribers hear about changes at most.
 REFRESH_EVERY = 0.1
@@ -214,14 +216,14 @@ class Dispatcher:
     class RunsUpdated(Message):
         """Progress changed for one or more runs; read ``app.dispatcher.runs``."""
 
-    def __init__(self, app, *, engine: Any = None) -> None:
+    def __init__(self, app: CctuiApp, *, engine: Engine | None = None) -> None:
         self.app = app
         self._engine = engine
         self.session_runs: list[RunProgress] = []
         self._tasks: dict[int, asyncio.Task] = {}
         self._subscribers: list[Any] = []
         self._dirty = False
-        self._timer = None
+        self._timer: Timer | None = None
         self._stored: list[RunProgress] = []
         self._stored_pending = False
         self._stored_reading = False
