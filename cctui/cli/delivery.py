@@ -153,7 +153,9 @@ class _Reporter:
 
 
 def _run_engine(make_coro) -> ev.RunSummary:
-    """Run the engine on a fresh loop; the first Ctrl-C cancels the run gracefully."""
+    """Run the engine on a fresh loop. Ctrl-C, a closed terminal (SIGHUP) and a polite
+    kill (SIGTERM, e.g. systemd stopping a job) cancel the run gracefully: requests on
+    the wire finish and are logged, the rest are saved as not sent for `cctui retry`."""
     from cctui.delivery import Engine
 
     ctx = _ctx()
@@ -162,8 +164,9 @@ def _run_engine(make_coro) -> ev.RunSummary:
     async def main():
         loop = asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGINT, engine.cancel)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests) or Windows
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, engine.cancel)
+        except (NotImplementedError, RuntimeError, AttributeError):  # not the main thread (tests), Windows
             pass
         return await make_coro(engine)
 

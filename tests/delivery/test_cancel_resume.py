@@ -12,6 +12,8 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+
 from cctui.delivery import Engine
 from cctui.delivery import events as ev
 from cctui.delivery.engine import delivery_id_for
@@ -77,3 +79,26 @@ def test_retry_finishes_a_run_cancelled_before_anything_was_sent(cli, store, rec
     assert sorted(json.loads(i.body)["text"].split(":")[0] for i in receiver.state.received) == ids
     assert {e["trigger"] for e in json_lines(cli("logs", "--json").output)} == {"retry"}
     assert "Nothing to retry" in cli("retry").output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_polite_kill_or_a_closed_terminal_cancels_like_ctrl_c(signum, store, data_dir, make_receiver,
+                                                                cctui_proc):
+    slow = make_receiver(delay=0.1)
+    ids = add_items(store, 40)
+    put_macro(store, url=slow.url + "/hook", concurrency=2)
+    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                             "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while slow.state.count < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "cancelled" in err, err  # not killed mid-request
+    [run] = store.runs_all()
+    assert run["status"] == "cancelled" and run["incomplete"] is True
+
+    assert cctui_proc("retry").returncode == 0
+    per_hook = Counter(i.headers["webhook-id"] for i in slow.state.received)
+    assert len(per_hook) == len(ids) and set(per_hook.values()) == {1}  # all, none twice
