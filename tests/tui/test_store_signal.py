@@ -110,3 +110,21 @@ def test_no_screen_polls_the_store_itself(module):
 
     source = (Path(cctui.tui.__file__).parent / module).read_text(encoding="utf-8")
     assert "set_interval" not in source and "REVISION_POLL" not in source
+
+
+async def test_a_real_cli_process_reaches_the_detail_through_the_signal(make_app, tui, seeded_dir):
+    import asyncio
+    import sys
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.loaded(pilot)
+        app.open_record("BUG-0002")
+        await tui.wait_for(pilot, lambda: getattr(app.screen, "record", None) is not None, "the detail")
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cctui", "--data-dir", str(seeded_dir), "feedback", "set", "BUG-0002",
+            "severity=Critical", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, err = await cli.communicate()
+        assert cli.returncode == 0, err.decode()
+        await tui.wait_for(pilot, lambda: app.screen.record["severity"] == "Critical", "the CLI's edit",
+                           timeout=10)
