@@ -12,6 +12,7 @@ import operator
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -42,24 +43,44 @@ def _normal(text: str) -> str:
     return _NOT_ALNUM.sub("", text.lower())
 
 
+def _fast_paths(predicate: Predicate, *, many: Callable[[list[dict]], list[dict]] | None = None,
+                mask: Mask | None = None,
+                select_all: Callable[..., list[int] | None] | None = None) -> Predicate:
+    """Attach the optional fast paths to ``predicate``; readers look them up with
+    ``getattr(predicate, name, None)``. A predicate stays a plain function (the row-by-row
+    path calls it per record), and function attributes have no static type, so this is the
+    one place that sets them. ``many(records)``: the matching records; ``mask``: see
+    :data:`Mask`; ``select_all(columns, want=True)``: sorted positions, or None."""
+    for name, path in (("many", many), ("mask", mask), ("select_all", select_all)):
+        if path is not None:
+            setattr(predicate, name, path)
+    return predicate
+
+
 def _negate(predicate: Predicate) -> Predicate:
     def negated(record: dict) -> bool:
         return not predicate(record)
 
     many = getattr(predicate, "many", None)
-    if many is not None:
-        def many_negated(records: list[dict]) -> list[dict]:
-            matched = set(map(id, many(records)))
-            return [r for r in records if id(r) not in matched]
-
-        negated.many = many_negated  # type: ignore[attr-defined]
     mask = getattr(predicate, "mask", None)
-    if mask is not None:
-        negated.mask = lambda columns, positions: list(map(operator.not_, mask(columns, positions)))  # type: ignore[attr-defined]
     select_all = getattr(predicate, "select_all", None)
-    if select_all is not None:
-        negated.select_all = lambda columns, want=True: select_all(columns, not want)  # type: ignore[attr-defined]
-    return negated
+    return _fast_paths(negated, many=partial(_many_not, many) if many is not None else None,
+                       mask=partial(_mask_not, mask) if mask is not None else None,
+                       select_all=partial(_select_all_not, select_all) if select_all is not None else None)
+
+
+def _many_not(many: Callable[[list[dict]], list[dict]], records: list[dict]) -> list[dict]:
+    matched = set(map(id, many(records)))
+    return [r for r in records if id(r) not in matched]
+
+
+def _mask_not(mask: Mask, columns: Columns, positions: list[int] | None) -> list[bool]:
+    return list(map(operator.not_, mask(columns, positions)))
+
+
+def _select_all_not(select_all: Callable[..., list[int] | None], columns: Columns,
+                    want: bool = True) -> list[int] | None:
+    return select_all(columns, not want)
 
 
 def _predicate(term: Term, schema: Schema) -> tuple[Predicate, int]:
@@ -80,8 +101,8 @@ def _predicate(term: Term, schema: Schema) -> tuple[Predicate, int]:
     elif field in TEXT_FIELDS:
         needles = [v.lower() for v in values]
         test = lambda value: any(n in str(value).lower() for n in needles)  # noqa: E731
-        predicate = _memoised(field, test, "" in values)
-        predicate.mask = _contains_mask(lambda columns: columns.lowered(field), needles)  # type: ignore[attr-defined]
+        predicate = _fast_paths(_memoised(field, test, "" in values),
+                                mask=_contains_mask(lambda columns: columns.lowered(field), needles))
         return predicate, 1
     elif field in DATE_FIELDS and all(_DATE_ONLY.match(v) for v in values if v):
         days = {v for v in values if v}
@@ -132,10 +153,7 @@ def _memoised(field: str, test: Callable[[Any], bool], empty_ok: bool) -> Predic
             return list(runs[0])
         return sorted(chain.from_iterable(runs))
 
-    predicate.many = many  # type: ignore[attr-defined]
-    predicate.mask = mask  # type: ignore[attr-defined]
-    predicate.select_all = select_all  # type: ignore[attr-defined]
-    return predicate
+    return _fast_paths(predicate, many=many, mask=mask, select_all=select_all)
 
 
 def _pick(column: list, positions: list[int] | None) -> list:
@@ -220,9 +238,7 @@ def _text_search(needle: str) -> Predicate:
         except KeyError:  # the cache was cleared meanwhile (another huge list)
             return [r for r in records if predicate(r)]
 
-    predicate.many = many  # type: ignore[attr-defined]
-    predicate.mask = _contains_mask(Columns.text, [needle])  # type: ignore[attr-defined]
-    return predicate
+    return _fast_paths(predicate, many=many, mask=_contains_mask(Columns.text, [needle]))
 
 
 def _comparison(term: Term) -> Predicate:
@@ -286,8 +302,7 @@ def _compare_numbers(field: str, operator: str, bound: float) -> Predicate:
             return list(map(getattr(bound, _REFLECTED[operator]), values))
         return [predicate({field: value}) for value in values]
 
-    predicate.mask = mask  # type: ignore[attr-defined]
-    return predicate
+    return _fast_paths(predicate, mask=mask)
 
 
 _CANONICAL = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
@@ -320,5 +335,4 @@ def _compare_dates(field: str, operator: str, bound: str) -> Predicate:
             return list(map(getattr(bound, _REFLECTED[operator]), values))
         return [predicate({field: value}) for value in values]
 
-    predicate.mask = mask  # type: ignore[attr-defined]
-    return predicate
+    return _fast_paths(predicate, mask=mask)
