@@ -23,10 +23,10 @@ from cctui import USER_AGENT
 from cctui.core.clock import iso, now
 from cctui.delivery.explain import Explanation, explain
 from cctui.delivery.returns import take_return_values
-from cctui.delivery.transport import NO_LENGTH_METHODS, PLAIN_HEADERS, TRUNCATED, HttpSender, host_header
+from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
-from cctui.macros.request import VERIFY_WARNING, render_request
+from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
@@ -455,11 +455,7 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
             else any(name.lower() == "user-agent" for name, _ in prepared.headers)):
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
     # Host and Content-Length too: the log lists every header that went on the wire.
-    host = host_header(prepared.url)
-    if host is not None:
-        headers.append(("Host", host))
-    if prepared.body or prepared.method not in NO_LENGTH_METHODS:
-        headers.append(("Content-Length", str(len(prepared.body))))
+    headers += wire_headers(prepared.method, prepared.url, len(prepared.body))
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:

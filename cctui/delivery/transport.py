@@ -53,8 +53,6 @@ KEEPALIVE = 4.0
 CONNECT_FIRST = 0.05
 #: Headers aiohttp would add by itself; never sent, so the log shows every header sent.
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-#: Methods that carry no Content-Length when their body is empty (as aiohttp sends them).
-NO_LENGTH_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -324,16 +322,6 @@ def _yarl(text: str) -> yarl.URL:
     return yarl.URL(text, encoded=text.isascii())
 
 
-@functools.lru_cache(maxsize=512)
-def host_header(url: str) -> str | None:
-    """The ``Host`` header for ``url`` (IDNA-encoded, port only when not the default), or
-    None when the URL cannot be parsed (the send then reports why)."""
-    try:
-        return _url(url).netloc.decode("ascii")
-    except (httpx.InvalidURL, UnicodeError, ValueError):
-        return None
-
-
 class HttpSender:
     """Sends one request at a time over a transport (one per run): builds the
     ``httpx.Request``, applies the timeout, reads the body capped."""
@@ -397,4 +385,4 @@ class HttpSender:
 
 
 __all__ = ["AiohttpTransport", "BODY_LIMIT", "HttpSender", "PLAIN_HEADERS", "TRUNCATED", "USER_AGENT",
-           "host_header", "make_transport", "warn_once", "warn_old_transport_setting"]
+           "make_transport", "warn_once", "warn_old_transport_setting"]

@@ -13,7 +13,7 @@ from cctui.core.records import shown_value
 from cctui.errors import MacroError, NotFound
 from cctui.macros import signing
 from cctui.macros.model import Macro
-from cctui.macros.request import RenderedRequest, render_request
+from cctui.macros.request import RenderedRequest, render_request, wire_headers
 
 #: The ``webhook-id`` a preview shows (a real send uses one id per record and run).
 PREVIEW_WEBHOOK_ID = "msg_preview"
@@ -68,6 +68,7 @@ def with_engine_headers(rendered: RenderedRequest, *, webhook_id: str = PREVIEW_
     headers = list(rendered.headers) + added
     if not any(name.lower() == "user-agent" for name, _ in rendered.headers):
         headers.append(("User-Agent", USER_AGENT))
+    headers += wire_headers(rendered.method, rendered.url, len(rendered.body.encode("utf-8")))
     return dataclasses.replace(rendered, headers=headers, secrets=frozenset(secrets))
 
 

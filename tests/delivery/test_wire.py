@@ -171,3 +171,35 @@ def test_a_request_read_then_dropped_is_a_logged_attempt_retried_with_the_same_i
     received = Counter(_webhook_id(r).decode() for r in requests)
     logged = Counter(e["request_headers"]["webhook-id"] for e in entries)
     assert received == logged and len(received) == 2
+
+
+def test_the_preview_lists_the_same_headers_the_receiver_got(store):
+    from cctui.macros.model import Macro
+    from cctui.macros.preview import preview_request
+
+    ids = add_items(store, 1)
+
+    async def main():
+        async with WireServer() as server:
+            put_macro(store, url=server.url + "/hook", headers="X-Team: core", signing_secret="whsec_c2VjcmV0")
+            await Engine(store, fast_config()).run("hook", ids)
+            return server.seen
+
+    (seen,) = asyncio.run(main())
+    shown, _ = preview_request(Macro.from_dict(store.macro_get("hook")), ids[0], store=store)
+    received = dict(seen[2])
+    assert set(shown["headers"]) == set(received)
+    for name in ("Host", "Content-Length", "Content-Type", "X-Team", "User-Agent"):
+        assert shown["headers"][name] == received[name]
+
+
+@pytest.mark.parametrize("url", [
+    "https://a.example:443/x", "http://127.0.0.1:8080/h", "http://a.example:80/", "https://Bücher.example/x",
+    "http://[::1]:8080/x", "https://u:p@h.example:8443/x", "HTTP://H.Example/x", "https://h.example:80/x",
+])
+def test_host_header_is_what_the_url_gives(url):
+    import httpx
+
+    from cctui.macros.request import host_header
+
+    assert host_header(url) == httpx.URL(url).netloc.decode("ascii")

@@ -80,7 +80,8 @@ def test_preview_json_follows_the_contract_and_masks_secrets(run_cli, seeded):
     assert shown["url"] == "https://hooks.slack.com/services/T000/B000/••••"
     webhook = {k: shown["headers"].pop(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     assert shown["headers"] == {"Content-Type": "application/json", "Authorization": "Bearer ••••",
-                                "X-Api-Key": "••••", "User-Agent": f"cctui/{__version__}"}
+                                "X-Api-Key": "••••", "User-Agent": f"cctui/{__version__}",
+                                "Host": "hooks.slack.com", "Content-Length": str(len(shown["body"].encode()))}
     assert webhook["webhook-id"] == "msg_preview" and webhook["webhook-signature"] == "v1,••••"
     assert webhook["webhook-timestamp"].isdigit()
     assert json.loads(shown["body"]) == {"text": 'New bug BUG-0001: Crash "on" save </script>', "votes": 5}
