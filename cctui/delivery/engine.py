@@ -166,9 +166,11 @@ class Engine:
         ``grace`` seconds for the requests already on the wire and for the log, so each
         run is left recorded and resumable and `cctui retry` sends nothing twice."""
         self.cancel()
-        pending = [state.finished.wait() for state in self._runs.values()]
-        if pending:
-            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=grace)
+        waits = [asyncio.ensure_future(state.finished.wait()) for state in self._runs.values()]
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=grace)
+            for wait in late:  # gave up on it: do not leave the wait pending on the loop
+                wait.cancel()
 
     async def send_once(self, macro: Any, record: Mapping | None = None) -> SendResult:
         """Render ``macro`` (a Macro or a macro dict) for ``record`` and send it once: no

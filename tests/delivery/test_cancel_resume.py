@@ -102,3 +102,27 @@ def test_a_polite_kill_or_a_closed_terminal_cancels_like_ctrl_c(signum, store, d
     assert cctui_proc("retry").returncode == 0
     per_hook = Counter(i.headers["webhook-id"] for i in slow.state.received)
     assert len(per_hook) == len(ids) and set(per_hook.values()) == {1}  # all, none twice
+
+
+def test_engine_shutdown_leaves_every_request_it_sent_logged_and_the_run_resumable(store, make_receiver):
+    slow = make_receiver(delay=0.2)
+    ids = add_items(store, 30)
+    put_macro(store, url=slow.url + "/hook", concurrency=3)
+    engine = Engine(store, fast_config())
+
+    async def go():
+        task = engine.start("hook", ids)
+        deadline = time.monotonic() + 30
+        while slow.state.count < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not task.done()
+        await engine.shutdown()  # what the TUI awaits as it quits
+        assert task.done()  # the run ended within the grace time
+        return task.result()
+
+    summary = asyncio.run(go())
+    assert summary.cancelled and summary.not_sent > 0
+    # Requests on the wire were answered and logged, none cut off: retry will not resend them.
+    assert store.log_count() == slow.state.count == summary.sent
+    [run] = store.runs_all()
+    assert run["status"] == "cancelled" and run["incomplete"] is True
