@@ -141,6 +141,47 @@ def _too_much() -> TemplateTooExpensive:
     return TemplateTooExpensive(f"it builds more than {MAX_WORK // 1_000_000} MB of values")
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def check_text_of(value: Any) -> None:
+    """Refuse before ``str()`` or JSON of a container would pass :data:`MAX_CHARS`.
+
+    A list may hold the same list a thousand times, which holds the same text a thousand
+    times: three small steps, a billion characters once printed. The estimate counts each
+    distinct container once (memoised by identity), so it costs as much as the value has
+    distinct parts, not as much as its text.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return
+    memo: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if isinstance(item, str):
+            return len(item) + 4
+        if not isinstance(item, _CONTAINERS):
+            return 24
+        key = id(item)
+        if key in memo:
+            return memo[key]
+        memo[key] = 8  # a container inside itself prints as [...]
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        total = 2
+        for child in children:
+            total += size(child) + 2
+            if total > MAX_CHARS:
+                break
+        memo[key] = total
+        return total
+
+    try:
+        total = size(value)
+    except RecursionError:
+        raise TemplateTooExpensive("a value nests lists or dicts too deeply to print") from None
+    if total > MAX_CHARS:
+        raise _too_long("the text of a list or dict")
+
+
 def _int(value: Any) -> int | None:
     """``value`` as a whole number, or None when it is not one (the real call then fails)."""
     try:
@@ -229,6 +270,11 @@ def binop(op: str, left: Any, right: Any) -> Any:
             check_length(a + b)
     elif op == "%" and isinstance(left, (str, bytes)):
         check_percent_format(left, right)
+        for arg in (right if isinstance(right, tuple) else (right,)):
+            check_text_of(arg)
+        if isinstance(right, dict):
+            for arg in right.values():
+                check_text_of(arg)
     return spend(_BINOPS[op](left, right))
 
 
@@ -249,6 +295,8 @@ def check_method(obj: Any, args: tuple, kwargs: dict) -> tuple:
         if isinstance(fmt, str):
             mapping = args[0] if name == "format_map" and args and isinstance(args[0], dict) else kwargs
             check_brace_format(fmt, args if name == "format" else (), mapping)
+            for arg in [*args, *kwargs.values(), *(mapping.values() if isinstance(mapping, dict) else ())]:
+                check_text_of(arg)
         return args
     if isinstance(owner, (str, bytes)):
         size = len(owner)
@@ -296,6 +344,14 @@ def check_method(obj: Any, args: tuple, kwargs: dict) -> tuple:
 #: The filters :func:`check_filter` has checks for.
 CHECKED_FILTERS = frozenset({"center", "indent", "format", "replace", "wordwrap", "urlize", "pprint",
                              "batch", "slice", "truncate", "tojson", "round"})
+
+
+#: Filters that read a list or dict without printing it (the others print their input).
+NON_PRINTING_FILTERS = frozenset({
+    "attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items", "join",
+    "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr",
+    "reverse", "select", "selectattr", "slice", "sort", "sum", "unique",
+})
 
 
 def check_filter(name: str, args: tuple, kwargs: dict) -> None:

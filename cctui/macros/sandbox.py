@@ -23,7 +23,9 @@ from jinja2.visitor import NodeTransformer
 from cctui.macros.budget import (
     _ACTIVE,
     _BINOPS,
+    _CONTAINERS,
     CHECKED_FILTERS,
+    NON_PRINTING_FILTERS,
     MAX_CHARS,
     Budget,
     _too_long,
@@ -31,6 +33,7 @@ from cctui.macros.budget import (
     check_filter,
     check_length,
     check_method,
+    check_text_of,
     spend,
     tick,
 )
@@ -41,6 +44,7 @@ def _budgeted_filter(name: str, func: Callable) -> Callable:
     compile time (constant folding would otherwise run ``'x'|center(10**9)`` in ``macro add``)."""
     passes = _PassArg.from_obj(func)
     checked = name in CHECKED_FILTERS
+    prints = name not in NON_PRINTING_FILTERS
 
     @pass_context
     @wraps(func)
@@ -50,6 +54,8 @@ def _budgeted_filter(name: str, func: Callable) -> Callable:
             budget.tick()
         if checked:
             check_filter(name, args, kwargs)
+        if prints and args and isinstance(args[0], _CONTAINERS):
+            check_text_of(args[0])
         if passes is None:
             result = func(*args, **kwargs)
         elif passes is _PassArg.context:
@@ -71,6 +77,7 @@ def _join(context: Context, value: Iterable[Any], d: Any = "", attribute: Any = 
     parts: list[str] = []
     total = 0
     for item in value:
+        check_text_of(item)
         text = str(item)
         total += len(text) + len(sep)
         if total > MAX_CHARS + len(sep):
@@ -99,6 +106,7 @@ def _concat(parts: Iterable[Any]) -> str:
     out: list[str] = []
     total = 0
     for part in parts:
+        check_text_of(part)
         text = str(part)
         total += len(text)
         if total > MAX_CHARS:

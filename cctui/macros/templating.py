@@ -33,7 +33,7 @@ from jinja2.runtime import Context
 
 from cctui.errors import TemplateError
 from cctui.macros import budget, sandbox
-from cctui.macros.budget import TemplateTooExpensive
+from cctui.macros.budget import TemplateTooExpensive, check_text_of
 from cctui.macros.sandbox import BudgetedEnvironment
 
 FORMATS = ("json", "form", "text")
@@ -81,6 +81,7 @@ def to_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, (dict, list, tuple)):
+        check_text_of(value)
         return _dumps(value)
     return str(value)
 
@@ -124,12 +125,14 @@ def json_value(value: Any) -> str:
     if value is None or isinstance(value, (bool, int, float, list, tuple, dict, str)):
         if isinstance(value, float) and not math.isfinite(value):
             raise _not_json(value)
+        check_text_of(value)
         return _dumps(value, strict=True)
     return _dumps(str(value))
 
 
 def _tojson(value: Any, indent: int | None = None) -> JsonText:
     """Replaces jinja's ``tojson``: marks its result so value position inserts it as-is."""
+    check_text_of(value)
     if indent is None:
         return JsonText(_dumps(value, strict=True))
     try:

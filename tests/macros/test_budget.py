@@ -61,6 +61,15 @@ HOSTILE = {
     "slice count": "(( [1]|slice(10**9)|list ))",
     "body size": "{% for i in range(100000) %}(( 'x'*100 )){% endfor %}",
     "string loop": "{% for a in 'x'*999999 %}{% for b in 'x'*999999 %}{% endfor %}{% endfor %}",
+    # Shared parts: three small lists whose text is a billion characters.
+    "printed shared list": "(( [['x'*1000]*1000]*1000 ))",
+    "string of shared list": "(( ([['x'*1000]*1000]*1000)|string|length ))",
+    "concat of shared list": "(( ([['x'*1000]*1000]*1000) ~ '' ))",
+    "percent of shared list": "(( '%s' % [[['x'*1000]*1000]*1000] ))",
+    "format of shared list": "(( '{}'.format([['x'*1000]*1000]*1000) ))",
+    "tojson of shared list": "(( ([['x'*1000]*1000]*1000)|tojson ))",
+    "join of shared lists": "(( ([['x'*1000]*1000]*1000)|join ))",
+    "upper of shared list": "(( ([['x'*1000]*1000]*1000)|upper ))",
 }
 
 
@@ -102,6 +111,16 @@ def test_the_deadline_names_the_budget():
 ])
 def test_ordinary_templates_render_as_before(body, expected):
     assert render_request(_macro(body), make_record()).body == expected
+
+
+def test_a_json_body_holding_shared_lists_is_refused_too():
+    with pytest.raises(TemplateTooExpensive, match="the text of a list or dict would pass"):
+        render_request(_macro('{"a": (( [["x"*1000]*1000]*1000 ))}', "json"), make_record())
+
+
+def test_a_list_that_holds_itself_still_prints():
+    body = render_request(_macro("{% set l = [1] %}((l.append(l) or ''))((l|string))"), make_record()).body
+    assert body == "[1, [...]]"
 
 
 def test_a_body_of_a_few_hundred_kilobytes_still_renders():
