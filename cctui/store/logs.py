@@ -53,7 +53,8 @@ class DeliveryLog:
         """
         if self._newest is None:
             segments = self.segments()
-            self._newest = int(SEGMENT.match(segments[-1].name).group(1)) if segments else 0  # type: ignore[union-attr]
+            match = SEGMENT.match(segments[-1].name) if segments else None
+            self._newest = int(match.group(1)) if match else 0
         while self._segment_path(self._newest + 1).exists():
             self._newest += 1
         if self._newest and not self._segment_path(self._newest).exists():

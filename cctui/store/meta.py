@@ -99,20 +99,21 @@ class MetaTables:
             else:
                 self._beats.update_ids({"at": at}, [run_id])
 
-    def _with_beat(self, run: dict | None) -> dict | None:
-        beat = self._beats.raw(run["id"]) if run is not None else None
-        if beat is None or str(beat.get("at") or "") <= str(run.get("heartbeat_at") or ""):  # type: ignore[union-attr]
+    def _with_beat(self, run: dict) -> dict:
+        beat = self._beats.raw(run["id"])
+        if beat is None or str(beat.get("at") or "") <= str(run.get("heartbeat_at") or ""):
             return run
-        return {**run, "heartbeat_at": beat["at"]}  # type: ignore[dict-item]
+        return {**run, "heartbeat_at": beat["at"]}
 
     def run_get(self, run_id: str) -> dict | None:
         with self._reading():
-            return self._with_beat(self._runs.raw(run_id))
+            run = self._runs.raw(run_id)
+            return None if run is None else self._with_beat(run)
 
     def runs_all(self) -> list[dict]:
         """Every run, oldest first."""
         with self._reading():
-            return [self._with_beat(run) for run in self._runs.documents()]  # type: ignore[misc]
+            return [self._with_beat(run) for run in self._runs.documents()]
 
     # -- automation state -------------------------------------------------------------------
     def state_get(self, key: str, default: Any = None) -> Any:

@@ -66,8 +66,8 @@ class Store(MetaTables):
         self._meta_db = CctuiDB(
             self.data_dir / "meta.json", self.data_dir / "meta.journal", storage=JournaledStorage
         )
-        self._records: JournaledStorage = self._records_db.storage  # type: ignore[assignment]
-        self._meta: JournaledStorage = self._meta_db.storage  # type: ignore[assignment]
+        self._records = self._records_db.journaled
+        self._meta = self._meta_db.journaled
         self._feedback: RecordTable = self._records_db.table("feedback")
         self._users: RecordTable = self._records_db.table("users")
         self._macros: RecordTable = self._meta_db.table("macros")

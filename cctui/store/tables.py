@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any
 
 from tinydb import TinyDB
+from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from cctui.store.journal import JournaledStorage
@@ -119,9 +120,12 @@ class RecordTable(Table):
 
     document_id_class = str  # type: ignore[assignment]  # TinyDB annotates int; any hashable works
 
-    @property
-    def journaled(self) -> JournaledStorage:
-        return self._storage  # type: ignore[return-value]
+    def __init__(self, storage: Storage, name: str,
+                 cache_size: int = Table.default_query_cache_capacity, persist_empty: bool = False) -> None:
+        super().__init__(storage, name, cache_size, persist_empty)
+        assert isinstance(storage, JournaledStorage), "open CctuiDB with storage=JournaledStorage"
+        #: the storage, as the type it always is here (TinyDB annotates a Storage)
+        self.journaled: JournaledStorage = storage
 
     def documents(self) -> list[dict]:
         """Every document as a plain dict, in insertion order (no per-document copies)."""
@@ -193,4 +197,13 @@ class CctuiDB(TinyDB):
     table_class = RecordTable
 
     def table(self, name: str, **kwargs: Any) -> RecordTable:  # narrow the return type
-        return super().table(name, **kwargs)  # type: ignore[return-value]
+        table = super().table(name, **kwargs)
+        assert isinstance(table, RecordTable)  # table_class above
+        return table
+
+    @property
+    def journaled(self) -> JournaledStorage:
+        """The storage, as the type it always is here (TinyDB annotates a Storage)."""
+        storage = self.storage
+        assert isinstance(storage, JournaledStorage), "open CctuiDB with storage=JournaledStorage"
+        return storage
