@@ -37,3 +37,25 @@ def test_background_work_runs_on_textual_workers():
     is ``@work(thread=True)`` / ``run_worker``, results come back with ``post_message``."""
     assert not _hits(r"threading\.Thread\(|\bThread\("), "use a Textual thread worker"
     assert not _hits(r"_handle_exception"), "let the worker fail (exit_on_error) or post a message"
+
+
+def test_every_screen_lives_in_screens():
+    """Screens and modal screens are in cctui/tui/screens/, one confirmation for all."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.screen import Screen
+
+    misplaced, confirmations = [], []
+    for info in pkgutil.walk_packages(cctui.tui.__path__, "cctui.tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not issubclass(cls, Screen):
+                continue
+            if not info.name.startswith("cctui.tui.screens."):
+                misplaced.append(f"{info.name}:{cls.__name__}")
+            if "Confirm" in cls.__name__:
+                confirmations.append(cls.__name__)
+    assert misplaced == []
+    assert confirmations == ["ConfirmScreen"]
