@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +30,11 @@ from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
+
+if TYPE_CHECKING:
+    from cctui.config import Config
+    from cctui.macros.model import Macro
+    from cctui.macros.source import RecordSource
 
 # Attempt ids: the delivery id and attempt number are unique except when a resumed run
 # repeats an attempt number; a per-process random start + counter separates those.
@@ -90,7 +95,8 @@ class RequestFactory:
     empty) goes through ``render_request`` itself, so errors read exactly the same.
     """
 
-    def __init__(self, macro, store=None, config=None, environ=os.environ) -> None:
+    def __init__(self, macro: Macro, store: RecordSource | None = None, config: Config | None = None,
+                 environ: Mapping[str, str] = os.environ) -> None:
         self.macro = macro
         self.store = store
         self.config = config
@@ -175,7 +181,8 @@ def _prepared(fixed: Fixed, body: str) -> Prepared:
                     fixed.secrets, masked, fixed.key, fixed.masked_headers, fixed)
 
 
-def prepare(macro, record: dict, store=None, config=None, environ=os.environ) -> Prepared:
+def prepare(macro: Macro, record: dict, store: RecordSource | None = None, config: Config | None = None,
+            environ: Mapping[str, str] = os.environ) -> Prepared:
     """Render ``macro`` for ``record``; raises the macros' TemplateError/SecretError.
     (A run uses one :class:`RequestFactory` for all its records.)"""
     return RequestFactory(macro, store, config, environ).prepare(record)

@@ -27,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cctui.core.records import Schema
     from cctui.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,18 @@ class RunView:
         subscribe = getattr(store, "subscribe", None)
         self._unsubscribe = subscribe(self._on_change) if subscribe is not None else None
 
-    def __getattr__(self, name: str) -> Any:  # schema, macro_get, ...: straight to the store
+    def __getattr__(self, name: str) -> Any:  # macro_get, config, ...: straight to the store
         return getattr(self._store, name)
+
+    @property
+    def schema(self) -> Schema:
+        return self._store.schema
+
+    def feedback_all(self) -> list[dict]:
+        return self._store.feedback_all()
+
+    def macros_all(self) -> list[dict]:
+        return self._store.macros_all()
 
     # -- lifecycle -------------------------------------------------------------------------
     def load(self) -> None:

@@ -14,12 +14,13 @@ from cctui.errors import MacroError, NotFound
 from cctui.macros import signing
 from cctui.macros.model import Macro
 from cctui.macros.request import RenderedRequest, render_request, wire_headers
+from cctui.macros.source import RecordSource
 
 #: The ``webhook-id`` a preview shows (a real send uses one id per record and run).
 PREVIEW_WEBHOOK_ID = "msg_preview"
 
 
-def find_record(macro: Macro, record_id: str, store: Any) -> dict:
+def find_record(macro: Macro, record_id: str, store: RecordSource) -> dict:
     """The feedback item (or user, for ``target = "users"``) the preview renders."""
     getter = store.user_get if macro.target == "users" else store.feedback_get
     record = getter(record_id)
@@ -30,7 +31,7 @@ def find_record(macro: Macro, record_id: str, store: Any) -> dict:
 
 
 def preview_request(
-    macro: Macro, record_id: str, *, store: Any, config: Any = None,
+    macro: Macro, record_id: str, *, store: RecordSource, config: Any = None,
     environ: Mapping[str, str] = os.environ,
 ) -> tuple[dict[str, Any], list[str]]:
     """``({"method", "url", "headers", "body"}, warnings)`` with every secret masked.

@@ -15,6 +15,7 @@ from cctui.errors import CctuiError, MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro
+from cctui.macros.source import RecordSource
 from cctui.macros.tags import available_tags, base_fields, build_context
 from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
 
@@ -69,7 +70,7 @@ def _base_url(config: Any) -> str | None:
     return getattr(config, "base_url", None)
 
 
-def _schema_extra(store: Any) -> frozenset[str]:
+def _schema_extra(store: RecordSource | None) -> frozenset[str]:
     schema = getattr(store, "schema", None)
     return frozenset(getattr(schema, "extra_fields", ()) or ())
 
@@ -89,7 +90,7 @@ def _fields_of(records: Iterable[Mapping[str, Any]]) -> set[str]:
     return names
 
 
-def known_fields(store: Any, target: str = "feedback", *, fresh: bool = False) -> frozenset[str]:
+def known_fields(store: RecordSource | None, target: str = "feedback", *, fresh: bool = False) -> frozenset[str]:
     """Every field name a tag of a ``target`` macro may use: the standard fields, the
     configured ``[records] extra_fields``, every field present in the store's records of
     that target, and every field some stored macro writes (``return_values``,
@@ -121,7 +122,7 @@ def known_fields(store: Any, target: str = "feedback", *, fresh: bool = False) -
     return result
 
 
-def _known_for(store: Any, target: str, wanted: Iterable[str]) -> frozenset[str]:
+def _known_for(store: RecordSource | None, target: str, wanted: Iterable[str]) -> frozenset[str]:
     """The cached known fields, refreshed only if one of ``wanted`` is missing and the
     store changed since (so a bulk send does not re-read 100k records per record)."""
     per_store = _KNOWN.get(store) if store is not None else None
@@ -135,7 +136,7 @@ def render_request(
     macro: Macro,
     record: Mapping[str, Any],
     *,
-    store: Any = None,
+    store: RecordSource | None = None,
     config: Any = None,
     environ: Mapping[str, str] = os.environ,
     now: str | None = None,
@@ -300,7 +301,7 @@ def _header_source(value: str) -> tuple[str, tuple[str, ...]]:
     return sec.SECRET_REF.sub(swap, value), tuple(refs)
 
 
-def _render_header(macro: Macro, index: int, name: str, value: str, context: dict, store: Any,
+def _render_header(macro: Macro, index: int, name: str, value: str, context: dict, store: RecordSource | None,
                    environ: Mapping[str, str], found: set[str], missing: list[str] | None,
                    known_fields: Iterable[str] | None) -> str:
     """One header value template rendered for a record, header-safe (a tag's value may not
@@ -368,7 +369,7 @@ def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
                                     f"{_without_body(unknown_tag_message(unknown[0], known, None))}")
 
 
-def check_cost(macro: Macro, record: Mapping[str, Any] | None, *, store: Any = None,
+def check_cost(macro: Macro, record: Mapping[str, Any] | None, *, store: RecordSource | None = None,
                config: Any = None, where: str | None = None) -> None:
     """Raise :class:`~cctui.macros.budget.TemplateTooExpensive` when ``macro``'s body is
     too expensive to render for ``record`` (a sample: ``macro add`` and ``send`` refuse

@@ -7,6 +7,7 @@ from typing import Any
 
 from cctui.core.clock import iso
 from cctui.core.records import FEEDBACK_FIELDS, RECORD_ID, USER_FIELDS
+from cctui.macros.source import RecordSource
 
 #: Tags computed for every record (a record field of the same name wins, except ``record``).
 COMPUTED_TAGS = ("url", "now", "record")
@@ -48,7 +49,7 @@ class Person(str):
 _USER_CACHE: dict[tuple[int, Any], dict[str, dict]] = {}
 
 
-def find_user(store: Any, ref: Any) -> dict | None:
+def find_user(store: RecordSource | None, ref: Any) -> dict | None:
     """The user a submitter value names (a user id, or an e-mail), if the store has one."""
     if store is None or not ref:
         return None
@@ -75,7 +76,7 @@ def build_context(
     record: Mapping[str, Any],
     *,
     target: str = "feedback",
-    store: Any = None,
+    store: RecordSource | None = None,
     base_url: str | None = None,
     extra_names: Iterable[str] = (),
     now: str | None = None,

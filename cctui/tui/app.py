@@ -12,7 +12,7 @@ import signal
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App
@@ -30,6 +30,9 @@ from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, check_keymap
 from cctui.tui.screens.feedback import FeedbackScreen
 from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from cctui.tui.widgets.record_table import RecordTable
+
+if TYPE_CHECKING:
+    from cctui.automation.triggers import Triggers
 
 # Screens 2-4, the detail, help, bulk and macro-form screens and the macro palette
 # providers load on first use: importing them (and the TextArea, DataTable, ... they
@@ -86,7 +89,7 @@ class CctuiApp(App):
 
     def __init__(self, store: Store, config: Config, *, theme: str | None = None,
                  data_dir: Path | str | None = None, schema: Schema | None = None,
-                 triggers: Any = None) -> None:
+                 triggers: Triggers | None = None) -> None:
         """``triggers`` is the store's :class:`cctui.automation.Triggers` subscriber, if
         any: while the app runs, its runs go through :attr:`dispatcher` (screen 3)."""
         super().__init__()
