@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cctui.core.exporter import restore
 from cctui.core.records import FIELD_NAME, Schema
@@ -60,11 +60,19 @@ def parse_file(
     ]
 
 
+class ImportTarget(Protocol):
+    """The store calls an import makes (:class:`cctui.store.Store`; core does not import it)."""
+
+    schema: Schema
+
+    def feedback_add(self, items: list[dict], *, origin: str = ...) -> list[dict]: ...
+
+
 def import_file(
-    store: Any, path: Path | str, schema: Schema | None = None, *, default_type: str | None = None
+    store: ImportTarget, path: Path | str, schema: Schema | None = None, *, default_type: str | None = None
 ) -> list[dict[str, Any]]:
     """Validate the whole file, then add its items to ``store`` in one write."""
-    items = parse_file(path, schema or getattr(store, "schema", None), default_type=default_type)
+    items = parse_file(path, schema or store.schema, default_type=default_type)
     return store.feedback_add(items, origin="import") if items else []
 
 

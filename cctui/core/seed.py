@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cctui.core.clock import now
 from cctui.core.records import USER_PREFIX, Schema, format_id
@@ -153,17 +153,29 @@ def generate(
     return items, users
 
 
-def seed_store(store: Any, count: int, seed: int = 0, *,
+class SeedTarget(Protocol):
+    """The store calls seeding makes (:class:`cctui.store.Store`; core does not import it)."""
+
+    schema: Schema
+
+    def batch(self) -> AbstractContextManager[Any]: ...
+
+    def users_add(self, items: list[dict], *, origin: str = ...) -> list[dict]: ...
+
+    def feedback_add(self, items: list[dict], *, origin: str = ...) -> list[dict]: ...
+
+    def macro_put(self, macro: dict) -> None: ...
+
+
+def seed_store(store: SeedTarget, count: int, seed: int = 0, *,
                macros: Iterable[Mapping[str, Any]] = ()) -> dict:
     """Add generated users, then items (one write each), then ``macros`` (macro dicts, e.g.
     :func:`cctui.macros.samples.sample_macro_dicts`), all in one batch.
 
     Returns a summary: ``{"feedback": n, "users": n, "macros": n, "by_type": {...}}``.
     """
-    schema = getattr(store, "schema", None) or Schema()
-    items, users = generate(count, seed, schema=schema)
-    batch = store.batch() if hasattr(store, "batch") else nullcontext()
-    with batch:  # all or nothing: a seed interrupted half-way leaves no orphans
+    items, users = generate(count, seed, schema=store.schema)
+    with store.batch():  # all or nothing: a seed interrupted half-way leaves no orphans
         added_users = store.users_add([{k: v for k, v in u.items() if k != "id"} for u in users])
         real_ids = {u["id"]: added["id"] for u, added in zip(users, added_users, strict=True)}
         for item in items:
