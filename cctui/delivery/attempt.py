@@ -28,6 +28,7 @@ from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
+from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
 
@@ -116,6 +117,10 @@ class RequestFactory:
                                         extra_names=extra, now=iso_now())
                 try:
                     body = compiled.render(context) if self.macro.body else ""
+                except TemplateTooExpensive as exc:
+                    # Not again through render_request: that would spend a second budget.
+                    exc.args = (f"macro {self.macro.name}: {exc}",)
+                    raise exc.with_traceback(None) from None
                 except CctuiError:
                     body = None  # render_request below raises it with the macro's name
                 fixed = self._fixed.get(bool(body)) if body is not None else None
