@@ -26,9 +26,9 @@ from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
+from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
 from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
-from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
 
