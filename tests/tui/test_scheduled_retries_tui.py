@@ -49,8 +49,11 @@ async def test_the_open_tui_sends_due_scheduled_retries_once(seeded_dir, tmp_pat
             run = next(r for r in app.dispatcher.session_runs if r.trigger == "retry")
             await tui.wait_for(pilot, lambda: not run.running, "the retry run to finish")
             assert (run.delivered, run.failed) == (1, 0)
-            await app.run_due_schedules().wait()  # the next tick: nothing more is due
-            await pilot.pause(0.3)
+            # The next tick: nothing more is due. The positive signal first: that tick ran
+            # to its end (a claimed retry would have been tracked on screen 3 by then).
+            tick = app.run_due_schedules()
+            await tick.wait()
+            assert tick.is_finished and tick.error is None
             assert [r.trigger for r in app.dispatcher.session_runs] == ["retry"]
         assert [item.headers["webhook-id"] for item in received.received] == ["msg_due"]
         [entry] = list(store.log_iter())

@@ -25,10 +25,13 @@ class LoopWatchingStore:
     def __init__(self, store) -> None:
         self._store = store
         self.on_loop: list[str] = []
+        self.off_loop: list[str] = []  # the positive signal: the calls did happen, in threads
 
     def _note(self, name: str) -> None:
         if threading.current_thread() is threading.main_thread():
             self.on_loop.append(name)
+        else:
+            self.off_loop.append(name)
 
     @property
     def revision(self) -> int:
@@ -77,13 +80,18 @@ async def test_a_walk_through_every_screen_reads_nothing_on_the_loop(seeded_dir,
             await tui.wait_for(pilot, lambda: not isinstance(app.screen, MacroFormScreen))
             await pilot.press("p")  # pause the macro under the cursor (a write)
             await tui.wait_for(pilot, lambda: any("paused" in n.message for n in app._notifications))
-            for key in ("3", "4", "1"):
+            for key, mode in (("3", "dispatch"), ("4", "logs"), ("1", "feedback")):
                 await pilot.press(key)
-                await pilot.pause(0.1)
-            await pilot.press("ctrl+p")  # the palette lists the macros
-            await pilot.pause(0.2)
+                await tui.wait_for(pilot, lambda mode=mode: app.current_mode == mode
+                                   and not any(w.is_running for w in app.screen.workers), f"screen {key}")
+            macro_reads = store.off_loop.count("macros_all")
+            await pilot.press("ctrl+p")  # the palette lists the macros, read in a thread
+            await tui.wait_for(pilot, lambda: store.off_loop.count("macros_all") > macro_reads,
+                               "the palette's read of the macros")
             await pilot.press("escape")
-            await pilot.pause(0.4)  # a look at the store for other processes' writes
+            looks = store.off_loop.count("revision")
+            await tui.wait_for(pilot, lambda: store.off_loop.count("revision") > looks + 1,
+                               "two looks at the store for other processes' writes")
         assert store.on_loop == []
     finally:
         real.close()
