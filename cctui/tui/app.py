@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.widgets import Static
 from textual.message import Message
 from textual.signal import Signal
 from textual.worker import get_current_worker
@@ -72,10 +73,10 @@ class CctuiApp(App):
     DEFAULT_MODE = "feedback"
 
     BINDINGS = [
-        Binding("1", "switch_mode('feedback')", "Feedback", id="screen-feedback"),
-        Binding("2", "switch_mode('macros')", "Macros", id="screen-macros"),
-        Binding("3", "switch_mode('dispatch')", "Dispatch", id="screen-dispatch"),
-        Binding("4", "switch_mode('logs')", "Logs", id="screen-logs"),
+        Binding("1", "show_screen('feedback')", "Feedback", id="screen-feedback"),
+        Binding("2", "show_screen('macros')", "Macros", id="screen-macros"),
+        Binding("3", "show_screen('dispatch')", "Dispatch", id="screen-dispatch"),
+        Binding("4", "show_screen('logs')", "Logs", id="screen-logs"),
         Binding("question_mark,f1", "help", "Help", id="help"),  # f1 also works while typing
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -242,6 +243,44 @@ class CctuiApp(App):
             self.config.set("theme", theme.name)
 
     # -- actions and services for screens --------------------------------------------
+    #: What ctrl+q asks while a run is sending (quitting stops it; `cctui retry` finishes it).
+    QUIT_QUESTION = "A run is sending: quit and finish it later with `cctui retry`?"
+
+    async def action_quit(self) -> None:
+        """Quit; while a run of this session is sending, ask first (ctrl+q again: quit)."""
+        from cctui.tui.screens.confirm import ConfirmScreen
+
+        sending = self.dispatcher.sending if "dispatcher" in self.__dict__ else []
+        asking = isinstance(self.screen, ConfirmScreen) and self.screen.question == self.QUIT_QUESTION
+        if not sending or asking:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        names = ", ".join(sorted({run.macro for run in sending}))
+        self.push_screen(ConfirmScreen(self.QUIT_QUESTION, details=[Static(
+            f"Sending: {names}. Records not yet delivered stay queued; nothing is sent twice.",
+            markup=False)], yes="Quit", no="Stay"), answered)
+
+    def action_show_screen(self, mode: str) -> None:
+        """Keys 1-4: the base screen of ``mode``, whatever was pushed on top of it.
+
+        A log opened from a record, a macro or a run is pushed on the current mode's
+        stack; switching to the mode it is already in would do nothing, so those screens
+        are popped. An unsaved macro form is not thrown away: it asks first.
+        """
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            top = self.screen
+            if getattr(top, "dirty", False) and hasattr(top, "action_leave"):
+                top.action_leave()  # "Leave without saving?"; the next key press goes on
+                return
+            self.pop_screen()
+
     def action_help(self) -> None:
         from cctui.tui.screens.help import HelpScreen
 

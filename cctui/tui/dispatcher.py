@@ -42,15 +42,17 @@ class FailureNote:
     explanation: str
 
 
-def _explain_line(status_code: int, body: str | None, headers: Any, error: str | None) -> str:
-    """A short plain-words explanation (title: what to do)."""
+def _explain_line(status_code: int, title: str | None, error: str | None) -> str:
+    """The engine's ``title`` for the attempt (it read the response body, so it names
+    the vendor's reason: "404 Not Found: channel_not_found"), then what to do."""
     from cctui.delivery.explain import explain  # lazily: the TUI starts without delivery
 
     try:
-        result = explain(status_code, body or "", headers, error)
+        result = explain(status_code, "", None, error)
     except Exception:  # an explanation must never break the panel
-        return error or f"HTTP {status_code}"
-    return f"{result.title}: {result.action}" if result.action else result.title
+        return title or error or f"HTTP {status_code}"
+    title = title or result.title
+    return f"{title}: {result.action}" if result.action else title
 
 
 @dataclass
@@ -83,6 +85,7 @@ class RunProgress:
     finished: float | None = None
     elapsed_fixed: float | None = None  # persisted runs: elapsed as recorded
     multi_run: bool = False  # one progress over several engine runs (retry)
+    not_sent: int = 0  # stored runs: records never tried (cancelled, cut short)
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -148,7 +151,7 @@ class RunProgress:
                                  explanation=explanation):
                 self.codes[code] += 1
                 # The core's explainer says what to do too, not only the status's name.
-                explained = _explain_line(code, None, None, error) or explanation
+                explained = _explain_line(code, explanation, error)
                 self.failures.appendleft(FailureNote(record_id, code, error, explained))
             case AttemptFinished(status_code=code):
                 self.codes[code] += 1
@@ -180,16 +183,24 @@ class RunProgress:
             self.finished = self.clock()
 
     @classmethod
-    def from_stored(cls, run: dict) -> RunProgress:
-        """A run from ``store.runs_all()`` (another session, or a CLI run)."""
-        counts = run.get("counts") or run
+    def from_stored(cls, run: dict, now: Any = None) -> RunProgress:
+        """A run from ``store.runs_all()`` (another session, or a CLI run), with the counts
+        its engine stored; a ``running`` one is ``live`` while its engine's heartbeat is
+        fresh (another process is sending it) and ``interrupted`` once it is not."""
+        from cctui.delivery.recovery import run_is_live
+
+        counts = run.get("summary") or run.get("counts") or run
+        status = str(run.get("state") or run.get("status") or "done")
+        if status == "running":
+            # We do not own it either way: someone else sends it, or `cctui retry` must.
+            status = "live" if run_is_live(run, now) else "interrupted"
         progress = cls(
             macro=str(run.get("macro", "?")),
-            total=int(run.get("total") or len(run.get("record_ids") or []) or 0),
+            total=int(counts.get("total") or run.get("total") or len(run.get("record_ids") or []) or 0),
             trigger=str(run.get("trigger", "?")),
             run_id=run.get("id") or run.get("run_id"),
-            state=str(run.get("state") or run.get("status") or "done"),
-            started_at=str(run.get("started_at", "")),
+            state=status,
+            started_at=str(run.get("started_at") or run.get("started") or ""),
             persisted=True,
         )
         for name in ("sent", "delivered", "failed", "skipped"):
@@ -198,12 +209,24 @@ class RunProgress:
         summary: dict = stored if isinstance(stored, dict) else {}
         progress.scheduled = int(summary.get("retrying") or 0)
         progress.next_retry = summary.get("next_retry")
+        progress.not_sent = int(counts.get("not_sent") or 0)
         progress.codes.update({int(k): int(v) for k, v in (run.get("status_codes") or {}).items()})
-        progress.elapsed_fixed = float(run.get("elapsed") or run.get("duration_s") or 0.0)
-        if progress.state == "running":
-            # Another process is sending, or one died mid-run; either way we do not own it.
-            progress.state = "interrupted"
+        progress.elapsed_fixed = float(run.get("elapsed") or run.get("duration_s") or _seconds_between(
+            progress.started_at, run.get("finished") or run.get("heartbeat_at")))
         return progress
+
+
+def _seconds_between(start: str, end: Any) -> float:
+    """Seconds from ISO ``start`` to ISO ``end``; 0 when either is missing or unreadable."""
+    from cctui.core.clock import parse_iso
+    from cctui.errors import CctuiError
+
+    if not start or not isinstance(end, str):
+        return 0.0
+    try:
+        return max(0.0, (parse_iso(end) - parse_iso(start)).total_seconds())
+    except CctuiError:
+        return 0.0
 
 
 class Dispatcher:
@@ -267,6 +290,11 @@ class Dispatcher:
                 self._subscribers.remove(widget)
 
     # -- runs ---------------------------------------------------------------------
+    @property
+    def sending(self) -> list[RunProgress]:
+        """This session's runs that are still going (what quitting would interrupt)."""
+        return [run for run in self.session_runs if run.running]
+
     @property
     def runs(self) -> list[RunProgress]:
         """This session's runs (newest first), then persisted runs not seen here (as last

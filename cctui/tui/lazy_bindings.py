@@ -32,6 +32,9 @@ LAZY_BINDING_IDS: dict[str, frozenset[str]] = {
     "cctui.tui.screens.macro_picker:MacroPicker": frozenset({
         "picker-cancel", "picker-down", "picker-up"
     }),
+    "cctui.tui.screens.macros:MacroTable": frozenset({
+        "macros-down", "macros-first", "macros-last", "macros-up"
+    }),
     "cctui.tui.screens.macros:MacrosScreen": frozenset({
         "macros-edit", "macros-log", "macros-new", "macros-pause", "macros-reload",
         "macros-remove"

@@ -112,7 +112,7 @@ async def test_m_hands_marked_ids_to_the_bulk_run(make_app, tui, monkeypatch):
         await pilot.press("space", "space", "m")
         await pilot.pause()
     rows = calls
-    assert rows[0] == ([current], {"target": "feedback", "feedback_type": None})
+    assert rows[0] == ([current], {"target": "feedback", "feedback_type": None, "hidden": 0})
     assert len(rows[1][0]) == 2
 
 

@@ -45,16 +45,20 @@ def _record(app: CctuiApp, target: str, record_id: str) -> dict | None:
 
 
 def start_bulk(app: CctuiApp, record_ids: list[str], *, target: str = "feedback",
-               feedback_type: str | None = None) -> None:
-    """Open the macro picker for ``record_ids`` (then a confirmation, then the run)."""
+               feedback_type: str | None = None, hidden: int = 0) -> None:
+    """Open the macro picker for ``record_ids`` (then a confirmation, then the run).
+
+    ``hidden``: how many of them the current filter does not show (the confirmation warns).
+    """
     record_ids = list(record_ids)
     if not record_ids:
         app.notify("Mark records with space first (or open one).", severity="warning")
         return
-    app.run_worker(_open_picker(app, record_ids, target, feedback_type), group="bulk", exclusive=True)
+    app.run_worker(_open_picker(app, record_ids, target, feedback_type, hidden), group="bulk", exclusive=True)
 
 
-async def _open_picker(app: CctuiApp, record_ids: list[str], target: str, feedback_type: str | None) -> None:
+async def _open_picker(app: CctuiApp, record_ids: list[str], target: str, feedback_type: str | None,
+                       hidden: int) -> None:
     store = app.store
 
     def read() -> list[dict]:  # store reads: in a thread, never on the event loop
@@ -71,17 +75,17 @@ async def _open_picker(app: CctuiApp, record_ids: list[str], target: str, feedba
 
     def picked(name: str | None) -> None:
         if name:
-            confirm_and_start(app, name, record_ids)
+            confirm_and_start(app, name, record_ids, hidden=hidden)
 
     app.push_screen(MacroPicker(macros, len(record_ids)), picked)
 
 
-def confirm_and_start(app: CctuiApp, name: str, record_ids: list[str]) -> None:
+def confirm_and_start(app: CctuiApp, name: str, record_ids: list[str], *, hidden: int = 0) -> None:
     """The confirmation for macro ``name`` on ``record_ids``; yes starts the run."""
-    app.run_worker(_confirm_and_start(app, name, list(record_ids)), group="bulk", exclusive=True)
+    app.run_worker(_confirm_and_start(app, name, list(record_ids), hidden), group="bulk", exclusive=True)
 
 
-async def _confirm_and_start(app: CctuiApp, name: str, record_ids: list[str]) -> None:
+async def _confirm_and_start(app: CctuiApp, name: str, record_ids: list[str], hidden: int) -> None:
     def read() -> tuple[dict | None, dict | None, str | None]:
         # The macro, the sample record and its render read the store: in a thread.
         macro = app.store.macro_get(name)
@@ -100,15 +104,22 @@ async def _confirm_and_start(app: CctuiApp, name: str, record_ids: list[str]) ->
             app.dispatcher.start(name, record_ids, trigger="bulk")
             show_dispatch(app)
 
-    app.push_screen(run_confirmation(macro, len(record_ids), masked, record_ids[0], error), confirmed)
+    app.push_screen(run_confirmation(macro, len(record_ids), masked, record_ids[0], error, hidden=hidden),
+                    confirmed)
 
 
 def run_confirmation(macro: dict, count: int, sample: dict | None, sample_id: str | None,
-                     error: str | None) -> ConfirmScreen:
-    """The last look before sending: macro, count, host and one masked sample."""
+                     error: str | None, *, hidden: int = 0) -> ConfirmScreen:
+    """The last look before sending: macro, count, host and one masked sample.
+
+    ``hidden``: how many of the records the current filter does not show."""
     host = urlsplit(str(macro.get("url", ""))).hostname or "?"
     noun = "record" if count == 1 else "records"
     details: list[Static] = []
+    if hidden:
+        # Marks survive a filter change: say so before records nobody sees are sent.
+        details.append(Static(f"{count:,} {noun}, {hidden:,} not shown by the filter.",
+                              id="confirm-hidden", classes="confirm-warning", markup=False))
     if macro.get("paused"):
         details.append(Static("[b $warning]This macro is paused.[/] Sending now runs it anyway."))
     if error:

@@ -33,11 +33,12 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen > Vertical.-error { border: thick $error; }
     ConfirmScreen #confirm-question { height: auto; }
     ConfirmScreen #confirm-question.-alone { padding: 1 1; }
-    ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; }
+    ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     ConfirmScreen Button { margin: 0 1; }
-    ConfirmScreen .confirm-sample { height: auto; max-height: 14; overflow-y: auto;
+    ConfirmScreen .confirm-sample { height: auto; max-height: 50vh; overflow-y: auto;
         border: round $panel; padding: 0 1; }
     ConfirmScreen .confirm-error { color: $error; }
+    ConfirmScreen .confirm-warning { color: $warning; text-style: bold; }
     """
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
@@ -64,8 +65,9 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.question, id="confirm-question", classes="" if self.details else "-alone")
             yield from self.details
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.yes_label} (y)", variant=self.tone, id="confirm-yes")
-                yield Button(f"{self.no_label} (n)", id="confirm-no")
+                # One-line buttons: at 80x24 bordered ones were cut off under a long sample.
+                yield Button(f"{self.yes_label} (y)", variant=self.tone, id="confirm-yes", compact=True)
+                yield Button(f"{self.no_label} (n)", id="confirm-no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm-yes" if self.default else "#confirm-no", Button).focus()

@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 SHOW_STORED = 30
 
 
+def run_key(run: RunProgress) -> object:
+    """What identifies a run's card: the run's id, or this session's progress object
+    until the engine has stored the run (a retry of an earlier run then takes over that
+    run's card)."""
+    return run.run_id or ("session", id(run))
+
+
 class DispatchScreen(Screen):
     """Progress of every run; cancel, pause/resume the macro, retry failures, open the log."""
 
@@ -52,7 +59,7 @@ class DispatchScreen(Screen):
         """``runs`` fixes what is shown (tests, snapshots); else the app's dispatcher."""
         super().__init__(*args, **kwargs)
         self._fixed_runs = runs
-        self._cards: dict[int, DispatchRunCard] = {}
+        self._cards: dict[object, DispatchRunCard] = {}
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -89,24 +96,47 @@ class DispatchScreen(Screen):
         self._sync(self._runs())
 
     def _sync(self, runs: list[RunProgress]) -> None:
+        """Show ``runs`` in order, one card per run key: a card that is already there
+        only gets the run's newest numbers (stored runs are read afresh every time), so
+        ten updates a second neither remount cards nor move the focus."""
         holder = self.query_one("#dispatch-runs", VerticalScroll)
-        wanted = [id(run) for run in runs]
-        if wanted == list(self._cards):
-            for card in self._cards.values():
-                card.refresh(layout=True)
+        wanted: dict[object, RunProgress] = {}
+        for run in runs:  # newest first: a retry that resumed a run of ours shows, not the old one
+            wanted.setdefault(run_key(run), run)
+        for key, run in wanted.items():
+            if key not in self._cards:  # a run of ours that the engine has just given an id
+                old = next((k for k, card in self._cards.items() if card.run is run), None)
+                if old is not None:
+                    self._cards[key] = self._cards.pop(old)
+        for key in [k for k in self._cards if k not in wanted]:
+            self._cards.pop(key).remove()
+        empty = holder.query("#dispatch-empty")
+        if not wanted:
+            if not empty:
+                holder.mount(Static("No runs yet. Mark records on screen 1 and press m to run a "
+                                    "macro; its progress shows here.", id="dispatch-empty"))
             return
-        focused_run = getattr(self.focused, "run", None)
-        if any(id(run) not in self._cards for run in runs if run.running):
-            focused_run = None  # a run just started: show its card (the newest, on top)
-        holder.remove_children()
-        self._cards = {id(run): DispatchRunCard(run) for run in runs}
-        if runs:
-            holder.mount_all(self._cards.values())
-            target = self._cards.get(id(focused_run)) or next(iter(self._cards.values()))
-            self.call_after_refresh(target.focus)
-        else:
-            holder.mount(Static("No runs yet. Mark records on screen 1 and press m to run a macro.",
-                                id="dispatch-empty"))
+        empty.remove()
+        started = None
+        below: DispatchRunCard | None = None
+        for key, run in reversed(wanted.items()):  # bottom up, so each new card goes above
+            card = self._cards.get(key)
+            if card is None:
+                card = self._cards[key] = DispatchRunCard(run)
+                holder.mount(card, before=below) if below is not None else holder.mount(card)
+                if run.running and not run.persisted:
+                    started = card  # a run just started here: show its card (on top)
+            else:
+                card.run = run
+                card.refresh(layout=True)
+            below = card
+        self._cards = {key: self._cards[key] for key in wanted}
+        order = list(self._cards.values())
+        if [c for c in holder.children if isinstance(c, DispatchRunCard)] != order:
+            for above, card in zip(order, order[1:]):  # e.g. a stored run started earlier
+                holder.move_child(card, after=above)
+        if started is not None or not isinstance(self.focused, DispatchRunCard):
+            self.call_after_refresh((started or order[0]).focus)
 
     @on(Dispatcher.RunsUpdated)
     def _runs_updated(self) -> None:
@@ -133,7 +163,9 @@ class DispatchScreen(Screen):
         run = self._current()
         if run is None:
             return
-        if self.dispatcher.cancel(run):
+        if run.state == "live":
+            self.notify("That run is sending in another process; stop it there.", severity="warning")
+        elif self.dispatcher.cancel(run):
             self.notify(f"Cancelled {run.macro}; unsent records can be sent later with retry.")
         else:
             self.notify("That run is not running.", severity="warning")
@@ -148,7 +180,7 @@ class DispatchScreen(Screen):
         run = self._current()
         if run is None:
             return
-        if run.running:
+        if run.running or run.state == "live":
             self.notify("Wait for the run to finish (or cancel it) before retrying.", severity="warning")
             return
         if not run.failed and run.state not in ("cancelled", "interrupted"):

@@ -81,6 +81,13 @@ class FeedbackScreen(Screen):
         self._sidebar_choice: bool | None = None  # None: decided by the terminal width
         self._debounce: Timer | None = None
         self._last_typed = float("-inf")
+        self._top_generation = -1  # the view of this request goes to its first row
+        # Which filter text each view request was for, the text of the rows on screen, and
+        # the text on screen when the current burst of keys began (see show_view_error).
+        self._request_texts: dict[int, str] = {}
+        self._shown_text = ""
+        self._burst_base = ""
+        self._keep_error_generation = -1
 
     # -- what other screens read ---------------------------------------------------------
     @property
@@ -166,12 +173,24 @@ class FeedbackScreen(Screen):
 
     def refresh_view(self) -> None:
         """Recompute the rows for the current section, filter and sort."""
+        self._request(self.query_text)
+
+    def _request(self, text: str) -> int:
         table = self.table
-        self._loader.request(self.section, self.query_text, self.sort_field, self.sort_descending,
+        self._loader.request(self.section, text, self.sort_field, self.sort_descending,
                              table.current_id, table.current_record)
+        generation = self._loader.generation
+        self._request_texts = {g: t for g, t in self._request_texts.items() if g > generation - 8}
+        self._request_texts[generation] = text
+        return generation
 
     def show_view_error(self, message: str) -> None:
-        self.filter_bar.error = message  # the previous rows stay on screen
+        self.filter_bar.error = message  # the previous rows stay on screen ...
+        if self._shown_text != self._burst_base:
+            # ... unless they are those of a key typed earlier in the same burst (the first
+            # key filters at once): then the rows from before the burst come back, so the
+            # count under the rejected filter is not that of a half-typed one.
+            self._keep_error_generation = self._request(self._burst_base)
 
     def show_view(self, view: View) -> None:
         rows, total = view.rows, view.total
@@ -181,12 +200,17 @@ class FeedbackScreen(Screen):
         # cursor moved while the view was computed, the cursor keeps its row number: finding
         # a record again here would scan up to 100k rows on the event loop.
         index = view.index
-        if index is None or view.searched_id != table.current_id:
+        if view.generation >= self._top_generation >= 0 and not view.partial:
+            index, self._top_generation = 0, -1  # after a sort: the top of the new order
+        elif index is None or view.searched_id != table.current_id:
             index = min(table.cursor_row, max(0, len(rows) - 1))
         table.set_rows(rows, view.columns, cursor=index)
         self._update_sort_label()
+        self._shown_text = self._request_texts.get(view.generation, self._shown_text)
         bar = self.filter_bar
-        bar.error, bar.pending = "", False
+        if view.generation != self._keep_error_generation:
+            bar.error = ""
+        bar.pending = False
         bar.shown, bar.total = (total if view.partial else len(rows)), total
         bar.section = self.section.label if self.section.query is None else ""
 
@@ -270,6 +294,8 @@ class FeedbackScreen(Screen):
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
+        if not in_burst:
+            self._burst_base = self._shown_text  # what to fall back to if the burst ends rejected
         if in_burst:
             value = event.value
             self._debounce = self.set_timer(FILTER_DEBOUNCE, lambda: self._apply_filter(value))
@@ -291,10 +317,13 @@ class FeedbackScreen(Screen):
 
     # -- sorting ---------------------------------------------------------------------
     def action_sort_next(self) -> None:
-        keys = [c.key for c in self.table.columns]
+        # Only columns on screen: at 80 columns some are dropped, and sorting by a column
+        # nobody can see looks like a shuffle.
+        columns = self.table.visible_columns or self.table.columns
+        keys = [c.key for c in columns]
         index = keys.index(self.sort_field) + 1 if self.sort_field in keys else 0
-        self.sort_field = keys[index % len(keys)]
-        column = self.table.columns[index % len(keys)]
+        column = columns[index % len(keys)]
+        self.sort_field = column.key
         self.sort_descending = column.kind in ("date", "number")
         self._sort_changed()
 
@@ -307,6 +336,7 @@ class FeedbackScreen(Screen):
         self._update_sort_label()
         self.table.refresh()
         self.refresh_view()
+        self._top_generation = self._loader.generation  # a new order starts at its top
 
     def _update_sort_label(self) -> None:
         label = next((c.label for c in self.table.columns if c.key == self.sort_field), self.sort_field)
@@ -359,7 +389,18 @@ class FeedbackScreen(Screen):
         if not ids:
             self.notify("No record to run a macro on.", severity="warning")
             return
-        start_bulk(self.app, ids, target=self.section.target, feedback_type=self.section.feedback_type)
+        start_bulk(self.app, ids, target=self.section.target, feedback_type=self.section.feedback_type,
+                   hidden=self.marked_not_shown())
+
+    def marked_not_shown(self) -> int:
+        """How many marked records the current filter and table do not show."""
+        if not self.marks:
+            return 0
+        rows = self.table.rows
+        if len(rows) == len(self.feedback if self.section.target == "feedback" else self.users):
+            return 0  # every record is shown: no set of 100k ids to build
+        shown = {r.get("id") for r in rows}
+        return sum(1 for record_id in self.marks if record_id not in shown)
 
     # -- cursor and opening ----------------------------------------------------------
     @on(RecordTable.CursorMoved, "#records")

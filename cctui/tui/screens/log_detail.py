@@ -96,7 +96,7 @@ class LogDetailScreen(Screen):
         Binding("r", "retry", "Retry", id="log-detail-retry"),
         Binding("c", "curl(False)", "Copy curl", id="log-detail-curl"),
         Binding("C", "curl(True)", "Curl with secrets", id="log-detail-curl-secrets"),
-        Binding("g", "record", "Go to record", id="log-detail-record"),
+        Binding("o,g", "record", "Open record", id="log-detail-record"),
     ]
 
     def __init__(self, entry: dict, actions: LogActions) -> None:

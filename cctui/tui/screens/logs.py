@@ -51,12 +51,13 @@ class LogsScreen(Screen):
     """
     BINDINGS = [
         Binding("slash", "open_filter", "Filter", id="logs-filter"),
-        Binding("escape", "close_filter", "Close filter", show=False, id="logs-filter-close"),
+        Binding("escape", "close_filter", "Back", show=False, id="logs-filter-close"),
         Binding("r", "retry_one", "Retry", id="logs-retry"),
         Binding("R", "retry_view", "Retry all failed", id="logs-retry-all"),
         Binding("c", "curl(False)", "Copy curl", id="logs-curl"),
         Binding("C", "curl(True)", "Curl+secrets", show=False, id="logs-curl-secrets"),
-        Binding("g", "record", "Go to record", id="logs-record"),
+        # not `g`: in every table `g`/`G` go to the first/last row
+        Binding("o", "record", "Open record", id="logs-record"),
         Binding("f5", "reload", "Reload", show=False, id="logs-reload"),
     ]
 
@@ -137,6 +138,11 @@ class LogsScreen(Screen):
 
     def _show(self, entries: list[dict], total: int) -> None:
         table = self.query_one(LogTable)
+        if self.filter_text:
+            table.placeholder = "No attempt matches this filter (/ to change it)."
+        else:
+            table.placeholder = ("No deliveries yet. Mark records on screen 1 and press m to run "
+                                 "a macro; every attempt shows here.")
         table.set_entries(entries)
         counts = delivery_counts(entries)  # failed = for good; a retried 429 is not
         retrying = f" · {counts['retrying']:,} retrying" if counts["retrying"] else ""
@@ -150,8 +156,17 @@ class LogsScreen(Screen):
         box.add_class("-open")
         box.focus()
 
+    @property
+    def pushed(self) -> bool:
+        """True when opened on top of another screen (a record's, a macro's, a run's log)."""
+        return self.is_attached and self.app.screen_stack[0] is not self
+
     def action_close_filter(self) -> None:
+        """esc: out of the filter box; else, on a pushed log, back where it came from."""
         box = self.query_one("#logs-filter", Input)
+        if self.focused is not box and self.pushed:
+            self.dismiss()
+            return
         if not box.value:
             box.remove_class("-open")
         self.query_one(LogTable).focus()
@@ -203,6 +218,9 @@ class LogsScreen(Screen):
         for (macro, record_id), entry in latest.items():
             if not entry.get("ok") and not entry.get("retry_at"):  # a scheduled retry goes on its own
                 failed.setdefault(macro, []).append(record_id)
+        if not latest:
+            self.notify("Nothing to retry: no attempts are shown.", severity="warning")
+            return
         if not failed:
             self.notify("Nothing to retry: the latest attempt of each delivery here succeeded.")
             return

@@ -120,10 +120,12 @@ class MacroFormScreen(Screen):
             with VerticalScroll(id="form"):
                 yield Static(f"[b]{'New macro' if self.is_new else 'Macro ' + m.get('name', '')}[/b]"
                              "  ctrl+s save · esc back", id="form-title")
+                yield Label("Name · target (records it runs on)")
                 with Horizontal(classes="row"):
                     yield Input(m.get("name", ""), placeholder="name", id="f-name")
                     yield Select([(t, t) for t in ("feedback", "users")], value=m.get("target", "feedback"),
                                  allow_blank=False, id="f-target")
+                yield Label("Method · feedback type (optional)")
                 with Horizontal(classes="row"):
                     yield Select([(x, x) for x in METHODS], value=m.get("method", "POST"),
                                  allow_blank=False, id="f-method")
@@ -167,7 +169,8 @@ class MacroFormScreen(Screen):
         yield KeyHints()
 
     def _body_editor(self, body: str) -> TextArea:
-        editor = TextArea(body, id="f-body", show_line_numbers=True, tab_behavior="indent")
+        # tab moves to the next field, as everywhere in the form (JSON needs no tab characters)
+        editor = TextArea(body, id="f-body", show_line_numbers=True, tab_behavior="focus")
         if json_language_available():
             try:
                 editor.language = "json"

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from cctui.tui.dispatcher import Dispatcher
@@ -52,7 +52,25 @@ def next_scheduled(macro: dict) -> str:
         when: datetime | None = next_run(macro)
     except Exception:  # a broken schedule shows as such, the list still loads
         return "invalid"
-    return when.strftime("%Y-%m-%d %H:%M") if when else "ended"
+    return short_time(when.strftime("%Y-%m-%dT%H:%M")) if when else "ended"
+
+
+def short_time(iso: str) -> str:
+    """``2026-11-28T12:00:00Z`` as ``11-28 12:00``: the list must fit 80 columns."""
+    text = iso.replace("T", " ").rstrip("Z")
+    return text[5:16] if len(text) >= 16 else text
+
+
+class MacroTable(DataTable):
+    """The macro list: a DataTable that also moves with ``j``/``k``/``g``/``G`` like
+    every other table in cctui."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="macros-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="macros-up"),
+        Binding("g", "scroll_top", "First", show=False, id="macros-first"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="macros-last"),
+    ]
 
 
 class MacrosScreen(Screen):
@@ -63,6 +81,9 @@ class MacrosScreen(Screen):
 
     DEFAULT_CSS = """
     MacrosScreen DataTable { height: 1fr; }
+    MacrosScreen #macros-empty { padding: 1 2; color: $text-muted; display: none; }
+    MacrosScreen.-empty #macros-empty { display: block; }
+    MacrosScreen.-empty DataTable { height: auto; }
     """
     BINDINGS = [
         Binding("enter", "edit", "Edit", id="macros-edit"),
@@ -75,9 +96,11 @@ class MacrosScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
-        table: DataTable[str] = DataTable(id="macros-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str] = MacroTable(id="macros-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
         yield table
+        yield Static("No macros yet. Press n to make one from a preset (slack, jira, teams, "
+                     "discord, salesforce, generic), or run `cctui macro add FILE`.", id="macros-empty")
         yield KeyHints()
 
     class Loaded(Message):
@@ -146,9 +169,10 @@ class MacrosScreen(Screen):
             table.add_row(
                 macro["name"], macro.get("target", "feedback"), macro.get("method", "POST"),
                 urlsplit(str(macro.get("url", ""))).hostname or "?",
-                (last.started_at or "this session").replace("T", " ").rstrip("Z") if last else "never",
+                short_time(last.started_at) if last and last.started_at else ("now" if last else "never"),
                 f"[{style}]{health}[/]", next_scheduled(macro), key=macro["name"],
             )
+        self.set_class(table.row_count == 0, "-empty")
         if keep is not None and keep in self.macros:
             table.move_cursor(row=table.get_row_index(keep))
         if self.is_current:

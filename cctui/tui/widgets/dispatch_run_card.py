@@ -10,7 +10,12 @@ from cctui.tui.dispatcher import RunProgress
 
 STATE_STYLE = {
     "running": "bold cyan", "done": "bold green", "cancelled": "bold yellow",
-    "error": "bold red", "interrupted": "bold yellow",
+    "error": "bold red", "interrupted": "bold yellow", "live": "bold cyan",
+}
+#: What a state means, said on the card where the word alone is not enough.
+STATE_NOTE = {
+    "live": "sending in another process (its counts show when it ends)",
+    "interrupted": "stopped mid-run: r (or `cctui retry`) sends what is left",
 }
 
 
@@ -49,9 +54,11 @@ def render_run(run: RunProgress, width: int = 78, *, failures: int = 3) -> Text:
         out.append(f" · {run.run_id}", style="dim")
     out.append("  ")
     out.append(run.state, style=STATE_STYLE.get(run.state, "bold"))
-    if run.persisted:
+    if run.persisted and run.state not in STATE_NOTE:
         out.append("  (earlier)", style="dim")
     out.append("\n")
+    if run.state in STATE_NOTE:
+        out.append(STATE_NOTE[run.state] + "\n", style="italic")
     total = max(run.total, run.done)
     percent = 100 * run.done / total if total else (100 if not run.running else 0)
     label = f" {run.done:,}/{total:,} {percent:3.0f}%"

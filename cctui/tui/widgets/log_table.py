@@ -83,12 +83,12 @@ class LogTable(ScrollView, can_focus=True):
 
     DEFAULT_CSS = "LogTable { height: 1fr; }"
     BINDINGS = [
-        Binding("down", "move(1)", "Down", show=False, id="logs-down"),
-        Binding("up", "move(-1)", "Up", show=False, id="logs-up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="logs-down"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="logs-up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="logs-page-down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="logs-page-up"),
-        Binding("home", "jump(0)", "First", show=False, id="logs-home"),
-        Binding("end", "jump(-1)", "Last", show=False, id="logs-end"),
+        Binding("home,g", "jump(0)", "First", show=False, id="logs-home"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="logs-end"),
         Binding("enter", "open", "Detail", id="logs-open"),
     ]
 
@@ -105,6 +105,8 @@ class LogTable(ScrollView, can_focus=True):
     def __init__(self, entries: list[dict] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.entries: list[dict] = entries or []
+        self.placeholder = "Loading…"
+        """What the table says when it has no entries (the screen says what to do)."""
 
     def set_entries(self, entries: list[dict]) -> None:
         """Show ``entries`` (already filtered and sorted newest first)."""
@@ -167,6 +169,8 @@ class LogTable(ScrollView, can_focus=True):
             return Strip([Segment(fit(text, width), Style(bold=True, reverse=True))])
         index = self.scroll_offset.y + y - 1
         if index >= len(self.entries):
+            if not self.entries and y == 2:
+                return Strip([Segment(fit(f"  {self.placeholder}", width), Style(dim=True))])
             return Strip.blank(width)
         entry = self.entries[index]
         cells = entry_cells(entry, narrow=self.narrow)

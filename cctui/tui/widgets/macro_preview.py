@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from cctui.tui.app import CctuiApp
 
 
+class SendAnswer(Static, can_focus=True):
+    """The answer of a test send: focusable, so the keyboard reaches it below the fold."""
+
+    DEFAULT_CSS = "SendAnswer:focus { border: round $accent; }"
+
+
 class MacroPreview(VerticalScroll):
     """Preview of the request for the record named in its record box."""
 
@@ -53,7 +59,7 @@ class MacroPreview(VerticalScroll):
         yield Static("", id="preview-problems", markup=False)
         yield Static("", id="preview-warnings", markup=False)
         yield Static("", id="preview-request", markup=False)
-        yield Static("", id="preview-answer")
+        yield SendAnswer("", id="preview-answer")
 
     def on_mount(self) -> None:
         record_id = self._record_id or self.app.current_record_id
@@ -85,7 +91,8 @@ class MacroPreview(VerticalScroll):
     def _render_preview(self, form: dict, wanted: str) -> None:
         try:
             record = self._pick_record(form.get("target", "feedback"), wanted)
-            rendered = render_macro(self.app, form, record, missing_secrets="placeholder")
+            rendered = render_macro(self.app, form, record, missing_secrets="placeholder",
+                                    engine_headers=True)
             outcome: tuple = (record, rendered, None)
         except CctuiError as exc:
             outcome = (None, None, str(exc))
@@ -130,6 +137,8 @@ class MacroPreview(VerticalScroll):
     def _answer(self) -> Static:
         answer = self.query_one("#preview-answer", Static)
         answer.add_class("-shown")
+        # At 80x24 the form and this pane share one scrolling column: bring it up.
+        self.call_after_refresh(answer.scroll_visible, animate=False)
         return answer
 
     def show_answer_pending(self) -> None:
@@ -154,4 +163,3 @@ class MacroPreview(VerticalScroll):
         body = result.body
         out.append(pretty_body(body) if body else "(empty body)")
         self._answer().update(out)
-        self.scroll_end(animate=False)

@@ -39,24 +39,35 @@ def request_text(masked: dict) -> str:
     return "\n".join(lines)
 
 
-def render_macro(app: Any, macro_dict: dict, record: dict | None, *, missing_secrets: str = "error") -> Any:
+def render_macro(app: Any, macro_dict: dict, record: dict | None, *, missing_secrets: str = "error",
+                 engine_headers: bool = False) -> Any:
     """The real ``RenderedRequest`` for ``record`` (raises CctuiError the user can fix).
 
     ``missing_secrets="placeholder"`` leaves an unset ``${VAR}`` visible instead of failing
     (the form's preview: a new Slack macro should still show its request).
+    ``engine_headers`` adds what the engine adds to each attempt (``webhook-id``,
+    ``webhook-timestamp``, a signature, ``User-Agent``), as ``cctui macro preview`` shows.
     """
+    from cctui.errors import MacroError
     from cctui.macros import Macro, render_request
+    from cctui.macros.preview import with_engine_headers
 
-    macro = Macro.from_dict(macro_dict, where=f"macro {macro_dict.get('name') or '(new)'}",
-                            schema=app.schema)
-    return render_request(macro, record or {}, store=app.store, config=app.config,
-                          missing_secrets=missing_secrets)
+    name = macro_dict.get("name") or "(new)"
+    macro = Macro.from_dict(macro_dict, where=f"macro {name}", schema=app.schema)
+    rendered = render_request(macro, record or {}, store=app.store, config=app.config,
+                              missing_secrets=missing_secrets)
+    if engine_headers:
+        try:
+            rendered = with_engine_headers(rendered)
+        except MacroError as exc:  # e.g. a malformed whsec_ signing secret, as the CLI says it
+            raise MacroError(f"macro {name}: {exc}") from None
+    return rendered
 
 
 def render_masked_sample(app: Any, macro_dict: dict, record: dict | None) -> tuple[dict | None, str | None]:
-    """``(masked request, None)`` or ``(None, error sentence)``."""
+    """``(masked request, None)`` or ``(None, error sentence)``, with the engine's headers."""
     try:
-        rendered = render_macro(app, macro_dict, record)
+        rendered = render_macro(app, macro_dict, record, engine_headers=True)
     except CctuiError as exc:
         return None, str(exc)
     return rendered.masked(), None

@@ -114,6 +114,12 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.placeholder = "Loading…"
         """What the table says when it has no rows."""
 
+    @property
+    def visible_columns(self) -> tuple[Column, ...]:
+        """The columns on screen at the current width (narrow terminals drop some)."""
+        width = self.scrollable_content_region.width or self.size.width
+        return tuple(column for column, _ in self._layout(width)) if width else self._columns
+
     # -- data ------------------------------------------------------------------------
     @property
     def rows(self) -> list[dict]:
