@@ -93,7 +93,8 @@ def test_quit_mid_run_then_retry_finishes_it_with_no_duplicates(data_dir, slow_r
     url, receiver = slow_receiver
     _data(data_dir, url)
     pid, fd, reader, _ = _start(data_dir, receiver)
-    os.write(fd, b"\x11")  # ctrl+q
+    os.write(fd, b"\x11")  # ctrl+q: "A run is sending: quit ...?"
+    os.write(fd, b"y")  # yes, quit
     _wait_exit(pid)
     os.close(fd)
     reader.join(5)
