@@ -158,6 +158,15 @@ class CctuiApp(App):
         if self._requested_theme and self._requested_theme == wanted and self.config.theme != wanted:
             self.config.set("theme", wanted)
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """``$mark-background`` and ``$table-muted`` for the record table, derived from
+        the current theme (a theme file may set them in ``[variables]``)."""
+        from cctui.tui.themes import mark_background, table_muted
+
+        theme = self.current_theme
+        return {**super().get_theme_variable_defaults(), "mark-background": mark_background(theme),
+                "table-muted": table_muted(theme)}
+
     def _apply_keymap(self) -> None:
         known = set(binding_ids([type(self), *KEYMAP_CLASSES]))
         known.update(*LAZY_BINDING_IDS.values())

@@ -46,6 +46,42 @@ def parse_theme(text: str, *, where: str) -> Theme:
     return theme
 
 
+def mark_background(theme: Theme) -> str:
+    """The background of a marked row: the surface with a hint of ``secondary``.
+
+    The hint is kept dark (light in a light theme) so that in 16 colours it becomes the
+    terminal's black or grey (white in a light theme), never a colour a status is
+    written in; marked rows are also underlined, so they stay distinct where the hint
+    disappears altogether. ANSI themes get no hint: any ANSI colour behind the row would
+    hide the status written in that colour (magenta "In Progress" on a magenta mark).
+    """
+    from textual.color import Color
+
+    colours = theme.to_color_system().generate()
+    surface = colours["surface"]
+    if theme.ansi:
+        return surface
+    try:
+        return Color.parse(surface).blend(Color.parse(colours["secondary"]), 0.14).hex
+    except Exception:  # a user theme with an odd colour: no hint rather than no app
+        return surface
+
+
+def table_muted(theme: Theme) -> str:
+    """Dim text in the record table (dates, "Won't Fix", low severity) as a plain colour:
+    Textual's ``$text-muted`` is an "auto" colour, which a line-API widget's partial style
+    cannot resolve (it came out white on the light theme's white)."""
+    from textual.color import Color
+
+    colours = theme.to_color_system().generate()
+    if theme.ansi:
+        return "ansi_bright_black"
+    try:
+        return Color.parse(colours["surface"]).blend(Color.parse(colours["foreground"]), 0.62).hex
+    except Exception:  # an odd user colour: plain text rather than no app
+        return colours["foreground"]
+
+
 def builtin_themes() -> list[Theme]:
     """The themes that ship inside the package (``themes/*.toml``)."""
     themes = []

@@ -82,11 +82,14 @@ class FeedbackScreen(Screen):
         self._debounce: Timer | None = None
         self._last_typed = float("-inf")
         self._top_generation = -1  # the view of this request goes to its first row
-        # Which filter text each view request was for, the text of the rows on screen, and
-        # the text on screen when the current burst of keys began (see show_view_error).
+        # Which filter text each view request was for and the text of the rows on screen;
+        # for the current burst of keys: the filter before it, the text its first key
+        # filtered at once, and whether Enter or a pause has ended it (see show_view_error).
         self._request_texts: dict[int, str] = {}
         self._shown_text = ""
         self._burst_base = ""
+        self._first_key_text: str | None = None
+        self._burst_done = True
         self._keep_error_generation = -1
 
     # -- what other screens read ---------------------------------------------------------
@@ -186,9 +189,10 @@ class FeedbackScreen(Screen):
 
     def show_view_error(self, message: str) -> None:
         self.filter_bar.error = message  # the previous rows stay on screen ...
-        if self._shown_text != self._burst_base:
-            # ... unless they are those of a key typed earlier in the same burst (the first
-            # key filters at once): then the rows from before the burst come back, so the
+        first = self._first_key_text
+        if first is not None and self._shown_text == first != self._burst_base and self.query_text != first:
+            # ... unless they are those of the first key of the burst that ended rejected
+            # (it filters at once): then the rows from before the burst come back, so the
             # count under the rejected filter is not that of a half-typed one.
             self._keep_error_generation = self._request(self._burst_base)
 
@@ -294,11 +298,14 @@ class FeedbackScreen(Screen):
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
-        if not in_burst:
-            self._burst_base = self._shown_text  # what to fall back to if the burst ends rejected
+        if not in_burst or self._burst_done:  # a new burst: remember what was there before it
+            if not self.filter_bar.error:
+                self._burst_base = self.query_text
+            self._first_key_text = None if in_burst else event.value
+            self._burst_done = False
         if in_burst:
             value = event.value
-            self._debounce = self.set_timer(FILTER_DEBOUNCE, lambda: self._apply_filter(value))
+            self._debounce = self.set_timer(FILTER_DEBOUNCE, lambda: self._end_burst(value))
         else:
             self._apply_filter(event.value)
 
@@ -308,7 +315,12 @@ class FeedbackScreen(Screen):
             self._debounce.stop()
             self._debounce = None
         self._apply_filter(event.value)
+        self._burst_done = True
         self.table.focus()
+
+    def _end_burst(self, text: str) -> None:
+        self._apply_filter(text)
+        self._burst_done = True
 
     def _apply_filter(self, text: str) -> None:
         if text != self.query_text or self.filter_bar.error:

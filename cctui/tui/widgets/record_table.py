@@ -62,23 +62,23 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         scrollbar-size-vertical: 1;
         background: $surface;
     }
-    RecordTable > .record-table--header { background: $panel; color: $text; text-style: bold; }
+    RecordTable > .record-table--header { background: $panel; color: $foreground; text-style: bold; }
     RecordTable > .record-table--cursor { background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground; }
     RecordTable:focus > .record-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
-    RecordTable > .record-table--marked { background: $secondary 25%; text-style: bold; }
-    RecordTable > .record-table--mark-sign { color: $secondary; text-style: bold; }
+    RecordTable > .record-table--marked { background: $mark-background; text-style: bold underline; }
+    RecordTable > .record-table--mark-sign { color: $foreground; text-style: bold not underline; }
     RecordTable > .record-table--id { color: $primary; }
-    RecordTable > .record-table--dim { color: $text-muted; }
+    RecordTable > .record-table--dim { color: $table-muted; }
     RecordTable > .record-table--status-new { color: $accent; text-style: bold; }
     RecordTable > .record-table--status-triaged { color: $primary; }
     RecordTable > .record-table--status-progress { color: $secondary; }
     RecordTable > .record-table--status-escalated { color: $warning; text-style: bold; }
     RecordTable > .record-table--status-closed { color: $success; }
-    RecordTable > .record-table--status-wontfix { color: $text-muted; }
+    RecordTable > .record-table--status-wontfix { color: $table-muted; }
     RecordTable > .record-table--severity-critical { color: $error; text-style: bold; }
     RecordTable > .record-table--severity-high { color: $warning; }
-    RecordTable > .record-table--severity-medium { color: $text; }
-    RecordTable > .record-table--severity-low { color: $text-muted; }
+    RecordTable > .record-table--severity-medium { color: $foreground; }
+    RecordTable > .record-table--severity-low { color: $table-muted; }
     """
 
     cursor_row: reactive[int] = reactive(0, always_update=False)

@@ -1,0 +1,104 @@
+"""Issue 11, defect 7: marked rows, the cursor and status colours in 16 colours.
+
+A terminal without truecolor (``TEXTUAL_COLOR_SYSTEM=standard``, many SSH sessions) gets
+every colour rounded to one of the 16 ANSI ones; that is where marked rows turned white
+on white and the magenta mark hid "In Progress". Each check here rounds the table's real
+segments the way Rich does for such a terminal, and the snapshots show that picture.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.color import ColorSystem, ColorType
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+
+THEMES = ("cctui-dusk", "cctui-ansi", "cctui-paper", "cctui-contrast")
+SMALL = (80, 24)
+
+
+def sixteen(style: Style) -> Style:
+    """``style`` as a 16-colour terminal shows it."""
+    def down(color):
+        return None if color is None else color.downgrade(ColorSystem.STANDARD)
+
+    return style + Style(color=down(style.color), bgcolor=down(style.bgcolor))
+
+
+def legible(style: Style) -> bool:
+    """Text and background differ (the terminal's default pair always does)."""
+    fg, bg = sixteen(style).color, sixteen(style).bgcolor
+    if fg is None or bg is None or (fg.type == ColorType.DEFAULT and bg.type == ColorType.DEFAULT):
+        return True
+    if style.reverse:
+        return True
+    return fg.get_truecolor() != bg.get_truecolor() or fg.type != bg.type
+
+
+def export_16(app) -> str:
+    """``app.export_screenshot()`` with every colour rounded to the 16 ANSI ones."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    render = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    lines = Segment.split_lines(console.render(render))
+    for line in lines:
+        console.print(*(Segment(s.text, sixteen(s.style) if s.style else s.style) for s in line), end="\n")
+    return console.export_svg(title=app.title)
+
+
+async def _marked_table(pilot, tui):
+    """Mark an "In Progress" row and an "Escalated" one; the cursor rests on a third."""
+    app = pilot.app
+    await tui.loaded(pilot)
+    await tui.wait_for(pilot, lambda: app.screen.view_settled, "the full view")
+    table = tui.table(app)
+    statuses = [row["status"] for row in table.rows]
+    for wanted in ("In Progress", "Escalated"):
+        target = statuses.index(wanted)
+        while table.cursor_row != target:
+            await pilot.press("down" if table.cursor_row < target else "up")
+        await pilot.press("space")
+    await pilot.press("home")
+    await pilot.pause()
+    return table
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_marked_cursor_and_status_cells_stay_legible_and_distinct(make_app, tui, theme):
+    app = make_app(theme=theme)
+    async with app.run_test(size=SMALL) as pilot:
+        table = await _marked_table(pilot, tui)
+        marked_rows, plain_rows = [], []
+        for y in range(1, min(len(table.rows), table.size.height)):
+            record = table.rows[int(table.scroll_y) + y - 1]
+            segments = list(table.render_line(y))
+            for segment in segments:
+                if segment.text.strip():
+                    assert legible(segment.style), (theme, record["status"], y - 1 == table.cursor_row, record["id"] in app.screen.marks, segment)
+            sign = segments[0]
+            if record["id"] in app.screen.marks:
+                assert "●" in sign.text and legible(sign.style), (theme, sign)
+                marked_rows.append(segments)
+            elif y - 1 != table.cursor_row:
+                plain_rows.append(segments)
+        assert len(marked_rows) == 2
+        cursor = list(table.render_line(table.cursor_row + 1))
+        mark_style = sixteen(marked_rows[0][1].style)
+        # A mark never looks like the cursor or like a plain row.
+        assert mark_style.underline and not any(sixteen(s[1].style).underline for s in plain_rows)
+        assert (sixteen(cursor[1].style).bgcolor, cursor[1].style.underline) != (mark_style.bgcolor, True)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_snapshot_16_colours(make_app, tui, snap_compare, theme):
+    app = make_app(theme=theme)
+    app.export_screenshot = lambda *args, **kwargs: export_16(app)
+
+    async def run_before(pilot) -> None:
+        await _marked_table(pilot, tui)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SMALL)
