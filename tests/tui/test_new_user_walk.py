@@ -204,3 +204,25 @@ async def test_rejected_burst_shows_the_count_from_before_the_burst(make_app, tu
         await tui.wait_for(pilot, lambda: "kind" in bar.error and app.screen.view_settled, "the rejection")
         await tui.wait_for(pilot, lambda: len(tui.table(app).rows) == 24, "the rows from before the burst")
         assert "24 of 24" in tui.status_text(app) and "kind" in bar.error
+
+
+async def test_macro_list_fits_80_columns(make_app, tui):
+    from cctui.macros.samples import sample_macro_dicts
+
+    app = make_app()
+    for macro in sample_macro_dicts("http://127.0.0.1:8765"):
+        if macro["name"] == "slack-bugs":
+            macro["url"] = "https://hooks.slack.com/services/T000/B000/XXXX"
+        app.store.macro_put(macro)
+    app.store.run_create({"macro": "slack-bugs", "trigger": "bulk", "record_ids": ["BUG-0001"],
+                          "started": "2026-11-28T11:30:00Z", "status": "done", "dry_run": False,
+                          "summary": {"total": 1, "delivered": 1}})
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("2")
+        await tui.wait_for(pilot, lambda: app.screen.query("#macros-table")
+                           and app.screen.query_one("#macros-table").row_count == 6, "the sample macros")
+        await pilot.pause()
+        table = app.screen.query_one("#macros-table")
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert not table.horizontal_scrollbar.display or not table.show_horizontal_scrollbar
+        assert "next run" in [str(c.label) for c in table.columns.values()]

@@ -61,6 +61,13 @@ def short_time(iso: str) -> str:
     return text[5:16] if len(text) >= 16 else text
 
 
+#: The macro list's columns; below ``NARROW`` terminal columns (80x24) the target column
+#: goes (a users macro says so after its name) so the list fits without scrolling sideways.
+COLUMNS = ("name", "target", "method", "host", "last run", "health", "next run")
+NARROW = 100
+NARROW_COLUMNS = tuple(c for c in COLUMNS if c != "target")
+
+
 class MacroTable(DataTable):
     """The macro list: a DataTable that also moves with ``j``/``k``/``g``/``G`` like
     every other table in cctui."""
@@ -97,7 +104,7 @@ class MacrosScreen(Screen):
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
         table: DataTable[str] = MacroTable(id="macros-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("name", "target", "method", "host", "last run", "health", "next run")
+        table.add_columns(*COLUMNS)
         yield table
         yield Static("No macros yet. Press n to make one from a preset (slack, jira, teams, "
                      "discord, salesforce, generic), or run `cctui macro add FILE`.", id="macros-empty")
@@ -158,7 +165,13 @@ class MacrosScreen(Screen):
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         keep = self.current_name
-        table.clear()
+        narrow = self.app.size.width < NARROW
+        columns = NARROW_COLUMNS if narrow else COLUMNS
+        if tuple(str(c.label) for c in table.columns.values()) != columns:
+            table.clear(columns=True)
+            table.add_columns(*columns)
+        else:
+            table.clear()
         last_runs: dict[str, Any] = {}
         for run in self.app.dispatcher.runs:
             last_runs.setdefault(run.macro, run)  # runs come newest first
@@ -166,17 +179,23 @@ class MacrosScreen(Screen):
             last = last_runs.get(macro["name"])
             health = macro_health(macro, last)
             style = {"paused": "yellow", "failing": "red", "ok": "green"}.get(health, "dim")
-            table.add_row(
-                macro["name"], macro.get("target", "feedback"), macro.get("method", "POST"),
-                urlsplit(str(macro.get("url", ""))).hostname or "?",
-                short_time(last.started_at) if last and last.started_at else ("now" if last else "never"),
-                f"[{style}]{health}[/]", next_scheduled(macro), key=macro["name"],
-            )
+            target = macro.get("target", "feedback")
+            cells = [macro["name"] + (" (users)" if narrow and target == "users" else ""), target,
+                     macro.get("method", "POST"), urlsplit(str(macro.get("url", ""))).hostname or "?",
+                     short_time(last.started_at) if last and last.started_at else ("now" if last else "never"),
+                     f"[{style}]{health}[/]", next_scheduled(macro)]
+            if narrow:
+                del cells[1]
+            table.add_row(*cells, key=macro["name"])
         self.set_class(table.row_count == 0, "-empty")
         if keep is not None and keep in self.macros:
             table.move_cursor(row=table.get_row_index(keep))
         if self.is_current:
             table.focus()
+
+    def on_resize(self) -> None:
+        if self.macros:
+            self._fill()  # the columns depend on the width
 
     @property
     def current_name(self) -> str | None:
