@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.widgets import Static
 from textual.message import Message
 from textual.signal import Signal
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from cctui.config import Config

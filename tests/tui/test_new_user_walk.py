@@ -44,8 +44,8 @@ async def test_a_record_log_is_left_with_esc_or_1(make_app, tui, leave):
 
 @pytest.mark.parametrize("start, base", [("2", "MacrosScreen"), ("3", "DispatchScreen")])
 async def test_a_log_pushed_from_screens_2_and_3_is_left_by_their_number(make_app, tui, start, base):
-    from cctui.tui.screens.logs import LogsScreen
     from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.screens.logs import LogsScreen
 
     app = make_app()
     app.store.macro_put(_hook_macro("hook", "http://127.0.0.1:9/x"))

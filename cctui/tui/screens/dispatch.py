@@ -133,7 +133,7 @@ class DispatchScreen(Screen):
         self._cards = {key: self._cards[key] for key in wanted}
         order = list(self._cards.values())
         if [c for c in holder.children if isinstance(c, DispatchRunCard)] != order:
-            for above, card in zip(order, order[1:]):  # e.g. a stored run started earlier
+            for above, card in zip(order, order[1:], strict=False):  # e.g. a stored run started earlier
                 holder.move_child(card, after=above)
         if started is not None or not isinstance(self.focused, DispatchRunCard):
             self.call_after_refresh((started or order[0]).focus)
