@@ -11,6 +11,7 @@ Nothing here imports Textual.
 """
 
 from importlib import import_module
+from typing import Any
 
 #: Each public name -> the submodule that defines it. They load on first use: the store
 #: attaches ``triggers`` whenever the CLI opens it, and ``schedules`` (croniter, dateutil)
@@ -22,7 +23,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -31,11 +32,11 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-def make_listener_app(*args, **kwargs):
+def make_listener_app(*args: Any, **kwargs: Any) -> Any:
     """See :func:`cctui.automation.listener.make_listener_app` (aiohttp loads lazily)."""
     from cctui.automation.listener import make_listener_app as make
 

@@ -22,7 +22,7 @@ from cctui.core.query import compile_query
 from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
 from cctui.macros.secrets import HEADER_VALUE_OK, MASK, SECRET_REF, mask_url
-from cctui.macros.templating import FORMATS, compile_body, compile_header, has_tags
+from cctui.macros.templating import FORMATS, CompiledBody, compile_body, compile_header, has_tags
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TARGETS = ("feedback", "users")
@@ -170,7 +170,7 @@ def _ca_bundle(value: Any, where: str) -> str | None:
     return value
 
 
-def _number(d: Mapping[str, Any], key: str, default: Any, where: str, *, kind=float,
+def _number(d: Mapping[str, Any], key: str, default: Any, where: str, *, kind: type = float,
             low: float = 0, high: float | None = None) -> Any:
     value = d.get(key, default)
     if value is None:
@@ -303,7 +303,7 @@ class Macro:
         """Fields this macro writes (return values, on_success): tags that may be unset."""
         return frozenset(self.return_values) | frozenset(self.on_success)
 
-    def compiled(self):
+    def compiled(self) -> CompiledBody:
         """The compiled body template (cached across macros with the same body)."""
         return compile_body(self.body, self.format)
 

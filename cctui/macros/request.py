@@ -257,7 +257,8 @@ def _tls_warnings(macro: Macro) -> list[str]:
     return [] if getattr(macro, "verify", True) else [VERIFY_WARNING]
 
 
-def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str] | None = None):
+def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str] | None = None,
+                     ) -> tuple[str, list[tuple[str, str]], str | None, set[str]]:
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
     url = sec.resolve(macro.url, environ, where="url", found=found, missing=missing)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 from cctui.errors import MacroError
 
@@ -37,7 +38,7 @@ def sign(secret: str | bytes, msg_id: str, timestamp: int | str, body: str | byt
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def verify(secret: str | bytes, headers, body: str | bytes) -> bool:
+def verify(secret: str | bytes, headers: Mapping[str, str], body: str | bytes) -> bool:
     """True when ``headers`` (any case-insensitive mapping) carry a valid v1 signature."""
     msg_id = headers.get("webhook-id")
     timestamp = headers.get("webhook-timestamp")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 #: Modes of what the store creates: the data may hold credentials typed into a macro
 #: (the macro journal) and what receivers answered, so only the owner may read it.
@@ -36,7 +37,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def open_private(path: Path, flags: int):
+def open_private(path: Path, flags: int) -> BinaryIO:
     """``path`` opened for binary writing with ``flags``; created ``0600`` whatever the
     umask (an existing file keeps its mode)."""
     return os.fdopen(os.open(path, flags, PRIVATE_FILE), "ab" if flags & os.O_APPEND else "wb")

@@ -10,7 +10,7 @@ Callers hold the data-dir lock around :meth:`DeliveryLog.append`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,7 @@ def delivery_state(entry: dict[str, Any]) -> str:
     return "retrying" if entry.get("retry_at") else "failed"
 
 
-def _status_test(status: str | int | None):
+def _status_test(status: str | int | None) -> Callable[[dict], bool] | None:
     """``"404"``, ``"4xx"``, ``"ok"`` (attempts) or ``"delivered"``, ``"retrying"``,
     ``"failed"`` (deliveries: the newest attempt of each delivery in that state; a 429
     later delivered is not failed), or None, as a predicate on each entry, newest first."""

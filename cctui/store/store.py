@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,7 @@ class Store(MetaTables):
         self._meta.discard()
         self._reloaded()
 
-    def batch(self):
+    def batch(self) -> AbstractContextManager[None]:
         """``with store.batch():`` many calls, one lock hold, one journal write, one fsync.
 
         If an exception escapes the block nothing in it is written. Subscribers hear about

@@ -13,8 +13,17 @@ Documents are copied on write: a dict handed out by a read is never mutated late
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import Any
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
+from typing import Any, NoReturn
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -73,13 +82,13 @@ class _TrackedTable:
             self._touch(key)
         self.raw.clear()
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self.raw.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, dict]:
         return self.raw.items()
 
-    def values(self):
+    def values(self) -> ValuesView[dict]:
         return self.raw.values()
 
     def get(self, doc_id: object, default: Any = None) -> Any:
@@ -139,7 +148,7 @@ class RecordTable(Table):
         """A document known to be there (read-only); KeyError if it is not."""
         return self.journaled.tables[self.name][doc_id]
 
-    def ids(self):
+    def ids(self) -> KeysView[str]:
         """A live view of the ids in this table."""
         return self.journaled.table(self.name).keys()
 
@@ -171,7 +180,7 @@ class RecordTable(Table):
         """Remove ``doc_ids``; how many were removed."""
         return len(self.remove(doc_ids=[_tinydb_id(doc_id) for doc_id in doc_ids]))
 
-    def _get_next_id(self):  # pragma: no cover - we always insert Documents with our ids
+    def _get_next_id(self) -> NoReturn:  # pragma: no cover - we always insert Documents with our ids
         raise RuntimeError("RecordTable needs explicit ids: insert Document(doc, doc_id=ID).")
 
     def _update_table(self, updater: Callable[[dict], None]) -> None:

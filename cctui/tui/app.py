@@ -115,8 +115,10 @@ class CctuiApp(App):
         self.add_mode("feedback", self._make_feedback_screen)
         self._register_themes()
 
+    # Textual declares COMMANDS a class attribute but reads it from the instance when the
+    # palette opens: a property lets the macro commands load on first use.
     @property
-    def COMMANDS(self):  # noqa: N802 - Textual reads this name when the palette opens
+    def COMMANDS(self):  # type: ignore[override]  # noqa: N802
         from cctui.tui import commands_macros  # noqa: F401  (registers the macro and retry commands)
 
         return App.COMMANDS | set(commands.PROVIDERS)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cctui.errors import MacroError
+
+if TYPE_CHECKING:
+    from cctui.macros.model import Macro
 
 KINDS = ("slack", "jira", "teams", "discord", "salesforce", "generic")
 
@@ -25,7 +28,7 @@ def preset_data(kind: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def preset(kind: str, *, name: str, url: str, **overrides: Any):
+def preset(kind: str, *, name: str, url: str, **overrides: Any) -> Macro:
     """A :class:`~cctui.macros.Macro` from preset ``kind`` with the given name and URL.
 
     ``overrides`` replace any other key (``feedback_type``, ``headers``, ...).
