@@ -65,6 +65,15 @@ def _tag_end(source: str, start: int) -> int:
     raise TemplateError(f"body line {line} column {col}: the tag (( is never closed with )).")
 
 
+def _json_step(char: str, in_string: bool) -> tuple[int, bool]:
+    """One step of walking JSON text: how many characters ``char`` moves the walk on, and
+    whether the walk is then inside a string (a backslash in a string escapes the next
+    character; a quote opens or closes a string)."""
+    if in_string and char == "\\":
+        return 2, True
+    return 1, in_string != (char == '"')
+
+
 def scan(source: str, *, json_aware: bool) -> list[Segment]:
     """Split ``source`` into text, tags and blocks; for JSON, note which sit in strings."""
     segments: list[Segment] = []
@@ -93,12 +102,9 @@ def scan(source: str, *, json_aware: bool) -> list[Segment]:
             i = text_start = end
             continue
         if json_aware:
-            c = source[i]
-            if in_string and c == "\\":
-                i += 2
-                continue
-            if c == '"':
-                in_string = not in_string
+            step, in_string = _json_step(source[i], in_string)
+            i += step
+            continue
         i += 1
     if text_start < n:
         segments.append(Segment("text", text_start, n, in_string))
@@ -201,13 +207,8 @@ def always_json(ast: nodes.Template) -> bool:
                 text = node.data
                 i, n = 0, len(text)
                 while i < n:
-                    c = text[i]
-                    if in_string and c == "\\":
-                        i += 2
-                        continue
-                    if c == '"':
-                        in_string = not in_string
-                    i += 1
+                    step, in_string = _json_step(text[i], in_string)
+                    i += step
                 if i > n:  # a backslash ends the literal: it would escape the tag's output
                     return False
                 parts.append(text)
