@@ -66,10 +66,10 @@ def _not_json(value: float) -> TemplateError:
     return TemplateError(f"body: a tag renders {value!r}, which is not a JSON number (NaN and infinity are not JSON).")
 
 
-def _dumps(value: Any, *, strict: bool = False) -> str:
+def _dumps(value: Any, *, strict: bool = False, indent: int | None = None) -> str:
     """JSON text; ``strict`` refuses NaN and infinity (Python would write ``NaN``, not JSON)."""
     try:
-        text = json.dumps(value, ensure_ascii=False, default=_default, allow_nan=not strict)
+        text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent, allow_nan=not strict)
     except ValueError as exc:
         if strict and "Out of range float" in str(exc):
             raise TemplateError("body: a tag renders NaN or infinity, which is not JSON.") from None
@@ -103,15 +103,7 @@ def json_value(value: Any) -> str:
 def tojson(value: Any, indent: int | None = None) -> JsonText:
     """Replaces jinja's ``tojson``: marks its result so value position inserts it as-is."""
     check_text_of(value)
-    if indent is None:
-        return JsonText(_dumps(value, strict=True))
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=_default, indent=indent, allow_nan=False)
-    except ValueError as exc:
-        if "Out of range float" not in str(exc):
-            raise
-        raise TemplateError("body: a tag renders NaN or infinity, which is not JSON.") from None
-    return JsonText(_UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("</", "<\\/")))
+    return JsonText(_dumps(value, strict=True, indent=indent))
 
 
 def mrkdwn(value: Any) -> str:
