@@ -29,7 +29,7 @@ from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, Retry
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, RetryPlan, plan_retry
-from cctui.delivery.scheduled import Budget, deferred_entry, due_at, schedule_entry
+from cctui.delivery.scheduled import Budget, deferred_entry, due_at, held_here, schedule_entry
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError, InputError, NotFound
@@ -525,6 +525,12 @@ class Engine:
                 recorder.retry(delivery_id, waiting)
                 return self._done(state, record_id, delivery_id, ev.RETRYING, status=result.status_code,
                                   attempts=attempt - made, error=waiting["error"], extra={"retry_at": retry_at})
+            # Waited for here, but kept in the store too (claimed by this process), as
+            # the log's "retry scheduled at T" says: a kill -9 during the wait leaves it
+            # to `run-due`, and a `retry` elsewhere does not send the record meanwhile.
+            # _done removes it once the record is delivered or fails for good.
+            state.scheduled[record_id] = held_here(waiting)
+            recorder.retry(delivery_id, state.scheduled[record_id])
             waited += delay
             try:
                 await asyncio.wait_for(state.cancel.wait(), delay)

@@ -121,9 +121,7 @@ def claim(store: Store, *, now: datetime | None = None, everything: bool = False
     compare-and-set across processes, so each entry goes to one sender. Entries of a
     paused macro wait; entries of a macro that no longer exists are dropped."""
     moment = iso(now or clock_now())
-    from cctui.delivery.recovery import machine_id
-
-    mine = {"claimed_by": os.getpid(), "claimed_at": moment, "claimed_on": machine_id()}
+    mine = _claim_fields(moment)
     taken: list[dict] = []
     if not any(_matches(e, macro, record_id) and (everything or (e.get("due") or "") <= moment)
                for e in store.retries_all()):
@@ -147,6 +145,19 @@ def claim(store: Store, *, now: datetime | None = None, everything: bool = False
         store.retry_put(taken)
         store.retry_remove(gone)
     return taken
+
+
+def _claim_fields(moment: str) -> dict:
+    from cctui.delivery.recovery import machine_id
+
+    return {"claimed_by": os.getpid(), "claimed_at": moment, "claimed_on": machine_id()}
+
+
+def held_here(entry: dict) -> dict:
+    """``entry`` claimed by this process: how a run keeps a retry it waits for in the
+    foreground, so that after a kill -9 the next sender takes it over when due, and a
+    ``retry`` in another process leaves the record to this one meanwhile."""
+    return {**entry, **_claim_fields(iso())}
 
 
 def release(store: Store, entries: list[dict]) -> None:

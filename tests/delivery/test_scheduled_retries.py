@@ -329,3 +329,55 @@ def test_what_a_terminal_shows_while_a_run_waits():
     assert waiting.describe() == "BUG-0002: 503, retry 2 of 5 in 30 s"
     later = RetryScheduled("run-1", "BUG-0002", "msg_1", 2, 3600.0, 429, 0, 5, "2026-12-01T11:00:00Z", True)
     assert later.describe() == "BUG-0002: 429, retry (server asked to wait) scheduled at 2026-12-01T11:00:00Z"
+
+
+def _sender_waiting_for_its_retry(store, data_dir, tmp_path, url: str) -> subprocess.Popen:
+    """A real `cctui send` whose one record failed and now waits (in the foreground,
+    within max_wait) 30 s for its retry; returned once that wait is visible in the store."""
+    config = tmp_path / "waits.toml"
+    config.write_text("[delivery]\nretry_schedule = [30]\njitter = 0.0\nmax_wait = 60\n", encoding="utf-8")
+    [item] = add_items(store, 1)
+    put_macro(store, url=url)
+    sender = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
+                               "--item", item], env={**os.environ, **at(NOW), "CCTUI_CONFIG": str(config)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not store.retries_all() and time.monotonic() < deadline and sender.poll() is None:
+        time.sleep(0.02)
+    assert sender.poll() is None  # still waiting for the retry
+    return sender
+
+
+def test_a_retry_waited_for_in_the_foreground_survives_kill_9_and_run_due_sends_it(store, data_dir, receiver,
+                                                                                    tmp_path, run_at):
+    sender = _sender_waiting_for_its_retry(store, data_dir, tmp_path, receiver.url + "/status/503")
+    try:
+        # The wait is in the store (claimed by the sender) as the log says: "retry scheduled at T".
+        [entry] = store.retries_all()
+        assert entry["claimed_by"] == sender.pid and entry["attempt"] == 2
+    finally:
+        os.kill(sender.pid, signal.SIGKILL)
+        sender.wait()
+    [logged] = json_lines(run_at(None, "logs", "--status", "retrying", "--json").out)
+    assert logged["retry_at"] == entry["due"]
+
+    put_macro(store, url=receiver.url + "/hook")  # the host answers again
+    due = run_at(LATER, "run-due")  # cron: the dead sender's claim is taken over
+    assert due.code == 0 and "1 delivered" in due.out, due.out + due.err
+    assert list(receiver.state.by_webhook_id.values()) == [2]  # once more, same webhook-id
+    assert store.retries_all() == []
+    assert "Nothing to retry" in run_at(LATER, "retry", "--now").out
+
+
+def test_retry_in_another_process_leaves_a_record_whose_sender_waits_for_its_retry(store, data_dir, receiver,
+                                                                                    tmp_path, run_at):
+    sender = _sender_waiting_for_its_retry(store, data_dir, tmp_path, receiver.url + "/status/503")
+    try:
+        other = run_at(NOW, "retry", "--now")  # a second terminal, or cron
+        assert other.code == 0, other.out + other.err
+        assert receiver.state.count == 1  # the waiting sender's record was not sent twice
+    finally:
+        sender.send_signal(signal.SIGTERM)  # stopped while it waits: the retry stays scheduled
+        sender.wait(timeout=30)
+    [entry] = store.retries_all()
+    assert (entry["attempt"], entry["claimed_by"]) == (2, None)
