@@ -28,7 +28,14 @@ from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
-from cctui.macros.secrets import MASK, mask_header_value, mask_headers, mask_text, secret_variants
+from cctui.macros.secrets import (
+    MASK,
+    mask_cut_end,
+    mask_header_value,
+    mask_headers,
+    mask_text,
+    secret_variants,
+)
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
 
@@ -254,6 +261,9 @@ class AttemptResult:
             text = self.body.decode("utf-8", "replace")
             fixed = self.prepared.fixed
             self._text = fixed.mask(text) if fixed is not None else mask_text(text, self.prepared.secrets)
+            if self.truncated:
+                order = fixed.order if fixed is not None else secret_variants(self.prepared.secrets)
+                self._text = mask_cut_end(self._text, order)
         return self._text
 
     def json_body(self) -> Any:

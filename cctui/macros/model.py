@@ -21,7 +21,7 @@ from cctui.core.clock import parse_iso
 from cctui.core.query import compile_query
 from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
-from cctui.macros.secrets import HEADER_VALUE_OK, MASK, SECRET_REF, mask_url
+from cctui.macros.secrets import HEADER_VALUE_OK, MASK, SECRET_REF, mask_url, split_url
 from cctui.macros.templating import FORMATS, CompiledBody, compile_body, compile_header, has_tags
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -133,6 +133,9 @@ def _url(value: Any, where: str) -> str:
         raise MacroError(f"{where}: key 'url' must be an http:// or https:// URL, got {url[:80]!r}.")
     if any(c.isspace() for c in url):
         raise MacroError(f"{where}: key 'url' contains whitespace.")
+    if split_url(url) is None:
+        raise MacroError(f"{where}: key 'url' is not a valid URL (an unclosed '[' or a bad user-info), "
+                         f"got {mask_url(url)[:80]!r}.")
     return url
 
 

@@ -168,6 +168,9 @@ def render_request(
         raise SecretError(f"{where}: {exc}") from None
     if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE) and not (missing and "${" in url):
         raise MacroError(f"{where}: the url must be http:// or https:// once resolved, got {sec.mask_url(url, found)[:80]!r}.")
+    if sec.split_url(url) is None and not (missing and "${" in url):
+        raise MacroError(f"{where}: the url is not a valid URL once resolved (an unclosed '[' or a bad "
+                         f"user-info), got {sec.mask_url(url, found)[:80]!r}.")
 
     compiled = macro.compiled()
     context = build_context(

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from cctui.errors import SecretError
 
@@ -137,6 +137,21 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def mask_cut_end(text: str, variants: Iterable[str]) -> str:
+    """``text`` (already masked) that was cut off at a size limit, with the start of a
+    secret that the cut left at its very end masked too: a 64 KiB response body may end
+    half-way through an echoed token, and its first half is no less secret.
+    ``variants``: every form of the secrets, as :func:`secret_variants` gives them."""
+    end = text.rstrip("\ufffd")  # a multi-byte character cut in two decodes as U+FFFD
+    cut = 0
+    for variant in variants:
+        for size in range(min(len(variant) - 1, len(end)), max(cut, 2), -1):
+            if end.endswith(variant[:size]):
+                cut = size
+                break
+    return end[:-cut] + MASK if cut else text
 
 
 #: ``safe`` sets a secret may be percent-encoded with: urllib's defaults, and the
@@ -277,23 +292,26 @@ def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
     needs to read a log.
     """
     secrets = tuple(secrets)
+    kept_host: set[str] = set()
     for secret in secrets:
-        parts = urlsplit(secret) if secret and "://" in secret else None
+        parts = split_url(secret) if secret and "://" in secret else None
         if parts and parts.scheme and parts.hostname and secret in url:
+            kept_host.add(secret)
             # Host and a numeric port only: user-info, or a "port" that is not a number
             # (a token typed in the wrong place), may be the credential.
             port = parts.netloc.rpartition("]")[2].rpartition("@")[2].partition(":")[2]
             host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
             shown = f"{host}:{port}" if port.isdigit() else host
             url = url.replace(secret, f"{parts.scheme}://{shown}/{MASK}")
-    url = mask_text(url, [s for s in secrets if not (s and s.startswith(("http://", "https://")))])
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password and not _only_references(parts.password):
+    # A secret URL that cannot be split (``http://[::1/...``) is masked whole.
+    url = mask_text(url, [s for s in secrets if s not in kept_host
+                          and not (s and s.startswith(("http://", "https://")) and split_url(s))])
+    parts = split_url(url)
+    if parts and parts.password and not _only_references(parts.password):
         url = url.replace(f":{parts.password}@", f":{MASK}@", 1)
-    if parts.query:
+    # Credential query values are found without urllib: a URL it cannot split still
+    # shows no token.
+    if parts.query if parts else "?" in url:
         url = _QUERY_PARAM.sub(
             lambda m: f"{m.group(1)}{m.group(2)}={MASK}"
             if m.group(3) and _is_sensitive_param(m.group(2)) and not _only_references(m.group(3))
@@ -320,6 +338,16 @@ SECRET_PATH_URL = re.compile(
 )
 
 
+def split_url(url: str) -> SplitResult | None:
+    """``urlsplit(url)``, or None for a URL urllib cannot split (``http://[::1/x``)."""
+    try:
+        parts = urlsplit(url)
+        parts.password  # noqa: B018 - raises for some malformed netlocs too
+        return parts
+    except ValueError:
+        return None
+
+
 def _only_references(value: str) -> bool:
     """Is ``value`` made of ``${NAME}`` references only (a reference is no secret)?"""
     return "${" in value and not SECRET_REF.sub("", value).strip()
@@ -334,13 +362,11 @@ def literal_secrets(url: str) -> set[str]:
     from urllib.parse import unquote
 
     found: set[str] = set()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return found
-    if parts.password and not _only_references(parts.password):
+    parts = split_url(url)
+    if parts and parts.password and not _only_references(parts.password):
         found.add(parts.password)
-    for match in _QUERY_PARAM.finditer("?" + parts.query):
+    query = parts.query if parts else url.partition("?")[2].partition("#")[0]
+    for match in _QUERY_PARAM.finditer("?" + query):
         name, value = match.group(2), match.group(3)
         if value and _is_sensitive_param(name) and not _only_references(value):
             found.update({value, unquote(value)})

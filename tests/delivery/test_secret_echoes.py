@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from cctui.delivery.receiver import Receiver, serve_in_background
+from cctui.delivery.transport import BODY_LIMIT
 from cctui.macros.secrets import MASK, mask_text, secret_parts
 
 from .conftest import add_items, put_macro
@@ -31,6 +32,11 @@ class Hostile(Receiver):
             return web.Response(status=302, headers={"Location": f"{request.url}/moved"})
         if last.startswith("redirect-rel"):
             return web.Response(status=301, headers={"Location": f"{request.path}/"})
+        if last.startswith("cut"):
+            # 64 KiB of padding, then the path: cctui keeps 64 KiB, so it is cut half-way
+            # through the token (the log would keep its first half).
+            pad = BODY_LIMIT - len(request.path) + len(TOKEN) // 2
+            return web.Response(status=404, text="x" * pad + request.path + " not found")
         if last.startswith("notfound"):
             return web.Response(status=404, text=f"Cannot POST {request.path}")
         echo = {"url": str(request.url), "path": request.path, "raw": request.raw_path,
@@ -91,6 +97,20 @@ def test_a_secret_url_never_comes_back_in_clear(cli, store, hostile, data_dir, m
     assert_nowhere(leaked_forms(secret_url), [r.output for r in outputs], data_dir)
 
 
+def test_a_secret_cut_off_by_the_64_kib_body_limit_leaves_no_half_in_clear(cli, store, hostile, data_dir,
+                                                                           monkeypatch, fast_cli_config):
+    secret_url = f"{hostile}/services/{TEAM}/{BOT}/cut-{TOKEN}"
+    monkeypatch.setenv("HOOK_URL", secret_url)
+    add_items(store, 1)
+    put_macro(store, url="${HOOK_URL}")
+    sent = cli("send", "hook", "--all", "--json")
+    (entry,) = store.log_iter(macro="hook")
+    assert entry["status_code"] == 404 and entry["response_truncated"]
+    assert entry["response_body"].endswith(MASK)
+    half = TOKEN[: len(TOKEN) // 2]
+    assert_nowhere({f"cut-{half}", half}, [sent.output, cli("logs", "--json").output], data_dir)
+
+
 @pytest.mark.parametrize("netloc", ["unreachable", "bad-port"])
 def test_a_secret_url_that_fails_keeps_its_secret_out_of_the_error(cli, store, data_dir, monkeypatch,
                                                                    fast_cli_config, closed_port, netloc):
@@ -146,3 +166,24 @@ def test_a_return_value_holding_a_secret_is_refused_and_logged(cli, store, recei
     shown = cli("logs").output
     assert "echo_path, echo_key, echo_headers not stored" in shown
     assert_nowhere({TOKEN, API_TOKEN}, [sent.output, shown, cli("feedback", "list", "--json").output], data_dir)
+
+
+def test_a_url_that_does_not_parse_is_one_masked_sentence_not_a_traceback(cctui, store, data_dir, monkeypatch,
+                                                                          tmp_path):
+    # "[" opens an IPv6 address that never closes: urllib cannot split this URL at all.
+    secret_url = f"http://[::1/services/{TEAM}/{BOT}/{TOKEN}"
+    monkeypatch.setenv("HOOK_URL", secret_url)
+    [item] = add_items(store, 1)
+    put_macro(store, url="${HOOK_URL}")
+    literal = tmp_path / "literal.toml"  # a token typed in, not ${NAME}
+    literal.write_text(f'name = "literal"\nurl = "http://[::1/hook?token={TOKEN}"\nformat = "text"\nbody = "x"\n',
+                       encoding="utf-8")
+    outputs = [cctui("macro", "preview", "hook", "--item", item), cctui("send", "hook", "--item", item),
+               cctui("macro", "add", str(literal)), cctui("logs", "--json")]
+    for refused in outputs[:3]:
+        assert refused.code == 2 and "is not a valid URL" in refused.err, refused
+        assert len(refused.err.strip().splitlines()) == 1
+    assert f"token={MASK}" in outputs[2].err
+    assert store.macro_get("literal") is None
+    texts = [text for o in outputs for text in (o.out, o.err)]
+    assert_nowhere(leaked_forms(secret_url), texts, data_dir)
