@@ -90,9 +90,10 @@ class CctuiApp(App):
 
     def __init__(self, store: Store, config: Config, *, theme: str | None = None,
                  data_dir: Path | str | None = None, schema: Schema | None = None,
-                 triggers: Triggers | None = None) -> None:
+                 triggers: Triggers | None = None, remember_theme: bool = True) -> None:
         """``triggers`` is the store's :class:`cctui.automation.Triggers` subscriber, if
-        any: while the app runs, its runs go through :attr:`dispatcher` (screen 3)."""
+        any: while the app runs, its runs go through :attr:`dispatcher` (screen 3).
+        ``remember_theme=False`` (the demo) never writes the theme to the config file."""
         super().__init__()
         self.store = store
         self.triggers = triggers
@@ -106,6 +107,7 @@ class CctuiApp(App):
         """The feedback record under the cursor (or open in the detail); None if none."""
         self._feedback_screen: FeedbackScreen | None = None
         self._requested_theme = theme
+        self._remember_theme = remember_theme
         self._startup_problems: list[str] = []
         self.store_changed: Signal[int] = Signal(self, "store-changed")
         """Published with the new revision whenever the store's data changed, in this
@@ -157,7 +159,8 @@ class CctuiApp(App):
             self._startup_problems.append(f"Unknown theme {wanted!r}; using {DEFAULT_THEME} (ctrl+p lists themes).")
             wanted = DEFAULT_THEME
         self.theme = wanted
-        if self._requested_theme and self._requested_theme == wanted and self.config.theme != wanted:
+        if self._remember_theme and self._requested_theme and self._requested_theme == wanted \
+                and self.config.theme != wanted:
             self.config.set("theme", wanted)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -207,10 +210,13 @@ class CctuiApp(App):
 
     # -- automation: triggered and scheduled runs show on screen 3 ---------------------
     def _exit_on_hang_up(self) -> None:
-        """A closed terminal (SIGHUP) quits like ctrl+q, so a run in progress is left
-        recorded and resumable (see on_unmount) instead of killed mid-request."""
+        """A closed terminal (SIGHUP) or a polite kill (SIGTERM) quits like ctrl+q, so a
+        run in progress is left recorded and resumable (see on_unmount) instead of killed
+        mid-request, and whoever started the app gets to clean up (the demo's temp dir)."""
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.exit)
         except (NotImplementedError, RuntimeError, AttributeError):  # Windows, not the main thread
             pass
 
@@ -250,7 +256,7 @@ class CctuiApp(App):
         return started
 
     def _theme_changed(self, theme) -> None:
-        if self.config.theme != theme.name:
+        if self._remember_theme and self.config.theme != theme.name:
             self.config.set("theme", theme.name)
 
     # -- actions and services for screens --------------------------------------------

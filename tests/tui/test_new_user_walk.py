@@ -226,3 +226,21 @@ async def test_macro_list_fits_80_columns(make_app, tui):
         assert table.virtual_size.width <= table.scrollable_content_region.width
         assert not table.horizontal_scrollbar.display or not table.show_horizontal_scrollbar
         assert "next run" in [str(c.label) for c in table.columns.values()]
+
+
+# -- 13: the demo's theme switch stays in the demo ----------------------------------------------
+async def test_theme_switch_in_the_demo_does_not_write_the_config(config_file, tui, seeded_dir):
+    from cctui.config import load_config
+    from cctui.store import open_store
+    from cctui.tui.app import CctuiApp
+
+    store = open_store(seeded_dir)
+    try:
+        app = CctuiApp(store, load_config(config_file), theme="cctui-paper", remember_theme=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await tui.loaded(pilot)
+            app.theme = "cctui-contrast"
+            await pilot.pause()
+    finally:
+        store.close()
+    assert not config_file.exists()
