@@ -107,7 +107,8 @@ class CctuiApp(App):
         """The feedback record under the cursor (or open in the detail); None if none."""
         self._feedback_screen: FeedbackScreen | None = None
         self._requested_theme = theme
-        self._remember_theme = remember_theme
+        self.remember_theme = remember_theme
+        """False in the demo: a theme switch is not written to the config file."""
         self._startup_problems: list[str] = []
         self.store_changed: Signal[int] = Signal(self, "store-changed")
         """Published with the new revision whenever the store's data changed, in this
@@ -159,7 +160,7 @@ class CctuiApp(App):
             self._startup_problems.append(f"Unknown theme {wanted!r}; using {DEFAULT_THEME} (ctrl+p lists themes).")
             wanted = DEFAULT_THEME
         self.theme = wanted
-        if self._remember_theme and self._requested_theme and self._requested_theme == wanted \
+        if self.remember_theme and self._requested_theme and self._requested_theme == wanted \
                 and self.config.theme != wanted:
             self.config.set("theme", wanted)
 
@@ -256,7 +257,7 @@ class CctuiApp(App):
         return started
 
     def _theme_changed(self, theme) -> None:
-        if self._remember_theme and self.config.theme != theme.name:
+        if self.remember_theme and self.config.theme != theme.name:
             self.config.set("theme", theme.name)
 
     # -- actions and services for screens --------------------------------------------

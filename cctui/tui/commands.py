@@ -54,8 +54,9 @@ class ThemesProvider(CommandListProvider):
     """``Theme: cctui-dusk`` for every registered theme; the choice is saved in the config."""
 
     def commands(self) -> Iterable[Command]:
+        where = "remembered in the config file" if self.app.remember_theme else "for this demo only"
         for name in sorted(self.app.available_themes):
-            yield (f"Theme: {name}", "Switch theme (remembered in the config file)",
+            yield (f"Theme: {name}", f"Switch theme ({where})",
                    partial(setattr, self.app, "theme", name))
 
 
