@@ -227,14 +227,19 @@ def _secret_variants(secrets: tuple[str, ...]) -> tuple[str, ...]:
     import base64
     import binascii
     import json
-    from urllib.parse import quote, quote_plus
+    from urllib.parse import quote, quote_plus, unquote
 
     def b64(text: str) -> str:
         return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     forms: set[str] = set()
     for secret in secrets:
-        for piece in (secret, *secret_parts(secret)):
+        pieces = {secret, *secret_parts(secret)}
+        # A server echoes what it decoded (%41 -> A); the user-info of a URL goes out
+        # as "Authorization: Basic base64(user:password)", decoded (%40 -> @).
+        pieces |= {p for p in map(unquote, pieces) if len(p) >= 4}
+        forms |= {b64(p) for p in pieces if ":" in p and "/" not in p}
+        for piece in pieces:
             encoded = {piece} | {quote(piece, safe=safe) for safe in _QUOTE_SAFE} | {quote_plus(piece)}
             encoded |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), e) for e in encoded}
             forms |= encoded
@@ -364,7 +369,10 @@ def literal_secrets(url: str) -> set[str]:
     found: set[str] = set()
     parts = split_url(url)
     if parts and parts.password and not _only_references(parts.password):
-        found.add(parts.password)
+        found.update({parts.password, unquote(parts.password)})
+        userinfo = unquote(parts.netloc.rpartition("@")[0])
+        if "${" not in userinfo:  # sent as "Authorization: Basic base64(user:password)"
+            found.add(base64.b64encode(userinfo.encode("utf-8")).decode("ascii"))
     query = parts.query if parts else url.partition("?")[2].partition("#")[0]
     for match in _QUERY_PARAM.finditer("?" + query):
         name, value = match.group(2), match.group(3)

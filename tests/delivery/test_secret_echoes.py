@@ -5,6 +5,7 @@ None of it may reach ``send`` output, ``logs``, exports or any file in the data 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -128,6 +129,28 @@ def test_a_secret_url_that_fails_keeps_its_secret_out_of_the_error(cli, store, d
     if netloc == "bad-port":
         assert f"Invalid port: '{MASK}'" in entry["error"] and entry["url"] == f"http://127.0.0.1/{MASK}"
     assert_nowhere(leaked_forms(secret_url) - {API_TOKEN}, [r.output for r in outputs], data_dir)
+
+
+def test_a_url_secret_echoed_percent_decoded_or_as_basic_auth_is_masked(cli, store, hostile, data_dir,
+                                                                        monkeypatch, fast_cli_config):
+    # A server echoes the path it decoded (%41 -> A, %5F -> _), and aiohttp sends the
+    # user-info of a URL as "Authorization: Basic base64(user:password)", decoded (%40 -> @).
+    host = hostile.split("//", 1)[1]
+    monkeypatch.setenv("HOOK_PATH", f"{hostile}/services/{TEAM}/notfound-Zk%41%42secret%5FPCT77")
+    monkeypatch.setenv("HOOK_USER", f"http://usr:pa%40ssW0rd99@{host}/services/echo")
+    add_items(store, 1)
+    put_macro(store, url="${HOOK_PATH}")
+    put_macro(store, name="basic", url="${HOOK_USER}")
+    put_macro(store, name="literal", url=f"http://ana:LitPw%40ss777@{host}/services/echo")  # typed in
+    outputs = [cli("send", "hook", "--all", "--json"), cli("send", "basic", "--all", "--json"),
+               cli("send", "literal", "--all", "--json"), cli("logs", "--json"),
+               cli("export", "logs", "--format", "csv")]
+    echoed = {e["macro"]: e["response_body"] for e in store.log_iter()}
+    assert echoed["hook"].startswith("Cannot POST") and '"Authorization": "Basic ' in echoed["basic"]
+    assert '"Authorization": "Basic ' in echoed["literal"]
+    basic = {base64.b64encode(b"usr:pa@ssW0rd99").decode(), base64.b64encode(b"ana:LitPw@ss777").decode()}
+    assert_nowhere({"notfound-ZkABsecret", "pa@ssW0rd99", "LitPw@ss777", *basic}, [r.output for r in outputs],
+                   data_dir)
 
 
 def test_distinctive_parts_are_masked_but_words_and_hosts_are_not():
