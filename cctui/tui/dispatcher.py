@@ -126,6 +126,7 @@ class RunProgress:
         # the first run; importing it with the app would cost every cold start.
         from cctui.delivery.events import (
             DELIVERED,
+            NOT_SENT,
             RETRYING,
             SKIPPED,
             AttemptFinished,
@@ -166,6 +167,9 @@ class RunProgress:
                     self.scheduled += 1
                     self.retrying = max(0, self.retrying - 1)
                     self._note_retry((extra or {}).get("retry_at"))
+                elif outcome == NOT_SENT:
+                    # Cancelled (or cut short) before it was tried: queued for retry, not failed.
+                    self.not_sent += 1
                 else:
                     self.failed += 1
             case RunFinished(cancelled=cancelled) if not self.multi_run:

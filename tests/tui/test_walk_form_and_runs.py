@@ -197,3 +197,19 @@ async def test_ctrl_q_during_a_run_asks_first(app_factory, tui):
         await tui.wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
         await pilot.press("y")
         await tui.wait_for(pilot, lambda: len(exits) == 2, "quitting")
+
+
+def test_records_a_cancel_left_unsent_are_not_counted_as_failed():
+    """Found walking the tour: cancelling a 300-record run showed "failed 288"."""
+    from cctui.delivery import events as ev
+    from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.widgets.dispatch_run_card import render_run
+
+    run = RunProgress(macro="hook", total=3)
+    run.apply(ev.RunStarted("run-1", "hook", "bulk", 3))
+    run.apply(ev.RecordDone("run-1", "BUG-0001", "d1", ev.DELIVERED, 200, 1))
+    for record_id in ("BUG-0002", "BUG-0003"):
+        run.apply(ev.RecordDone("run-1", record_id, record_id, ev.NOT_SENT))
+    assert (run.delivered, run.failed, run.not_sent) == (1, 0, 2)
+    shown = render_run(run, 78).plain
+    assert "failed 0" in shown and "not sent 2" in shown

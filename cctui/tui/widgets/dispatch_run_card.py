@@ -69,6 +69,7 @@ def render_run(run: RunProgress, width: int = 78, *, failures: int = 3) -> Text:
         ("failed", run.failed, "red" if run.failed else ""),
         ("retrying", run.retrying + run.scheduled, "yellow" if run.retrying + run.scheduled else ""),
         ("skipped", run.skipped, "dim"),
+        *((("not sent", run.not_sent, "yellow"),) if run.not_sent else ()),
     ):
         out.append(f"{name} ")
         out.append(f"{value:,}", style=style or "bold")
