@@ -105,7 +105,8 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+    # Capped like a number of seconds: a date decades away must not park a retry forever.
+    return min(max(0.0, (when - now).total_seconds()), MAX_SERVER_WAIT)
 
 
 def _seconds(value: str) -> float | None:

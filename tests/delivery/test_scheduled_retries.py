@@ -15,6 +15,7 @@ import subprocess
 import sys
 import termios
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -381,3 +382,14 @@ def test_retry_in_another_process_leaves_a_record_whose_sender_waits_for_its_ret
         sender.wait(timeout=30)
     [entry] = store.retries_all()
     assert (entry["attempt"], entry["claimed_by"]) == (2, None)
+
+
+def test_a_retry_after_date_decades_away_is_capped_at_an_hour_like_seconds(store, receiver, run_at):
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + "/status/429?retry_after=Wed,%2021%20Oct%202099%2007:28:00%20GMT")
+    before = datetime.now(UTC)
+    result = run_at(None, "send", "hook", "--item", item, "--json")
+    assert result.code == 0, result.err
+    [entry] = store.retries_all()
+    due = datetime.fromisoformat(entry["due"].replace("Z", "+00:00"))
+    assert due <= datetime.now(UTC) + timedelta(seconds=3601) and due >= before + timedelta(seconds=3599)
