@@ -58,6 +58,7 @@ def add(path: str | None, kind: str | None, name: str | None, url: str | None,
         feedback_type: str | None) -> None:
     """Add a macro from PATH, or from --preset with --name and --url (replaces by name)."""
     from cctui.macros import check_tags, load_macro_file, preset
+    from cctui.macros.request import check_cost_before_save
 
     ctx = _ctx()
     if path and kind:
@@ -76,19 +77,11 @@ def add(path: str | None, kind: str | None, name: str | None, url: str | None,
     else:
         raise InputError("macro add: give a macro file PATH, or --preset P --name N --url U.")
     check_tags(new, _known_fields(ctx, new.target), where=path or f"preset {kind}")
-    _check_cost(ctx, new, where=path or f"preset {kind}")
+    check_cost_before_save(new, ctx.store, config=ctx.config, where=path or f"preset {kind}")
     replaced = ctx.store.macro_get(new.name) is not None
     ctx.store.macro_put(new.to_dict())
     click.echo(f"{'Replaced' if replaced else 'Added'} macro {new.name} "
                f"({new.method} {_shown_url(new.url)}).")
-
-
-def _check_cost(ctx: Context, macro, where: str) -> None:
-    """Refuse a body too expensive to render (tried on the first record, if any)."""
-    from cctui.macros.request import check_cost
-
-    records = ctx.store.users_all() if macro.target == "users" else ctx.store.feedback_all()
-    check_cost(macro, records[0] if records else None, store=ctx.store, config=ctx.config, where=where)
 
 
 def _shown_url(url: str) -> str:

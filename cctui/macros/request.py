@@ -391,3 +391,12 @@ def check_cost(macro: Macro, record: Mapping[str, Any] | None, *, store: RecordS
         raise TemplateError(f"{where}: {exc}") from None
     except CctuiError:
         pass
+
+
+def check_cost_before_save(macro: Macro, store: RecordSource, *, config: Any = None,
+                           where: str | None = None) -> None:
+    """:func:`check_cost` on the first record of ``macro``'s target (an empty one when
+    there is none): the one check ``macro add`` and the TUI's macro form run before they
+    store a macro. Blocks for up to the render budget: call it off the event loop."""
+    records = store.users_all() if macro.target == "users" else store.feedback_all()
+    check_cost(macro, records[0] if records else None, store=store, config=config, where=where)

@@ -282,6 +282,7 @@ class MacroFormScreen(Screen):
     @work(exclusive=True, group="macro-save")
     async def action_save(self) -> None:
         from cctui.macros import Macro
+        from cctui.macros.request import check_cost_before_save
 
         form = self.form_dict()
         try:
@@ -296,6 +297,11 @@ class MacroFormScreen(Screen):
                 await asyncio.to_thread(store.macro_get, macro.name) is not None:
             self.notify(f"name: a macro called {macro.name} exists already.", title="Not saved",
                         severity="error")
+            return
+        try:  # the check `macro add` runs; it may spend a whole render budget, so in a thread
+            await asyncio.to_thread(check_cost_before_save, macro, store, config=self.app.config)
+        except CctuiError as exc:
+            self.notify(str(exc), title="Not saved", severity="error", timeout=8)
             return
         await asyncio.to_thread(store.macro_put, macro.to_dict())
         if not self.is_new and old_name and old_name != macro.name:
