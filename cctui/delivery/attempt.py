@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,7 +27,7 @@ from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
-from cctui.macros.request import VERIFY_WARNING, render_request, wire_headers
+from cctui.macros.request import VERIFY_WARNING, RenderedRequest, render_request, wire_headers
 from cctui.macros.secrets import (
     MASK,
     mask_cut_end,
@@ -41,6 +41,7 @@ from cctui.macros.templating import has_tags
 
 if TYPE_CHECKING:
     from cctui.config import Config
+    from cctui.delivery.engine import _Run
     from cctui.macros.model import Macro
     from cctui.macros.source import RecordSource
 
@@ -166,7 +167,7 @@ class RequestFactory:
         return compiled, target, base_url, extra, dynamic
 
 
-def _fix(rendered) -> Fixed:
+def _fix(rendered: RenderedRequest) -> Fixed:
     secrets = set(rendered.secrets)
     key = None
     signing_secret = getattr(rendered, "signing_secret", None)
@@ -286,14 +287,14 @@ class AttemptResult:
     def title(self, paused: bool = False) -> str:
         return self.explanation(paused).title
 
-    def record_changes(self, macro) -> dict:
+    def record_changes(self, macro: Macro) -> dict:
         """Fields to set on the record after a 2xx: ``return_values`` then ``on_success``.
         A return value holding a secret is left out (see :meth:`returned`)."""
         changes = dict(self.returned(macro)[0])
         changes.update(getattr(macro, "on_success", None) or {})
         return changes
 
-    def returned(self, macro) -> tuple[dict, tuple[str, ...]]:
+    def returned(self, macro: Macro) -> tuple[dict, tuple[str, ...]]:
         """``(fields, refused)`` of the macro's ``return_values`` (see
         :func:`~cctui.delivery.returns.take_return_values`), worked out once per attempt."""
         if self._returned is None:
@@ -302,7 +303,7 @@ class AttemptResult:
                               if paths and self.ok else ({}, ()))
         return self._returned
 
-    def _mask(self):
+    def _mask(self) -> Callable[[str], str]:
         fixed = self.prepared.fixed
         return fixed.mask if fixed is not None else (lambda text: mask_text(text, self.prepared.secrets))
 
@@ -313,14 +314,14 @@ class AttemptResult:
         """The response headers with credentials masked (:func:`perform` masked them)."""
         return dict(self.headers)
 
-    def _refused_error(self, macro) -> str | None:
+    def _refused_error(self, macro: Macro) -> str | None:
         refused = self.returned(macro)[1] if self.ok and getattr(macro, "return_values", None) else ()
         if not refused:
             return None
         return (f"return_values: {', '.join(refused)} not stored: the response's value holds a "
                 "secret of the request (delivered all the same).")
 
-    def _ok_explained(self, macro) -> dict:
+    def _ok_explained(self, macro: Macro) -> dict:
         """The explanation of a 2xx: delivered, plus any return value refused for
         holding a secret (named in the title, so ``cctui logs`` shows it)."""
         refused = self.returned(macro)[1] if getattr(macro, "return_values", None) else ()
@@ -333,7 +334,7 @@ class AttemptResult:
                            "the request, so it was not written to the record.",
                 "action": "Point return_values at a field that does not echo the request's credentials."}
 
-    def log_entry(self, state, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
+    def log_entry(self, state: _Run, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
         response_headers and explanation; everything masked."""
         p = self.prepared
@@ -375,7 +376,7 @@ NOT_SENT_RENDER = "not sent: the template failed for this record"
 NOT_SENT_REQUEST = "not sent: the request could not be built"
 
 
-def render_failure_entry(state, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
+def render_failure_entry(state: _Run, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
     """The log entry for a record whose request could not be rendered: no request went
     out (status 0, ``not_sent`` true), and ``cctui retry`` renders it again with the
     macro as it is then. Only masked parts of the run's request are kept."""
@@ -423,7 +424,8 @@ def _sensitive(name: str) -> bool:
     return is_sensitive_header(name)
 
 
-def _masked_response_headers(headers: dict[str, str], secrets: frozenset[str], mask) -> dict[str, str]:
+def _masked_response_headers(headers: dict[str, str], secrets: frozenset[str],
+                             mask: Callable[[str], str]) -> dict[str, str]:
     """Response headers (names already unique) as the log keeps them: credentials masked."""
     out: dict[str, str] = {}
     for name, value in headers.items():

@@ -74,7 +74,7 @@ class SendResult(NamedTuple):
         return 200 <= self.status_code < 300
 
 
-def load_macro(store: Store, name: str):
+def load_macro(store: Store, name: str) -> Macro:
     """The stored macro as a :class:`cctui.macros.Macro`; paused macros refuse to run."""
     stored = store.macro_get(name)
     if stored is None:
@@ -112,7 +112,7 @@ class _Run:
     budget: Budget = field(default_factory=Budget)  # how long retries may be waited for
     scheduled: dict[str, dict] = field(default_factory=dict)  # record id -> claimed scheduled retry
 
-    def emit(self, event) -> None:
+    def emit(self, event: ev.Event) -> None:
         """Tell the listener; a listener that raises is logged and the run goes on (a
         broken progress bar must not leave half a run unsent)."""
         if self.listener is not None:
@@ -147,7 +147,7 @@ class Engine:
         self._runs: dict[str, _Run] = {}
 
     # -- public API ---------------------------------------------------------------------
-    def start(self, macro_name: str, record_ids: Iterable[str], **options) -> asyncio.Task:
+    def start(self, macro_name: str, record_ids: Iterable[str], **options: Any) -> asyncio.Task:
         """Start :meth:`run` as a task on the running loop (the TUI's way in)."""
         return asyncio.get_running_loop().create_task(self.run(macro_name, record_ids, **options))
 
@@ -354,12 +354,12 @@ class Engine:
         return total
 
     # -- store work (runs in threads) ---------------------------------------------------
-    def _preflight(self, factory: RequestFactory, macro, record_id: str) -> None:
+    def _preflight(self, factory: RequestFactory, macro: Macro, record_id: str) -> None:
         record = self._record(macro, record_id)
         if record is not None:
             factory.prepare(record)  # also works out the run's fixed request parts
 
-    def _record(self, macro, record_id: str) -> dict | None:
+    def _record(self, macro: Macro, record_id: str) -> dict | None:
         if getattr(macro, "target", "feedback") == "users":
             return self.store.user_get(record_id)
         return self.store.feedback_get(record_id)
@@ -377,12 +377,14 @@ class Engine:
         state.cancel.set()
 
     # -- the workers ----------------------------------------------------------------------
-    async def _worker(self, state: _Run, queue: Iterator[str], sender, limiter, breaker, recorder) -> None:
+    async def _worker(self, state: _Run, queue: Iterator[str], sender: HttpSender | None, limiter: HostLimiter,
+                      breaker: CircuitBreaker, recorder: Recorder | None) -> None:
         for record_id in queue:  # one shared iterator: each id is taken by one worker
             await self._deliver(state, record_id, sender, limiter, breaker, recorder)
 
     def _done(self, state: _Run, record_id: str, delivery_id: str, outcome: str, *,
-              status: int = 0, attempts: int = 0, error: str | None = None, extra=None) -> None:
+              status: int = 0, attempts: int = 0, error: str | None = None,
+              extra: dict | None = None) -> None:
         s = state.summary
         if outcome == ev.DELIVERED:
             s.delivered += 1
@@ -415,7 +417,8 @@ class Engine:
             return state.stop_reason
         return breaker.is_open(host) if host else None
 
-    async def _deliver(self, state: _Run, record_id: str, sender, limiter, breaker, recorder) -> None:
+    async def _deliver(self, state: _Run, record_id: str, sender: HttpSender | None, limiter: HostLimiter,
+                       breaker: CircuitBreaker, recorder: Recorder | None) -> None:
         delivery_id, made = state.delivery(record_id)
         stopped = self._stopped(state, None, breaker)
         if stopped:
@@ -436,6 +439,7 @@ class Engine:
         if state.dry_run:
             return self._done(state, record_id, delivery_id, ev.RENDERED,
                               extra={"request": prepared.masked})
+        assert sender is not None and recorder is not None  # a run that sends has both
         attempt = made
         sent = False
         claimed = state.scheduled.get(record_id) or {}
@@ -553,7 +557,7 @@ class Engine:
                           extra={"retry_at": retry_at})
 
     @staticmethod
-    def timeout_of(macro) -> float:
+    def timeout_of(macro: Macro) -> float:
         return float(getattr(macro, "timeout", None) or 15.0)
 
     def _pause(self, state: _Run, result: AttemptResult, recorder: Recorder) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 #: A 429 with Retry-After does not use up the retry schedule (the server says when to
 #: come back), but a record gives up after this many of them.
@@ -37,7 +38,8 @@ class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``. ``rate`` None = unlimited
     (until a 429 sets one)."""
 
-    def __init__(self, rate: float | None, burst: float = 1.0, clock=time.monotonic) -> None:
+    def __init__(self, rate: float | None, burst: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.base = rate  # the configured rate (None = unlimited): recovery goes back to it
         self.floor = MIN_RATE  # raised by a Retry-After: never slow below what it implies

@@ -32,6 +32,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
@@ -92,7 +93,7 @@ class Received:
     status: int = 0
 
     @property
-    def json(self):
+    def json(self) -> Any:
         try:
             return json.loads(self.body)
         except ValueError:
@@ -223,7 +224,7 @@ class Receiver:
 RECEIVER = web.AppKey("receiver", Receiver)
 
 
-def make_receiver_app(**options) -> web.Application:
+def make_receiver_app(**options: Any) -> web.Application:
     """An aiohttp app answering every path (see the module docstring for behaviours);
     ``app[RECEIVER]`` is its :class:`Receiver`."""
     receiver = options.pop("receiver", None) or Receiver(**options)
@@ -236,7 +237,8 @@ def make_receiver_app(**options) -> web.Application:
 class _Stop:
     """Stops a background receiver; ``stop.receiver`` is its :class:`Receiver`."""
 
-    def __init__(self, loop, runner, thread, receiver) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, runner: web.AppRunner, thread: threading.Thread,
+                 receiver: Receiver) -> None:
         self._loop, self._runner, self._thread, self.receiver = loop, runner, thread, receiver
 
     def __call__(self) -> None:
@@ -250,7 +252,7 @@ class _Stop:
             self._thread.join(timeout=5)
 
 
-def serve_in_background(host: str = "127.0.0.1", port: int = 0, **options) -> tuple[str, _Stop]:
+def serve_in_background(host: str = "127.0.0.1", port: int = 0, **options: Any) -> tuple[str, _Stop]:
     """Start a receiver on its own thread and loop; returns ``(base_url, stop)``."""
     app = make_receiver_app(**options)
     loop = asyncio.new_event_loop()

@@ -29,7 +29,7 @@ import asyncio
 import functools
 import socket
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -37,6 +37,9 @@ import yarl
 
 from cctui import USER_AGENT
 from cctui.delivery.network import Network, network_for, ssl_context
+
+if TYPE_CHECKING:
+    from cctui.delivery.attempt import Prepared
 
 #: Longest response body kept (the log truncates there too).
 BODY_LIMIT = 64 * 1024
@@ -351,7 +354,8 @@ class HttpSender:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response
 
-    async def send_prepared(self, prepared, headers: list[tuple[str, str]], timeout: float) -> httpx.Response:
+    async def send_prepared(self, prepared: Prepared, headers: list[tuple[str, str]],
+                            timeout: float) -> httpx.Response:
         """One attempt of a prepared request (:mod:`cctui.delivery.attempt`) with the
         attempt's full header list."""
         return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cctui.core.records import Schema
     from cctui.store import Store
+    from cctui.store.events import ChangeEvent
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class RunView:
         return index.rows
 
     # -- keeping up with the store ------------------------------------------------------
-    def _on_change(self, event) -> None:
+    def _on_change(self, event: ChangeEvent) -> None:
         """A store subscriber: runs on the thread that committed (never the loop)."""
         target = getattr(event, "target", "feedback")
         revision = getattr(event, "revision", 0)
