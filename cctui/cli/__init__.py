@@ -7,6 +7,7 @@ Each area registers its commands from its own module (``records``, ``macros``,
 from __future__ import annotations
 
 import sys
+from typing import IO, Any
 
 import click
 
@@ -23,7 +24,7 @@ class UserFacingError(click.ClickException):
         # click annotates exit_code as a ClassVar, but reads it from the instance
         self.exit_code = error.exit_code  # type: ignore[misc]
 
-    def show(self, file=None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"cctui: {self.format_message()}", err=True, file=file)
 
 
@@ -32,15 +33,15 @@ class RootGroup(click.Group):
 
     # Commands register on first lookup: ``cctui`` alone (the TUI) then never imports the
     # delivery engine's HTTP clients or the templating before its first frame.
-    def get_command(self, ctx: click.Context, cmd_name: str):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         _register()
         return super().get_command(ctx, cmd_name)
 
-    def list_commands(self, ctx: click.Context):
+    def list_commands(self, ctx: click.Context) -> list[str]:
         _register()
         return super().list_commands(ctx)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CctuiError as exc:

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
 import orjson
@@ -15,6 +16,13 @@ from cctui.cli.context import Context
 from cctui.core.records import normalize_id
 from cctui.delivery import events as ev
 from cctui.errors import InputError, NotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from cctui.delivery.engine import Engine
+    from cctui.delivery.receiver import Received
+    from cctui.macros.model import Macro
 
 
 def register(cli: click.Group) -> None:
@@ -35,7 +43,8 @@ def _line(obj: dict) -> None:
 
 # -- send -----------------------------------------------------------------------------------
 
-def _records_for(ctx: Context, macro, items: tuple[str, ...], query: str | None, all_: bool) -> list[str]:
+def _records_for(ctx: Context, macro: Macro, items: tuple[str, ...], query: str | None,
+                 all_: bool) -> list[str]:
     """The ids to send to, validated: unknown ids and wrong targets are bad usage."""
     from cctui.core.query import compile_query, fields_in
 
@@ -88,7 +97,7 @@ class _Reporter:
             self.progress.start()
         self.counts = {"delivered": 0, "failed": 0, "retrying": 0}
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RecordDone):
             retry_at = event.extra.get("retry_at") if event.outcome == ev.RETRYING else None
             if self.as_json:
@@ -152,7 +161,7 @@ class _Reporter:
             click.echo("See `cctui logs --status failed`; `cctui retry` sends the failures again.", err=True)
 
 
-def _run_engine(make_coro) -> ev.RunSummary:
+def _run_engine(make_coro: Callable[[Engine], Awaitable[ev.RunSummary]]) -> ev.RunSummary:
     """Run the engine on a fresh loop. Ctrl-C, a closed terminal (SIGHUP) and a polite
     kill (SIGTERM, e.g. systemd stopping a job) cancel the run gracefully: requests on
     the wire finish and are logged, the rest are saved as not sent for `cctui retry`."""
@@ -161,7 +170,7 @@ def _run_engine(make_coro) -> ev.RunSummary:
     ctx = _ctx()
     engine = Engine(ctx.store, ctx.config)
 
-    async def main():
+    async def main() -> ev.RunSummary:
         loop = asyncio.get_running_loop()
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -342,7 +351,7 @@ def receiver(host: str, port: int, status_code: int, fail_rate: float, delay: fl
     keep: list[dict] = []
     lock = threading.Lock()
 
-    def on_request(item) -> None:
+    def on_request(item: Received) -> None:
         click.echo(f"{item.at}  {item.method} {item.path} -> {item.status}" if quiet else item.pretty())
         with lock:
             keep.append(item.to_dict())

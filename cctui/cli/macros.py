@@ -8,12 +8,15 @@ ever holds the real request.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cctui.cli.context import Context
 from cctui.errors import InputError, NotFound
+
+if TYPE_CHECKING:
+    from cctui.macros.model import Macro
 
 
 def register(cli: click.Group) -> None:
@@ -25,7 +28,7 @@ def _ctx() -> Context:
     return click.get_current_context().find_root().obj
 
 
-def _stored(ctx: Context, name: str):
+def _stored(ctx: Context, name: str) -> Macro:
     from cctui.macros import Macro
 
     stored = ctx.store.macro_get(name)

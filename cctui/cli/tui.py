@@ -7,10 +7,14 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cctui.cli.context import Context
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEMO_COUNT = 2000
 
@@ -93,7 +97,7 @@ def demo(ctx: Context, count: int, seed: int, data_dir: str | None) -> None:
             temp.cleanup()
 
 
-def _demo_receiver(port: int):
+def _demo_receiver(port: int) -> tuple[str, Callable[[], None]]:
     """The demo's receiver on ``port`` if it is free (the one this dir used before), else
     on any free port."""
     from cctui.delivery.receiver import serve_in_background
