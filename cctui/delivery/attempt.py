@@ -206,17 +206,12 @@ _last_second: list = [None, ""]
 
 def iso_now() -> str:
     """``iso()`` of now, formatted at most once per second (``CCTUI_NOW`` honoured)."""
-    if os.environ.get("CCTUI_NOW"):
-        return iso()
-    second = int(time.time())
-    if _last_second[0] != second:
-        _last_second[1] = iso(datetime.fromtimestamp(second, UTC))
-        _last_second[0] = second
-    return _last_second[1]
+    return _stamp()[1]
 
 
 def _stamp() -> tuple[int, str]:
-    """(unix seconds, ISO 8601) of now for one attempt (``CCTUI_NOW`` honoured)."""
+    """(unix seconds, ISO 8601) of now for one attempt (``CCTUI_NOW`` honoured); the ISO
+    text is formatted at most once per second (a run makes thousands of attempts a second)."""
     if os.environ.get("CCTUI_NOW"):
         moment = now()
         return int(moment.timestamp()), iso(moment)
