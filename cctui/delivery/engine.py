@@ -84,10 +84,8 @@ def load_macro(store: Store, name: str) -> Macro:
         raise InputError(f"macro {name!r} is paused ({reason}); fix its target, then resume it with "
                          f"`cctui macro resume {name}`.")
     clean = {k: v for k, v in stored.items() if k not in PAUSE_KEYS}
-    schema = getattr(store, "schema", None)  # custom feedback types and fields
-    if schema is not None:
-        return Macro.from_dict(clean, where=f"macro {name}", schema=schema)
-    return Macro.from_dict(clean, where=f"macro {name}")
+    # the store's schema: custom feedback types and fields (None: the standard ones)
+    return Macro.from_dict(clean, where=f"macro {name}", schema=getattr(store, "schema", None))
 
 
 @dataclass
@@ -179,10 +177,8 @@ class Engine:
         problem raises its :class:`~cctui.errors.CctuiError`; network trouble does not
         raise (status 0 and ``error``)."""
         if isinstance(macro, Mapping):
-            schema = getattr(self.store, "schema", None)
-            where = f"macro {macro.get('name') or '(new)'}"
-            macro = (Macro.from_dict(macro, where=where, schema=schema) if schema is not None
-                     else Macro.from_dict(macro, where=where))
+            macro = Macro.from_dict(macro, where=f"macro {macro.get('name') or '(new)'}",
+                                    schema=getattr(self.store, "schema", None))
         factory = RequestFactory(macro, self.store, self.config)
         prepared = await asyncio.to_thread(factory.prepare, dict(record or {}))
         sender = HttpSender(self.transport or make_transport(self.config, macro, limit=1))
