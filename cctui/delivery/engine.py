@@ -23,9 +23,10 @@ import httpx
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
 from cctui.delivery import runs
-from cctui.delivery.attempt import AttemptResult, RequestFactory, perform, render_failure_entry
+from cctui.delivery.attempt import AttemptResult, perform, render_failure_entry
 from cctui.delivery.explain import Explanation
 from cctui.delivery.policy import DELIVERED, PAUSE, RETRY, CircuitBreaker, RetryPolicy, decide, server_wait
+from cctui.delivery.prepared import RequestFactory
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED, HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.recovery import ACTIVE_HERE, HEARTBEAT_EVERY, RetryPlan, plan_retry

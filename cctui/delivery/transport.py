@@ -39,7 +39,7 @@ from cctui import USER_AGENT
 from cctui.delivery.network import Network, network_for, ssl_context
 
 if TYPE_CHECKING:
-    from cctui.delivery.attempt import Prepared
+    from cctui.delivery.prepared import Prepared
 
 #: Longest response body kept (the log truncates there too).
 BODY_LIMIT = 64 * 1024
@@ -356,7 +356,7 @@ class HttpSender:
 
     async def send_prepared(self, prepared: Prepared, headers: list[tuple[str, str]],
                             timeout: float) -> httpx.Response:
-        """One attempt of a prepared request (:mod:`cctui.delivery.attempt`) with the
+        """One attempt of a prepared request (:mod:`cctui.delivery.prepared`) with the
         attempt's full header list."""
         return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
 

@@ -10,8 +10,8 @@ import pytest
 from cctui.core.records import FeedbackType, Schema
 from cctui.delivery import Engine, SendResult
 from cctui.delivery import events as ev
-from cctui.delivery.attempt import RequestFactory
 from cctui.delivery.engine import load_macro
+from cctui.delivery.prepared import RequestFactory
 from cctui.errors import MacroError, TemplateError
 from cctui.macros.model import Macro
 from cctui.macros.request import render_request

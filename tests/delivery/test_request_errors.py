@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from cctui.delivery import Engine, attempt
+from cctui.delivery import Engine, prepared
 from cctui.delivery.attempt import NOT_SENT_REQUEST
 
 from .conftest import add_items, fast_config, put_macro
@@ -17,14 +17,14 @@ from .conftest import add_items, fast_config, put_macro
 def non_ascii_header(monkeypatch):
     """Defence in depth: the macros reject such values when they render; this slips one
     past that check, as a future template path or a bug might."""
-    original = attempt.render_request
+    original = prepared.render_request
 
     def render(*args, **kwargs):
         rendered = original(*args, **kwargs)
         rendered.headers.append(("X-Reporter", "Łukasz Żółć"))
         return rendered
 
-    monkeypatch.setattr(attempt, "render_request", render)
+    monkeypatch.setattr(prepared, "render_request", render)
 
 
 @pytest.mark.parametrize("kind", [None, "shared"])

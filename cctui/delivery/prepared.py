@@ -1,0 +1,211 @@
+"""One record's request, rendered once and masked once, ready for an attempt.
+
+A run prepares the same macro for many records: :class:`RequestFactory` works out once
+what does not depend on the record (:class:`Fixed`: secrets, URL, headers, signing key and
+their masked forms) and renders only the body per record. :mod:`cctui.delivery.attempt`
+sends what this module prepares.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cctui.core.clock import iso, now
+from cctui.errors import CctuiError, MacroError
+from cctui.macros import signing
+from cctui.macros.budget import TemplateTooExpensive
+from cctui.macros.request import VERIFY_WARNING, RenderedRequest, render_request
+from cctui.macros.secrets import MASK, mask_headers, secret_variants
+from cctui.macros.tags import build_context
+from cctui.macros.templating import has_tags
+
+if TYPE_CHECKING:
+    from cctui.config import Config
+    from cctui.macros.model import Macro
+    from cctui.macros.source import RecordSource
+
+
+@dataclass
+class Fixed:
+    """What stays the same for every record of one run (secrets resolved once): the
+    request line, headers, secrets and their masked forms."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    host: str
+    secrets: frozenset[str]
+    key: bytes | None
+    masked_url: str
+    masked_shown: Any  # the headers as previews show them (dict, or list of pairs)
+    masked_headers: dict  # the macro's headers, masked, for the log
+    order: tuple[str, ...]  # every form of every secret, longest first (worked out once per run)
+    has_user_agent: bool
+    warning: str | None = None  # shown in every log entry (verify = false)
+
+    def mask(self, text: str) -> str:
+        """``mask_text(text, secrets)`` with the run's precomputed secret variants."""
+        if text:
+            for secret in self.order:
+                if secret in text:
+                    text = text.replace(secret, MASK)
+        return text
+
+
+@dataclass
+class Prepared:
+    """A rendered request ready to send, plus what may be shown of it."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    host: str
+    secrets: frozenset[str]
+    masked: dict  # {"method", "url", "headers", "body"} with secrets masked
+    key: bytes | None = None  # HMAC key for webhook-signature
+    masked_headers: dict = field(default_factory=dict)  # the macro's headers, masked, once
+    fixed: Fixed | None = None
+
+
+class RequestFactory:
+    """Prepares one macro's request for many records (one factory per run).
+
+    Everything that does not depend on the record (``${SECRET}`` resolution, the URL and
+    headers, the signing key, the masked URL and headers) is worked out once, from the
+    first record, with :func:`cctui.macros.render_request`. For each further record only
+    the body is rendered (the same compiled template and context that ``render_request``
+    uses). Anything unusual (a tag the record lacks, a render error, a body that turns
+    empty) goes through ``render_request`` itself, so errors read exactly the same.
+    """
+
+    def __init__(self, macro: Macro, store: RecordSource | None = None, config: Config | None = None,
+                 environ: Mapping[str, str] = os.environ) -> None:
+        self.macro = macro
+        self.store = store
+        self.config = config
+        self.environ = environ
+        self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
+        self._fast: tuple | None = None
+        # Headers with ((tags)) differ per record: nothing about the request is fixed then.
+        self._per_record = any(has_tags(value) for _, value in macro.header_list)
+
+    def prepare(self, record: dict) -> Prepared:
+        """The request for ``record``; raises the macros' TemplateError/SecretError."""
+        fast = self._fast
+        if fast is not None and self._fixed and not self._per_record:
+            compiled, target, base_url, extra, dynamic = fast
+            if not any(name not in record for name in dynamic):
+                context = build_context(record, target=target, store=self.store, base_url=base_url,
+                                        extra_names=extra, now=iso_now())
+                try:
+                    body = compiled.render(context) if self.macro.body else ""
+                except TemplateTooExpensive as exc:
+                    # Not again through render_request: that would spend a second budget.
+                    exc.args = (f"macro {self.macro.name}: {exc}",)
+                    raise exc.with_traceback(None) from None
+                except CctuiError:
+                    body = None  # render_request below raises it with the macro's name
+                fixed = self._fixed.get(bool(body)) if body is not None else None
+                if fixed is not None and body is not None:
+                    return _prepared(fixed, body)
+        return self._full(record)
+
+    def _full(self, record: dict) -> Prepared:
+        rendered = render_request(self.macro, record, store=self.store, config=self.config,
+                                     environ=self.environ)
+        fixed = self._fixed.get(bool(rendered.body))
+        if fixed is None or self._per_record:
+            fixed = self._fixed[bool(rendered.body)] = _fix(rendered)
+            if not getattr(self.macro, "verify", True):
+                fixed.warning = VERIFY_WARNING
+        if self._fast is None:
+            self._fast = self._fast_path()
+        return _prepared(fixed, rendered.body)
+
+    def _fast_path(self) -> tuple:
+        from cctui.macros.templating import ENV
+
+        macro = self.macro
+        compiled = macro.compiled()
+        target = getattr(macro, "target", "feedback")
+        config = self.config
+        base_url = (config.get("base_url") if isinstance(config, Mapping)
+                    else getattr(config, "base_url", None)) if config is not None else None
+        schema = getattr(self.store, "schema", None)
+        extra = frozenset(macro.field_names) | frozenset(getattr(schema, "extra_fields", ()) or ())
+        # Names every context has (standard fields, computed tags, extra names): only
+        # the template's other names depend on the record.
+        known = set(build_context({}, target=target, base_url=base_url, extra_names=extra, now=""))
+        known |= set(ENV.globals)
+        dynamic = tuple(sorted(name for name in compiled.names if name not in known))
+        return compiled, target, base_url, extra, dynamic
+
+
+def _fix(rendered: RenderedRequest) -> Fixed:
+    secrets = set(rendered.secrets)
+    key = None
+    signing_secret = getattr(rendered, "signing_secret", None)
+    if signing_secret:
+        secrets.add(signing_secret)
+        key = signing.secret_key(signing_secret)
+    masked = rendered.masked()
+    host = urlsplit(rendered.url).hostname or ""
+    if not host:
+        raise MacroError(f"url: {masked['url']!r} has no host name.")
+    headers = tuple(rendered.headers)
+    return Fixed(
+        rendered.method, rendered.url, headers, host, frozenset(secrets), key, masked["url"],
+        masked["headers"], _as_dict(mask_headers(list(headers), secrets)),
+        secret_variants(secrets),  # raw, percent-encoded, JSON-escaped, base64 user:pass
+        any(name.lower() == "user-agent" for name, _ in headers),
+    )
+
+
+def _prepared(fixed: Fixed, body: str) -> Prepared:
+    masked = {"method": fixed.method, "url": fixed.masked_url, "headers": fixed.masked_shown,
+              "body": fixed.mask(body)}
+    return Prepared(fixed.method, fixed.url, list(fixed.headers), body.encode("utf-8"), fixed.host,
+                    fixed.secrets, masked, fixed.key, fixed.masked_headers, fixed)
+
+
+def prepare(macro: Macro, record: dict, store: RecordSource | None = None, config: Config | None = None,
+            environ: Mapping[str, str] = os.environ) -> Prepared:
+    """Render ``macro`` for ``record``; raises the macros' TemplateError/SecretError.
+    (A run uses one :class:`RequestFactory` for all its records.)"""
+    return RequestFactory(macro, store, config, environ).prepare(record)
+
+
+_last_second: list = [None, ""]
+
+
+def iso_now() -> str:
+    """``iso()`` of now, formatted at most once per second (``CCTUI_NOW`` honoured)."""
+    return stamp()[1]
+
+
+def stamp() -> tuple[int, str]:
+    """(unix seconds, ISO 8601) of now for one attempt (``CCTUI_NOW`` honoured); the ISO
+    text is formatted at most once per second (a run makes thousands of attempts a second)."""
+    if os.environ.get("CCTUI_NOW"):
+        moment = now()
+        return int(moment.timestamp()), iso(moment)
+    second = int(time.time())
+    if _last_second[0] != second:
+        _last_second[1] = iso(datetime.fromtimestamp(second, UTC))
+        _last_second[0] = second
+    return second, _last_second[1]
+
+
+
+def _as_dict(headers: list[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers:
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
