@@ -261,7 +261,7 @@ class Engine:
             limiter = HostLimiter(getattr(macro, "rate_limit", None))
             breaker = CircuitBreaker(self.policy.breaker_threshold)
             queue: Iterator[str] = iter(ids)
-            workers = [asyncio.create_task(self._worker(state, queue, sender, limiter, breaker, recorder))
+            workers = [asyncio.create_task(self._worker(state, queue, sender, limiter, breaker))
                        for _ in range(width)]
             gathered = asyncio.gather(*workers)
             try:
@@ -375,9 +375,9 @@ class Engine:
 
     # -- the workers ----------------------------------------------------------------------
     async def _worker(self, state: _Run, queue: Iterator[str], sender: HttpSender | None, limiter: HostLimiter,
-                      breaker: CircuitBreaker, recorder: Recorder | None) -> None:
+                      breaker: CircuitBreaker) -> None:
         for record_id in queue:  # one shared iterator: each id is taken by one worker
-            await self._deliver(state, record_id, sender, limiter, breaker, recorder)
+            await self._deliver(state, record_id, sender, limiter, breaker)
 
     def _done(self, state: _Run, record_id: str, delivery_id: str, outcome: str, *,
               status: int = 0, attempts: int = 0, error: str | None = None,
@@ -415,7 +415,8 @@ class Engine:
         return breaker.is_open(host) if host else None
 
     async def _deliver(self, state: _Run, record_id: str, sender: HttpSender | None, limiter: HostLimiter,
-                       breaker: CircuitBreaker, recorder: Recorder | None) -> None:
+                       breaker: CircuitBreaker) -> None:
+        recorder = state.recorder  # None only in a dry run
         delivery_id, made = state.delivery(record_id)
         stopped = self._stopped(state, None, breaker)
         if stopped:
@@ -507,7 +508,7 @@ class Engine:
             if breaker.failure(prepared.host, result.title(paused)) and not state.summary.reason:
                 state.summary.reason = breaker.is_open(prepared.host)
             if paused:
-                self._pause(state, result, recorder)
+                self._pause(state, result)
             if result.status_code == 429:
                 limiter.slow_down(prepared.host, wait)
             if delay is None:
@@ -557,7 +558,7 @@ class Engine:
     def timeout_of(macro: Macro) -> float:
         return float(getattr(macro, "timeout", None) or 15.0)
 
-    def _pause(self, state: _Run, result: AttemptResult, recorder: Recorder) -> None:
+    def _pause(self, state: _Run, result: AttemptResult) -> None:
         """410 Gone: pause the macro (until someone resumes it) and end the run. The
         store write goes through the recorder thread, in order with the log."""
         if state.stop_reason is None:
@@ -565,5 +566,6 @@ class Engine:
             state.stop_reason = f"macro paused: {reason}"
             state.summary.reason = state.stop_reason
             name = state.macro.name
-            recorder.call(lambda: self.store.macro_update(
+            assert state.recorder is not None  # only a run that sends gets a 410
+            state.recorder.call(lambda: self.store.macro_update(
                 name, {"paused": True, "paused_reason": reason, "paused_at": iso()}))
