@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cctui.delivery.engine import Engine, SendResult, delivery_id_for, load_macro
+from cctui.delivery.engine import Engine, SendResult, load_macro
 from cctui.delivery.events import (
     AttemptFinished,
     AttemptStarted,
@@ -18,6 +18,7 @@ from cctui.delivery.events import (
     RunSummary,
 )
 from cctui.delivery.explain import Explanation, explain
+from cctui.delivery.worker import delivery_id_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -27,7 +27,7 @@ from cctui.macros.request import wire_headers
 from cctui.macros.secrets import mask_cut_end, mask_header_value, mask_text, secret_variants
 
 if TYPE_CHECKING:
-    from cctui.delivery.engine import _Run
+    from cctui.delivery.worker import RunState
     from cctui.macros.model import Macro
 
 # Attempt ids: the delivery id and attempt number are unique except when a resumed run
@@ -142,7 +142,7 @@ class AttemptResult:
                            "the request, so it was not written to the record.",
                 "action": "Point return_values at a field that does not echo the request's credentials."}
 
-    def log_entry(self, state: _Run, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
+    def log_entry(self, state: RunState, record_id: str, delivery_id: str, attempt: int, paused: bool) -> dict:
         """One log entry: the contract's ``logs --json`` fields plus run_id, request_body,
         response_headers and explanation; everything masked."""
         p = self.prepared
@@ -184,7 +184,7 @@ NOT_SENT_RENDER = "not sent: the template failed for this record"
 NOT_SENT_REQUEST = "not sent: the request could not be built"
 
 
-def render_failure_entry(state: _Run, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
+def render_failure_entry(state: RunState, record_id: str, delivery_id: str, attempt: int, error: str) -> dict:
     """The log entry for a record whose request could not be rendered: no request went
     out (status 0, ``not_sent`` true), and ``cctui retry`` renders it again with the
     macro as it is then. Only masked parts of the run's request are kept."""

@@ -168,7 +168,7 @@ def plan_retry(store: Store, *, macro: str | None = None, record_id: str | None 
                and (run["macro"], r) not in skip]
         if not ids and record_id is not None:
             continue
-        from cctui.delivery.engine import delivery_id_for
+        from cctui.delivery.worker import delivery_id_for
 
         deliveries = {r: (delivery_id_for(run["id"], r), last_attempt.get((run["id"], r), 0)) for r in ids}
         plans.append(RetryPlan(run["macro"], ids, run["id"], deliveries))

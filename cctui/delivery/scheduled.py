@@ -1,7 +1,7 @@
 """Scheduled retries: the retries a run could not wait for, kept in the store until sent.
 
 A foreground run waits for retries only within its budget (``[delivery] max_wait``,
-:class:`Budget`); a retry due later (a 120 s backoff step, ``Retry-After: 999999``) is
+:class:`cctui.delivery.retries.Budget`); a retry due later (a 120 s backoff step, ``Retry-After: 999999``) is
 persisted as a *scheduled retry*: record, macro, delivery id (the ``webhook-id``), the
 next attempt's number, how much of the retry schedule is used, and when it is due. The
 run ends and its record counts as ``retrying``, not failed.
@@ -16,11 +16,8 @@ scheduled, and hands it back (unclaimed) when it was never tried (run cancelled)
 
 from __future__ import annotations
 
-import math
 import os
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso
@@ -35,56 +32,6 @@ HINT = "run 'cctui run-due' or 'cctui retry --now'"
 #: A claim made on another machine (a shared data dir; its pid means nothing here) or
 #: before a reboot is taken over once it is this old (seconds).
 CLAIM_TTL = 900.0
-
-
-@dataclass
-class Budget:
-    """How long one run may wait for retries (``max_wait`` seconds).
-
-    A retry is waited for in the foreground when the record's own waits stay within
-    ``max_wait`` in total and the retry is due no later than ``max_wait`` after the
-    run's latest first attempt; anything later is scheduled. So a run ends at most about
-    ``max_wait`` after its last record was first tried, however its targets behave.
-    """
-
-    max_wait: float = float("inf")
-    last_start: float = field(default_factory=time.monotonic)
-
-    def started(self) -> None:
-        """A record was tried for the first time (the run is still making progress)."""
-        self.last_start = time.monotonic()
-
-    def fits(self, delay: float, waited: float) -> bool:
-        return waited + delay <= self.max_wait and time.monotonic() + delay <= self.last_start + self.max_wait
-
-
-def due_at(delay: float) -> str:
-    """ISO time ``delay`` seconds from now, rounded up: never sooner than asked."""
-    return iso(clock_now() + timedelta(seconds=math.ceil(delay)))
-
-
-def schedule_entry(state: Any, record_id: str, delivery_id: str, attempt: int, due: str, *,
-                   used: int, limited: int, status_code: int, error: str | None) -> dict:
-    """The stored form of one scheduled retry (``error`` already masked)."""
-    return {
-        "delivery_id": delivery_id, "macro": state.macro.name, "record_id": record_id,
-        "run_id": state.run_id, "trigger": state.trigger, "attempt": attempt, "used": used,
-        "limited": limited, "due": due, "scheduled_at": iso(), "status_code": status_code,
-        "error": error, "claimed_by": None, "claimed_at": None, "claimed_on": None,
-    }
-
-
-def deferred_entry(state: Any, record_id: str, delivery_id: str, attempt: int, error: str, due: str) -> dict:
-    """The log entry of an attempt not made because the host asked to wait past the run's
-    budget: no request went out (``not_sent``), and the retry is scheduled at ``due``."""
-    from cctui.delivery.attempt import render_failure_entry
-
-    entry = render_failure_entry(state, record_id, delivery_id, attempt, error)
-    entry["retry_at"] = due
-    entry["explanation"] = {
-        "title": "not sent: the host asked to wait", "meaning": error,
-        "action": f"Nothing to do: the retry is scheduled at {due} ({HINT} sends it when due)."}
-    return entry
 
 
 def _claim_live(entry: dict) -> bool:

@@ -14,9 +14,8 @@ from collections import Counter
 
 import pytest
 
-from cctui.delivery import Engine
+from cctui.delivery import Engine, delivery_id_for
 from cctui.delivery import events as ev
-from cctui.delivery.engine import delivery_id_for
 
 from .conftest import add_items, fast_config, json_lines, put_macro
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cctui.delivery.engine import delivery_id_for
+from cctui.delivery import delivery_id_for
 from cctui.delivery.recovery import plan_retry
 
 from .conftest import add_items, put_macro

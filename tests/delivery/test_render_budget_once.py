@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cctui.delivery.attempt import RequestFactory
+from cctui.delivery.prepared import RequestFactory
 from cctui.macros import Macro, budget
 from cctui.macros.budget import TemplateTooExpensive
 from cctui.store import open_store

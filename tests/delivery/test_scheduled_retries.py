@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cctui.delivery.events import RetryScheduled
-from cctui.delivery.scheduled import Budget, claim
+from cctui.delivery.retries import Budget
+from cctui.delivery.scheduled import claim
 
 from .conftest import add_items, json_lines, put_macro
 
