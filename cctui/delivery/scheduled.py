@@ -166,6 +166,14 @@ async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, con
     total = RunSummary(None, "*", "retry")
     store = engine.store
     superseded = await asyncio.to_thread(_delivered_since, store, claimed)
+    # Two deliveries of one record waiting (sent twice, failed twice): send the newest
+    # only, as `retry` resends a record's newest failed delivery, never the record twice.
+    newest: dict[tuple[str, str], dict] = {}
+    for entry in claimed:
+        key = (entry["macro"], entry["record_id"])
+        if key not in newest or (entry.get("scheduled_at") or "") >= (newest[key].get("scheduled_at") or ""):
+            newest[key] = entry
+    superseded |= {e["delivery_id"] for e in claimed if newest[(e["macro"], e["record_id"])] is not e}
     if superseded:
         await asyncio.to_thread(store.retry_remove, sorted(superseded))
         total.total += len(superseded)

@@ -394,3 +394,19 @@ def test_a_retry_after_date_decades_away_is_capped_at_an_hour_like_seconds(store
     [entry] = store.retries_all()
     due = datetime.fromisoformat(entry["due"].replace("Z", "+00:00"))
     assert due <= datetime.now(UTC) + timedelta(seconds=3601) and due >= before + timedelta(seconds=3599)
+
+
+def test_two_scheduled_retries_of_one_record_deliver_it_once(store, receiver, run_at):
+    # Sent twice, failed twice: two deliveries of the record wait for their retry. Like
+    # `retry` for failed deliveries, run-due sends the record once (the newest delivery).
+    [item] = add_items(store, 1)
+    put_macro(store, url=receiver.url + UNAVAILABLE_ONCE)
+    assert run_at(NOW, "send", "hook", "--item", item).code == 0
+    assert run_at("2026-12-01T10:01:00Z", "send", "hook", "--item", item).code == 0
+    first, second = webhook_ids(receiver)
+    assert len(store.retries_all()) == 2
+    due = run_at(LATER, "run-due")
+    assert due.code == 0 and "1 delivered" in due.out and "1 skipped" in due.out, due.out + due.err
+    assert receiver.state.by_webhook_id == {first: 1, second: 2}
+    assert store.retries_all() == []
+    assert [e["delivery_id"] for e in store.log_iter(status="ok")] == [second]
