@@ -33,7 +33,12 @@ from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from cctui.tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+    from textual.screen import Screen
+    from textual.theme import Theme
+
     from cctui.automation.triggers import Triggers
+    from cctui.tui.dispatcher import Dispatcher
 
 # Screens 2-4, the detail, help, bulk and macro-form screens and the macro palette
 # providers load on first use: importing them (and the TextArea, DataTable, ... they
@@ -49,10 +54,10 @@ STORE_LOOK_EVERY = 0.3
 KEYMAP_CLASSES = (FeedbackScreen, RecordTable)
 
 
-def _lazy_screen(module: str, name: str):
+def _lazy_screen(module: str, name: str) -> Callable[[], Screen]:
     """A ``MODES`` entry that imports ``module`` when the mode is first shown."""
 
-    def make():
+    def make() -> Screen:
         from importlib import import_module
 
         return getattr(import_module(module), name)()
@@ -121,13 +126,13 @@ class CctuiApp(App):
     # Textual declares COMMANDS a class attribute but reads it from the instance when the
     # palette opens: a property lets the macro commands load on first use.
     @property
-    def COMMANDS(self):  # type: ignore[override]  # noqa: N802
+    def COMMANDS(self) -> set[type[Provider] | Callable[[], type[Provider]]]:  # type: ignore[override]  # noqa: N802
         from cctui.tui import commands_macros  # noqa: F401  (registers the macro and retry commands)
 
         return App.COMMANDS | set(commands.PROVIDERS)
 
     @cached_property
-    def dispatcher(self):
+    def dispatcher(self) -> Dispatcher:
         """The one :class:`~cctui.tui.dispatcher.Dispatcher`, created on first use."""
         from cctui.tui.dispatcher import Dispatcher
 
@@ -256,7 +261,7 @@ class CctuiApp(App):
             self.call_from_thread(self.dispatcher.send_scheduled, claimed)
         return started
 
-    def _theme_changed(self, theme) -> None:
+    def _theme_changed(self, theme: Theme) -> None:
         if self.remember_theme and self.config.theme != theme.name:
             self.config.set("theme", theme.name)
 

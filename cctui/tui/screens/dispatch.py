@@ -6,7 +6,7 @@ counters when told (at most ten times a second), so keys stay answered mid-run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -55,7 +55,7 @@ class DispatchScreen(Screen):
         Binding("f5", "reload", "Reload", show=False, id="dispatch-reload"),
     ]
 
-    def __init__(self, *args, runs: list[RunProgress] | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, runs: list[RunProgress] | None = None, **kwargs: Any) -> None:
         """``runs`` fixes what is shown (tests, snapshots); else the app's dispatcher."""
         super().__init__(*args, **kwargs)
         self._fixed_runs = runs

@@ -30,6 +30,7 @@ from cctui.tui.widgets.table_model import FEEDBACK_COLUMNS
 
 if TYPE_CHECKING:
     from textual import getters
+    from textual.message import Message
 
     from cctui.tui.app import CctuiApp
 
@@ -152,7 +153,7 @@ class FeedbackScreen(Screen):
     @on(TableLoader.ViewReady)
     @on(TableLoader.ViewFailed)
     @on(TableLoader.LoadFailed)
-    def _loader_result(self, message) -> None:
+    def _loader_result(self, message: Message) -> None:
         self._loader.accept(message)
 
     # -- results from the loader (event loop) ---------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
@@ -122,7 +124,7 @@ class DispatchRunCard(Widget, can_focus=True):
     DispatchRunCard:focus { border: round $accent; }
     """
 
-    def __init__(self, run: RunProgress, **kwargs) -> None:
+    def __init__(self, run: RunProgress, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run = run
 

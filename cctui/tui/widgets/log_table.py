@@ -7,6 +7,7 @@ record table, so a log of 100k attempts scrolls as fast as one of ten.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -102,7 +103,7 @@ class LogTable(ScrollView, can_focus=True):
             super().__init__()
             self.entry = entry
 
-    def __init__(self, entries: list[dict] | None = None, **kwargs) -> None:
+    def __init__(self, entries: list[dict] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entries: list[dict] = entries or []
         self.placeholder = "Loading…"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -69,7 +70,7 @@ class MacroHeaderEditor(Vertical):
     class Changed(Message):
         """A header was added, removed or edited."""
 
-    def __init__(self, headers: list[tuple[str, str]], **kwargs) -> None:
+    def __init__(self, headers: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._initial = headers
 

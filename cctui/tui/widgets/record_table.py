@@ -10,6 +10,7 @@ height, not on the number of records. Filtering, sorting and the mark set live o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -102,7 +103,8 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
     class Opened(_RowMessage):
         """The user asked to open the highlighted record."""
 
-    def __init__(self, columns: Sequence[Column], *, name=None, id=None, classes=None) -> None:
+    def __init__(self, columns: Sequence[Column], *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._columns: tuple[Column, ...] = tuple(columns)
         self._rows: list[dict] = []
@@ -276,7 +278,7 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
             segments.append(Segment(text, style))
         return _fill(segments, width, row_style + cursor_style if cursor_style else row_style)
 
-    def _cell_style(self, kind: str, value) -> Style:
+    def _cell_style(self, kind: str, value: Any) -> Style:
         if kind == "status":
             name = _STATUS_CLASSES.get(str(value).lower())
             return self._style(f"status-{name}") if name else Style()

@@ -44,6 +44,7 @@ from cctui.tui.widgets.table_model import (
 )
 
 if TYPE_CHECKING:
+    from cctui.store import Store
     from cctui.tui.screens.feedback import FeedbackScreen
     from cctui.tui.widgets.sidebar import Section
 
@@ -301,7 +302,7 @@ class TableLoader:
             except CctuiError as exc:  # e.g. a damaged records file: say so, keep the app up
                 self._post(self.LoadFailed(str(exc)))
 
-    def _head_first(self, store) -> bool:
+    def _head_first(self, store: Store) -> bool:
         """Paint the first screenful from ``store.first_page()`` (the small head file plus
         the journal) before the store's full read, which parses the whole snapshot while
         holding the GIL. Only for the default view (all feedback, newest first,
