@@ -175,13 +175,6 @@ def _prepared(fixed: Fixed, body: str) -> Prepared:
                     fixed.secrets, masked, fixed.key, fixed.masked_headers, fixed)
 
 
-def prepare(macro: Macro, record: dict, store: RecordSource | None = None, config: Config | None = None,
-            environ: Mapping[str, str] = os.environ) -> Prepared:
-    """Render ``macro`` for ``record``; raises the macros' TemplateError/SecretError.
-    (A run uses one :class:`RequestFactory` for all its records.)"""
-    return RequestFactory(macro, store, config, environ).prepare(record)
-
-
 _last_second: list = [None, ""]
 
 
