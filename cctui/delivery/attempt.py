@@ -150,7 +150,7 @@ class AttemptResult:
         # The macro's headers were masked once per run; the rest (webhook-*, User-Agent)
         # carry no secret.
         request_headers = dict(p.masked_headers)
-        for name, value in self.sent_headers[len(p.headers):]:
+        for name, value in self.sent_headers[len(p.fixed.headers):]:
             request_headers[name] = value
         return {
             "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -60,18 +60,42 @@ class Fixed:
 
 @dataclass
 class Prepared:
-    """A rendered request ready to send, plus what may be shown of it."""
+    """A rendered request ready to send, plus what may be shown of it: the run's
+    :class:`Fixed` parts and this record's body."""
 
-    method: str
-    url: str
-    headers: list[tuple[str, str]]
+    fixed: Fixed
     body: bytes
-    host: str
-    secrets: frozenset[str]
     masked: dict  # {"method", "url", "headers", "body"} with secrets masked
-    key: bytes | None = None  # HMAC key for webhook-signature
-    masked_headers: dict = field(default_factory=dict)  # the macro's headers, masked, once
-    fixed: Fixed | None = None
+
+    @property
+    def method(self) -> str:
+        return self.fixed.method
+
+    @property
+    def url(self) -> str:
+        return self.fixed.url
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        return list(self.fixed.headers)
+
+    @property
+    def host(self) -> str:
+        return self.fixed.host
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return self.fixed.secrets
+
+    @property
+    def key(self) -> bytes | None:
+        """HMAC key for webhook-signature."""
+        return self.fixed.key
+
+    @property
+    def masked_headers(self) -> dict:
+        """The macro's headers, masked (once per run)."""
+        return self.fixed.masked_headers
 
 
 class RequestFactory:
@@ -171,8 +195,7 @@ def _fix(rendered: RenderedRequest) -> Fixed:
 def _prepared(fixed: Fixed, body: str) -> Prepared:
     masked = {"method": fixed.method, "url": fixed.masked_url, "headers": fixed.masked_shown,
               "body": fixed.mask(body)}
-    return Prepared(fixed.method, fixed.url, list(fixed.headers), body.encode("utf-8"), fixed.host,
-                    fixed.secrets, masked, fixed.key, fixed.masked_headers, fixed)
+    return Prepared(fixed, body.encode("utf-8"), masked)
 
 
 _last_second: list = [None, ""]
