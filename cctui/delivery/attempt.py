@@ -24,7 +24,7 @@ from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
 from cctui.macros import signing
 from cctui.macros.request import wire_headers
-from cctui.macros.secrets import mask_cut_end, mask_header_value, mask_text, secret_variants
+from cctui.macros.secrets import mask_cut_end, mask_header_value
 
 if TYPE_CHECKING:
     from cctui.delivery.worker import RunState
@@ -69,10 +69,9 @@ class AttemptResult:
         if self._text is None:
             text = self.body.decode("utf-8", "replace")
             fixed = self.prepared.fixed
-            self._text = fixed.mask(text) if fixed is not None else mask_text(text, self.prepared.secrets)
+            self._text = fixed.mask(text)
             if self.truncated:
-                order = fixed.order if fixed is not None else secret_variants(self.prepared.secrets)
-                self._text = mask_cut_end(self._text, order)
+                self._text = mask_cut_end(self._text, fixed.order)
         return self._text
 
     def json_body(self) -> Any:
@@ -112,8 +111,7 @@ class AttemptResult:
         return self._returned
 
     def _mask(self) -> Callable[[str], str]:
-        fixed = self.prepared.fixed
-        return fixed.mask if fixed is not None else (lambda text: mask_text(text, self.prepared.secrets))
+        return self.prepared.fixed.mask
 
     def masked_error(self) -> str | None:
         return self._mask()(self.error) if self.error else None
@@ -174,7 +172,7 @@ class AttemptResult:
             "response_truncated": self.truncated,
             "explanation": self._ok_explained(state.macro) if self.ok else self.explanation(paused).to_dict(),
             **({"not_sent": True} if self.request_error else {}),
-            **({"warning": p.fixed.warning} if p.fixed is not None and p.fixed.warning else {}),
+            **({"warning": p.fixed.warning} if p.fixed.warning else {}),
         }
 
 
@@ -275,19 +273,14 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     seconds, started_at = stamp()
     webhook = signing.webhook_headers(delivery_id, seconds, prepared.body, prepared.key)
     headers = prepared.headers + webhook
-    fixed = prepared.fixed
-    if not (fixed.has_user_agent if fixed is not None
-            else any(name.lower() == "user-agent" for name, _ in prepared.headers)):
+    if not prepared.fixed.has_user_agent:
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
     # Host and Content-Length too: the log lists every header that went on the wire.
     headers += wire_headers(prepared.method, prepared.url, len(prepared.body))
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:
-        if fixed is not None:
-            response = await sender.send_prepared(prepared, headers, timeout)
-        else:
-            response = await sender.send(prepared.method, prepared.url, headers, prepared.body, timeout)
+        response = await sender.send_prepared(prepared, headers, timeout)
     except httpx.TransportError as exc:
         result.error = str(exc) or type(exc).__name__
     except (ValueError, OverflowError, httpx.InvalidURL) as exc:  # UnicodeEncodeError is a ValueError
