@@ -151,13 +151,7 @@ class AttemptResult:
         for name, value in self.sent_headers[len(p.fixed.headers):]:
             request_headers[name] = value
         return {
-            "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",
-            "delivery_id": delivery_id,
-            "run_id": state.run_id,
-            "macro": state.macro.name,
-            "record_id": record_id,
-            "trigger": state.trigger,
-            "attempt": attempt,
+            **entry_head(state, record_id, delivery_id, attempt),
             "method": p.method,
             "url": p.masked["url"],
             "status_code": self.status_code,
@@ -174,6 +168,14 @@ class AttemptResult:
             **({"not_sent": True} if self.request_error else {}),
             **({"warning": p.fixed.warning} if p.fixed.warning else {}),
         }
+
+
+def entry_head(state: RunState, record_id: str, delivery_id: str, attempt: int) -> dict:
+    """The fields that open every log entry, sent or not: which attempt of which
+    delivery, in which run."""
+    return {"id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}", "delivery_id": delivery_id,
+            "run_id": state.run_id, "macro": state.macro.name, "record_id": record_id,
+            "trigger": state.trigger, "attempt": attempt}
 
 
 #: The log's explanation title for a record whose request was never built.
@@ -197,13 +199,7 @@ def render_failure_entry(state: RunState, record_id: str, delivery_id: str, atte
         url, headers = mask_url(str(getattr(macro, "url", "") or "")), {}
     _, started_at = stamp()
     return {
-        "id": f"{delivery_id}-{attempt}-{next(_SERIAL):x}",
-        "delivery_id": delivery_id,
-        "run_id": state.run_id,
-        "macro": macro.name,
-        "record_id": record_id,
-        "trigger": state.trigger,
-        "attempt": attempt,
+        **entry_head(state, record_id, delivery_id, attempt),
         "method": fixed.method if fixed is not None else str(getattr(macro, "method", "POST") or "POST"),
         "url": url,
         "status_code": 0,
