@@ -189,8 +189,7 @@ def render_failure_entry(state: RunState, record_id: str, delivery_id: str, atte
     out (status 0, ``not_sent`` true), and ``cctui retry`` renders it again with the
     macro as it is then. Only masked parts of the run's request are kept."""
     macro = state.macro
-    factory = getattr(state, "factory", None)
-    fixed = next(iter(factory._fixed.values()), None) if factory is not None else None
+    fixed = state.factory.fixed if state.factory is not None else None
     if fixed is not None:
         url, headers, error = fixed.masked_url, dict(fixed.masked_headers), fixed.mask(error)
     else:

@@ -120,6 +120,11 @@ class RequestFactory:
         # Headers with ((tags)) differ per record: nothing about the request is fixed then.
         self._per_record = any(has_tags(value) for _, value in macro.header_list)
 
+    @property
+    def fixed(self) -> Fixed | None:
+        """The run's fixed request parts once a record was prepared (None before)."""
+        return next(iter(self._fixed.values()), None)
+
     def prepare(self, record: dict) -> Prepared:
         """The request for ``record``; raises the macros' TemplateError/SecretError."""
         fast = self._fast
