@@ -169,7 +169,7 @@ class Engine:
         # Built before anything is persisted: a bad proxy or CA bundle stops the run here.
         own = make_transport(self.config, macro, limit=width) if self.transport is None and not dry_run else None
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
-        state = RunState(None, macro, trigger, summary, listener, dry_run, dict(deliveries or {}))
+        state = RunState(macro, summary, listener, dict(deliveries or {}))
         state.budget = Budget(self.policy.max_wait if max_wait is None else max_wait)
         for record_id, entry in (scheduled or {}).items():
             state.scheduled[record_id] = entry
@@ -187,13 +187,12 @@ class Engine:
                 await asyncio.to_thread(self._preflight, state.factory, macro, ids[0])
                 if getattr(macro, "once_per_record", False):
                     state.already = await asyncio.to_thread(self._delivered_before, macro.name)
-                state.run_id = await asyncio.to_thread(runs.persist, self.store, macro.name, trigger, ids,
-                                                     width, resume)
+                summary.run_id = await asyncio.to_thread(runs.persist, self.store, macro.name, trigger, ids,
+                                                         width, resume)
         except BaseException:
             if state.view is not None:
                 state.view.close()  # stop listening to the store: the run never started
             raise
-        summary.run_id = state.run_id
         self._runs[state.run_id or f"dry-{id(state)}"] = state
         if state.run_id:
             ACTIVE_HERE.add(state.run_id)

@@ -53,14 +53,12 @@ def read_record(store: Store, macro: Macro, record_id: str) -> dict | None:
 
 @dataclass
 class RunState:
-    """Mutable state of one run, shared by its workers."""
+    """Mutable state of one run, shared by its workers. Its id, trigger and dry-run flag
+    are the summary's (the run id is set there once the run is persisted)."""
 
-    run_id: str | None
     macro: Macro
-    trigger: str
     summary: ev.RunSummary
     listener: ev.Listener | None
-    dry_run: bool
     deliveries: dict[str, tuple[str, int]] = field(default_factory=dict)
     already: frozenset[str] = frozenset()
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
@@ -72,6 +70,18 @@ class RunState:
     listener_errors: int = 0
     budget: Budget = field(default_factory=Budget)  # how long retries may be waited for
     scheduled: dict[str, dict] = field(default_factory=dict)  # record id -> claimed scheduled retry
+
+    @property
+    def run_id(self) -> str | None:
+        return self.summary.run_id
+
+    @property
+    def trigger(self) -> str:
+        return self.summary.trigger
+
+    @property
+    def dry_run(self) -> bool:
+        return self.summary.dry_run
 
     def emit(self, event: ev.Event) -> None:
         """Tell the listener; a listener that raises is logged and the run goes on (a
