@@ -193,7 +193,8 @@ class Engine:
             if state.view is not None:
                 state.view.close()  # stop listening to the store: the run never started
             raise
-        self._runs[state.run_id or f"dry-{id(state)}"] = state
+        key = state.run_id or f"dry-{id(state)}"  # a dry or empty run is not persisted: no run id
+        self._runs[key] = state
         if state.run_id:
             ACTIVE_HERE.add(state.run_id)
         recorder = None if dry_run else Recorder(self.store, macro=macro.name,
@@ -248,7 +249,7 @@ class Engine:
                 recorder.hand_over()
                 await asyncio.to_thread(recorder.close)
                 recorder.release()  # outcomes whose writes the last flush made durable
-            self._runs.pop(state.run_id or f"dry-{id(state)}", None)
+            self._runs.pop(key, None)
             ACTIVE_HERE.discard(state.run_id)
             state.finished.set()
             if state.view is not None:
