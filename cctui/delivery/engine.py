@@ -124,6 +124,15 @@ class Engine:
             for wait in late:  # gave up on it: do not leave the wait pending on the loop
                 wait.cancel()
 
+    async def stopped(self, macro: str | None = None) -> None:
+        """Wait until this engine's cancelled runs (of ``macro``) have ended: requests on
+        the wire answered or timed out, outcomes and kept retries recorded. Runs still
+        sending are not waited for (``retry`` leaves them alone)."""
+        ending = [state.finished.wait() for state in list(self._runs.values())
+                  if state.cancel.is_set() and (macro is None or state.macro.name == macro)]
+        if ending:
+            await asyncio.gather(*ending)
+
     async def send_once(self, macro: Any, record: Mapping | None = None) -> SendResult:
         """Render ``macro`` (a Macro or a macro dict) for ``record`` and send it once: no
         retry, no run, nothing logged or written (the TUI's "test send"). Redirects are
@@ -264,8 +273,15 @@ class Engine:
                     now: bool = False, max_wait: float | None = None) -> ev.RunSummary:
         """Send the scheduled retries that are due (``now``: all of them), then resend
         failed deliveries and finish interrupted runs (see :mod:`recovery`). A delivery
-        with a retry scheduled is left to its schedule."""
+        with a retry scheduled is left to its schedule. A run of this engine that was
+        cancelled but still has requests on the wire is waited for first."""
         from cctui.delivery import scheduled
+
+        # A cancelled run stays in self._runs (active: the plan skips it) until its
+        # requests on the wire are answered or time out, and the retry its waiting record
+        # keeps is claimed by it until then. Planning earlier left every record it never
+        # sent for a later retry (the TUI's `c` then `r`: only the scheduled one went out).
+        await self.stopped(macro)
 
         def plan_all() -> list[RetryPlan]:
             waiting = {(e["macro"], e["record_id"]) for e in scheduled.pending(self.store)}
