@@ -87,8 +87,11 @@ class AttemptResult:
         if self.ok:
             return _ok_explanation(self.status_code)
         if self.request_error:
-            return Explanation(NOT_SENT_REQUEST, f"No request was sent: {self.masked_error()}",
-                               "Fix the macro (HTTP header values must be printable ASCII); not retried.")
+            error = self.masked_error() or ""
+            # The ASCII hint only where it is the cause: other build errors have their own words.
+            hint = " (HTTP header values must be printable ASCII)" if "ASCII" in error else ""
+            return Explanation(NOT_SENT_REQUEST, f"No request was sent: {error}",
+                               f"Fix the macro{hint}; not retried.")
         return explain(self.status_code, self.text, self.headers, self.error, paused=paused)
 
     def title(self, paused: bool = False) -> str:

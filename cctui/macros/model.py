@@ -139,6 +139,13 @@ def _url(value: Any, where: str) -> str:
     return url
 
 
+def user_info_conflict(where: str) -> MacroError:
+    """The one sentence for a URL with user-info plus an explicit Authorization header
+    (refused rather than guessing which credential the receiver expects)."""
+    return MacroError(f"{where}: the url has user-info (user:password@) and the headers have an "
+                      "Authorization header; keep one of them (both would be two credentials).")
+
+
 def _proxy(value: Any, where: str) -> str | None:
     """An http:// or https:// proxy URL with a host (the transport speaks to no other)."""
     if value in (None, ""):
@@ -374,9 +381,13 @@ class Macro:
         for flag in ("once_per_record", "paused", "verify"):
             if not isinstance(d.get(flag, False), bool):
                 raise MacroError(f"{where}: key {flag!r} must be true or false.")
+        url = _url(d.get("url"), where)
+        if "@" in (split_url(url) or urlsplit("")).netloc and any(
+                header.strip().lower() == "authorization" for header, _ in parse_headers(headers, where=where)):
+            raise user_info_conflict(where)
         return cls(
             name=name,
-            url=_url(d.get("url"), where),
+            url=url,
             target=target,
             feedback_type=ftype,
             method=method,

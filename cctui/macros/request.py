@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import re
@@ -9,12 +10,12 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cctui.errors import CctuiError, MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
 from cctui.macros.limits import check_limits
-from cctui.macros.model import Macro
+from cctui.macros.model import Macro, user_info_conflict
 from cctui.macros.source import RecordSource
 from cctui.macros.tags import available_tags, base_fields, build_context
 from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
@@ -172,6 +173,8 @@ def render_request(
         raise MacroError(f"{where}: the url is not a valid URL once resolved (an unclosed '[' or a bad "
                          f"user-info), got {sec.mask_url(url, found)[:80]!r}.")
 
+    url = _user_info_as_header(where, url, headers, found, missing)
+
     compiled = macro.compiled()
     context = build_context(
         record, target=macro.target, store=store, base_url=_base_url(config),
@@ -213,6 +216,30 @@ def render_request(
         secrets=frozenset(s for s in found if s), warnings=_tls_warnings(macro) + check_limits(macro, body),
         signing_secret=signing, missing_secrets=tuple(dict.fromkeys(missing or ())),
     )
+
+
+def _user_info_as_header(where: str, url: str, headers: list[tuple[str, str]], found: set[str],
+                         missing: list[str] | None) -> str:
+    """``url`` without its user-info; the user-info appended to ``headers`` as
+    ``Authorization: Basic base64(user:password)`` (percent-decoded, UTF-8), its value
+    added to the secrets. cctui builds this header itself, rather than leaving it to the
+    HTTP client, so the preview and the log list it like every other header sent."""
+    parts = sec.split_url(url)
+    if parts is None or "@" not in parts.netloc:
+        return url
+    if any(name.strip().lower() == "authorization" for name, _ in headers):
+        raise user_info_conflict(where)
+    userinfo = parts.netloc.rpartition("@")[0]
+    start = len(parts.scheme) + 3  # the netloc follows "scheme://"
+    url = url[:start] + url[start + len(userinfo) + 1:]
+    if missing and "${" in userinfo:  # a preview with unset variables: shown, never sent
+        headers.append(("Authorization", f"Basic {userinfo}"))
+        return url
+    user, _, password = userinfo.partition(":")
+    credential = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    found.add(credential)  # "Basic" stays readable in echoes, as for a typed header
+    headers.append(("Authorization", f"Basic {credential}"))
+    return url
 
 
 #: Methods that carry no Content-Length when their body is empty (as aiohttp sends them).

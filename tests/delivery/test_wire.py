@@ -4,7 +4,9 @@ request (headers, request line) and the engine's log entries are compared with i
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
+import json
 import zlib
 
 import brotli
@@ -191,6 +193,45 @@ def test_the_preview_lists_the_same_headers_the_receiver_got(store):
     assert set(shown["headers"]) == set(received)
     for name in ("Host", "Content-Length", "Content-Type", "X-Team", "User-Agent"):
         assert shown["headers"][name] == received[name]
+
+
+USERINFO_PASSWORD = "s3cr3t-pa55word"
+
+
+def test_user_info_goes_out_as_an_authorization_header_the_log_and_preview_list(store):
+    """aiohttp would build this header from the URL itself, unlisted in the log: cctui
+    builds it, so the log and the preview list it (masked) with every other header."""
+    from cctui.macros.model import Macro
+    from cctui.macros.preview import preview_request
+
+    ids = add_items(store, 1)
+
+    async def main():
+        async with WireServer() as server:
+            url = server.url.replace("http://", f"http://bob%40example.com:{USERINFO_PASSWORD}@") + "/hook"
+            put_macro(store, url=url, headers="X-Team: core")
+            summary = await Engine(store, fast_config()).run("hook", ids)
+            return summary, server.seen
+
+    summary, seen = asyncio.run(main())
+    assert summary.delivered == 1
+    (_, raw_path, raw), = seen
+    received = dict(raw)
+    assert received["Authorization"] == "Basic " + base64.b64encode(
+        f"bob@example.com:{USERINFO_PASSWORD}".encode()).decode()
+    (entry,) = store.log_iter()
+    logged = entry["request_headers"]
+    # every header the receiver got is in the log; the credential masked, its scheme kept
+    assert set(logged) == set(received)
+    assert logged["Authorization"] == "Basic ••••"
+    assert {k: v for k, v in logged.items() if k != "Authorization"} == \
+        {k: v for k, v in received.items() if k != "Authorization"}
+    assert "@" not in entry["url"] and entry["url"].endswith("/hook")  # the URL sent had no user-info
+    text = json.dumps(entry)
+    assert USERINFO_PASSWORD not in text and received["Authorization"].split()[1] not in text
+    shown, _ = preview_request(Macro.from_dict(store.macro_get("hook")), ids[0], store=store)
+    assert shown["headers"]["Authorization"] == "Basic ••••"
+    assert "@" not in shown["url"] and USERINFO_PASSWORD not in json.dumps(shown)
 
 
 @pytest.mark.parametrize("url", [
