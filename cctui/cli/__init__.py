@@ -6,6 +6,7 @@ Each area registers its commands from its own module (``records``, ``macros``,
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import IO, Any
 
@@ -48,12 +49,35 @@ class RootGroup(click.Group):
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise
             raise UserFacingError(exc) from exc
+        except BrokenPipeError:
+            # The reader of stdout went away (`cctui export logs | head -3`): nothing is
+            # wrong with the data directory, and there is no one left to tell.
+            stdout_closed()
         except OSError as exc:
             # The data directory or a file in it is unusable (permissions, a read-only
             # disk, a directory where a file belongs, a dangling link): one sentence.
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise
             raise UserFacingError(file_problem(exc)) from exc
+
+
+#: Exit status when stdout's reader went away: 128 + SIGPIPE, what a shell reports for
+#: `git log | head` (git dies of the signal; Python ignores SIGPIPE, so cctui says it).
+PIPE_CLOSED = 141
+
+
+def stdout_closed() -> None:
+    """End quietly with :data:`PIPE_CLOSED` after a write to a closed stdout.
+
+    stdout is pointed at /dev/null first, so the interpreter's last flush of what is
+    still buffered neither fails nor prints "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
+    raise SystemExit(PIPE_CLOSED)
 
 
 @click.group(cls=RootGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         result = cli.main(args=argv, prog_name="cctui", standalone_mode=False)
+        sys.stdout.flush()  # here, where a closed pipe can still end quietly
+    except BrokenPipeError:
+        stdout_closed()
     except CctuiError as exc:
         if debug:
             raise
