@@ -8,12 +8,13 @@ import json
 
 import pytest
 
+# Not "Authorization:" beside the URL's user-info: macro add refuses the two together.
 MACRO = '''
 name = "rt"
 url = "https://bot:${HOOK_PASS}@hooks.example.com/api/${HOOK_PATH}?token=${HOOK_TOKEN}&api_key=${KEY}&page=2"
 headers = """
 Content-Type: application/json
-Authorization: Bearer ${API_TOKEN}
+X-Service-Token: Bearer ${API_TOKEN}
 X-Api-Key: ${KEY}
 Cookie: session=${SESSION}
 X-Auth-Token: Basic ${base64:PROXY_USER:PROXY_PASS}
