@@ -48,8 +48,10 @@ def test_preview_refuses_a_url_variable_with_user_info_plus_an_authorization_hea
 ])
 def test_a_request_not_built_gets_the_ascii_advice_only_when_ascii_is_the_cause(error, ascii_hint):
     from cctui.delivery.attempt import AttemptResult
-    from cctui.delivery.prepared import Prepared
+    from cctui.delivery.prepared import RequestFactory
+    from cctui.macros.model import Macro
 
-    prepared = Prepared("POST", "http://127.0.0.1:9/", [], b"", "127.0.0.1", frozenset(), {})
+    macro = Macro.from_dict({"name": "hook", "url": "http://127.0.0.1:9/", "body": '{"a": 1}'})
+    prepared = RequestFactory(macro).prepare({"id": "BUG-0001"})
     result = AttemptResult(prepared, [], "2026-12-01T00:00:00Z", 0, error=error, request_error=True)
     assert ("printable ASCII" in result.explanation().action) is ascii_hint
