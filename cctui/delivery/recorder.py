@@ -193,11 +193,13 @@ class Recorder:
                 with self.store.batch():  # one journal line for the flush's retries
                     self.store.retry_put([entry for entry in retries.values() if entry is not None])
                     self.store.retry_remove([key for key, entry in retries.items() if entry is None])
-            for fn in calls:
-                fn()
+            # The beat comes before the calls: the last flush's call closes the run, and a
+            # beat written after it would stamp a finished run as still alive.
             if beat and self.heartbeat is not None and self._until_beat() == 0.0:
                 self._beat_at = time.monotonic()
                 self.heartbeat()
+            for fn in calls:
+                fn()
         except BaseException as exc:  # keep the first error; the engine reports it
             if self.error is None:
                 self.error = exc

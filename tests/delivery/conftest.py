@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 from types import SimpleNamespace
 
 import pytest
 
-from cctui.delivery.receiver import serve_in_background
+from cctui.delivery.receiver import Receiver, serve_in_background
 
 #: A tiny retry schedule so tests that retry stay fast.
 FAST = {"retry_schedule": [0.05, 0.1, 0.15], "breaker_threshold": 20, "jitter": 0.0}
@@ -65,6 +67,45 @@ def make_receiver():
 
     yield make
     for stop in stops:
+        stop()
+
+
+class HeldReceiver(Receiver):
+    """A receiver that answers its first ``answer_first`` requests and holds every later
+    one until the test calls :meth:`release`: a run stays open (with known requests in
+    flight) for exactly as long as the test needs, however slow the machine is."""
+
+    def __init__(self, answer_first: int = 0, **options) -> None:
+        super().__init__(**options)
+        self.answer_first = answer_first
+        self._gate = threading.Event()
+
+    def release(self) -> None:
+        """Answer the held requests, and every later one at once."""
+        self._gate.set()
+
+    async def answer(self, request, body):
+        # ``count`` already includes this request, and nothing awaited since it was counted.
+        if self.count > self.answer_first and not self._gate.is_set():
+            await asyncio.to_thread(self._gate.wait)
+        return await super().answer(request, body)
+
+
+@pytest.fixture
+def held_receiver():
+    """``held_receiver(answer_first=10)``: a :class:`HeldReceiver` on a free port, released
+    and stopped at the end of the test."""
+    stops = []
+
+    def make(**options):
+        held = HeldReceiver(**options)
+        url, stop = serve_in_background(receiver=held)
+        stops.append(stop)
+        return SimpleNamespace(url=url, state=held, stop=stop)
+
+    yield make
+    for stop in stops:
+        stop.receiver.release()  # a held thread would keep the test process from exiting
         stop()
 
 

@@ -102,27 +102,30 @@ def test_a_run_from_before_a_reboot_is_resumed_though_its_pid_is_taken_again(sto
     assert plan.run_id == run_id
 
 
-def test_retry_in_a_second_process_leaves_a_live_run_alone(store, data_dir, make_receiver, cctui_proc):
-    slow = make_receiver(delay=0.1)
-    ids = add_items(store, 200)  # ~10 s of sending: still going when the retry has looked
-    put_macro(store, url=slow.url + "/hook", concurrency=2)
+def test_retry_in_a_second_process_leaves_a_live_run_alone(store, data_dir, held_receiver, cctui_proc):
+    held = held_receiver()  # holds every request until released: the run stays open meanwhile
+    ids = add_items(store, 200)
+    put_macro(store, url=held.url + "/hook", concurrency=2, timeout=120)
     sender = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
                                "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while slow.state.count < 4 and time.monotonic() < deadline and sender.poll() is None:
+        while held.state.count < 2 and time.monotonic() < deadline and sender.poll() is None:
             time.sleep(0.01)
+        assert held.state.count == 2, "the sender never had its two requests in flight"
         [run] = store.runs_all()
         assert run_is_live(run), run
         result = cctui_proc("retry")  # a second process, while the first one sends
         assert result.returncode == 0, result.stderr
         assert "Nothing to retry" in result.stdout
         assert sender.poll() is None  # the run was still going: the check meant something
+        assert held.state.count == 2  # and the retry sent nothing of it
     finally:
-        sender.send_signal(signal.SIGINT)  # Ctrl-C: the rest stays for a later retry
+        sender.send_signal(signal.SIGINT)  # Ctrl-C: in-flight requests finish, the rest stays for a retry
+        held.state.release()
         _, err = sender.communicate(timeout=60)
     assert sender.returncode == 1, err  # cancelled
-    per_record = Counter(item.headers["webhook-id"] for item in slow.state.received)
+    per_record = Counter(item.headers["webhook-id"] for item in held.state.received)
     assert set(per_record.values()) == {1}  # nothing was sent twice
     assert len(per_record) < len(ids)
     assert not run_is_live(store.run_get(run["id"]))
@@ -144,3 +147,27 @@ def test_a_beat_is_a_few_bytes_even_for_a_run_of_100k_records(store, data_dir):
     assert [r["heartbeat_at"] for r in again.runs_all()] == ["2026-11-28T12:00:04Z"]
     store.run_update(run_id, {"status": "done"})  # closing the run keeps its last beat
     assert open_store(data_dir).run_get(run_id)["heartbeat_at"] == "2026-11-28T12:00:04Z"
+
+
+def test_the_flush_that_closes_a_run_beats_before_closing_it(store):
+    # The run's last flush writes its "done" and may be due a beat too. A beat written
+    # after the close would stamp a finished run as alive; it comes before it instead.
+    # (heartbeat_every=0: a beat is due at every flush, so the order always shows.)
+    from cctui.delivery.recorder import Recorder
+
+    run_id = store.run_create({"macro": "hook", "record_ids": [], "status": "running"})
+    seen: list[str] = []
+
+    def beat() -> None:
+        seen.append(store.run_get(run_id)["status"])
+        store.run_beat(run_id, iso())
+
+    async def go() -> None:
+        recorder = Recorder(store, macro="hook", heartbeat=beat, heartbeat_every=0.0)
+        recorder.call(lambda: store.run_update(run_id, {"status": "done"}))
+        recorder.hand_over()
+        await asyncio.to_thread(recorder.close)
+
+    asyncio.run(go())
+    assert seen and set(seen) == {"running"}, seen
+    assert store.run_get(run_id)["status"] == "done"
