@@ -42,6 +42,18 @@ async def test_a_record_log_is_left_with_esc_or_1(make_app, tui, leave):
         await tui.wait_for(pilot, lambda: isinstance(app.screen, want), f"{leave} leaving the log")
 
 
+def _at(screen, base: str) -> bool:
+    """``screen`` is ``base`` and shows a row for "l" to open: the macros table's "hook"
+    row, or the dispatch screen's run card."""
+    from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
+
+    if type(screen).__name__ != base:
+        return False
+    if base == "MacrosScreen":
+        return screen.current_name == "hook"
+    return bool(screen.query(DispatchRunCard))
+
+
 @pytest.mark.parametrize("start, base", [("2", "MacrosScreen"), ("3", "DispatchScreen")])
 async def test_a_log_pushed_from_screens_2_and_3_is_left_by_their_number(make_app, tui, start, base):
     from cctui.tui.dispatcher import RunProgress
@@ -54,12 +66,13 @@ async def test_a_log_pushed_from_screens_2_and_3_is_left_by_their_number(make_ap
         if start == "3":
             app.dispatcher.track(RunProgress(macro="hook", total=1, state="done"))
         await pilot.press(start)
-        await tui.wait_for(pilot, lambda: type(app.screen).__name__ == base, base)
-        await pilot.pause()
+        # "l" opens the log of the selected row: wait until the screen shows the row (the
+        # macros table fills from a thread worker; on a busy machine that comes later).
+        await tui.wait_for(pilot, lambda: _at(app.screen, base), base)
         await pilot.press("l")
         await tui.wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), "the log")
         await pilot.press(start)
-        await tui.wait_for(pilot, lambda: type(app.screen).__name__ == base, f"{start} back to {base}")
+        await tui.wait_for(pilot, lambda: _at(app.screen, base), f"{start} back to {base}")
         # and from there each number reaches its base screen
         await pilot.press("l")
         await tui.wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), "the log again")
