@@ -213,6 +213,8 @@ class Worker:
                 # wait: leave the record for then instead of holding the run up.
                 return self.defer(record_id, delivery_id, attempt, made, pause, prepared.host, retries)
             await limiter.acquire(prepared.host)
+            if self.stopped(prepared.host):
+                continue  # stopped while waiting for the host's slot: send nothing more
             attempt += 1
             if not sent:
                 sent = True
