@@ -231,7 +231,7 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
 @click.option("--macro", help="Only this macro's attempts.")
 @click.option("--item", "record_id", metavar="ID", help="Only attempts for this record.")
 @click.option("--status", metavar="S", help="An attempt's code (404), class (4xx) or ok; or a delivery's "
-              "state: delivered, retrying (retry scheduled) or failed (for good).")
+              "state: delivered, retrying (retry scheduled), failed (for good) or skipped (retry dropped).")
 @click.option("--limit", type=click.IntRange(1), help="At most N attempts (default 50 in the table, all with --json).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per attempt, newest first.")
 def logs(macro: str | None, record_id: str | None, status: str | None, limit: int | None, as_json: bool) -> None:

@@ -169,9 +169,14 @@ def show(name: str) -> None:
 @click.argument("name")
 def remove(name: str) -> None:
     """Remove macro NAME (its delivery log stays)."""
-    if not _ctx().store.macro_remove(name):
+    from cctui.delivery.scheduled import drop_removed
+
+    store = _ctx().store
+    if not store.macro_remove(name):
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
-    click.echo(f"Removed macro {name}.")
+    dropped = drop_removed(store, name)
+    more = f"; dropped its {dropped} scheduled retr{'y' if dropped == 1 else 'ies'}" if dropped else ""
+    click.echo(f"Removed macro {name}{more}.")
 
 
 @macro.command("pause")

@@ -152,6 +152,8 @@ def plan_retry(store: Store, *, macro: str | None = None, record_id: str | None 
     for entry in store.log_iter(macro=macro, record_id=record_id):
         record = str(entry.get("record_id") or "")
         key = (str(entry.get("macro") or ""), record)
+        if entry.get("skipped"):
+            continue  # a dropped scheduled retry (see scheduled.dropped_entry) was no attempt
         newest.setdefault(key, entry)  # newest first: the first one seen is the last attempt
         run_key = (str(entry.get("run_id") or ""), record)
         if entry.get("run_id") in run_ids:

@@ -84,14 +84,35 @@ def claim(store: Store, *, now: datetime | None = None, everything: bool = False
                 continue  # another live process (or this one) is sending it
             stored = store.macro_get(str(entry.get("macro") or ""))
             if stored is None:
-                gone.append(entry["delivery_id"])
+                gone.append(dropped_entry(entry, f"retry dropped: macro {entry.get('macro')!r} was removed"))
                 continue
             if stored.get("paused"):
                 continue
             taken.append({**entry, **mine})
         store.retry_put(taken)
-        store.retry_remove(gone)
+        if gone:
+            # The log says so first (a crash before the commit drops it again, logged
+            # again): the delivery's newest entry must not keep saying "retry scheduled".
+            store.log_append(gone)
+            store.retry_remove([e["delivery_id"] for e in gone])
     return taken
+
+
+def drop_removed(store: Store, macro: str) -> int:
+    """Drop the scheduled retries of ``macro`` once it is removed (``macro remove``, the
+    TUI), each with its final log entry, so they stop counting as retrying right away;
+    a claimed one being sent now is left to its sender. Returns how many were dropped."""
+    if not any(e.get("macro") == macro for e in store.retries_all()):
+        return 0
+    with store.batch():
+        if store.macro_get(macro) is not None:
+            return 0  # re-added meanwhile: its retries go on
+        gone = [dropped_entry(e, f"retry dropped: macro {macro!r} was removed")
+                for e in store.retries_all() if e.get("macro") == macro and not _claim_live(e)]
+        if gone:
+            store.log_append(gone)
+            store.retry_remove([e["delivery_id"] for e in gone])
+    return len(gone)
 
 
 def _claim_fields(moment: str) -> dict:
@@ -123,21 +144,22 @@ def _same_claim(stored: dict | None, claimed: dict) -> bool:
                                       for k in ("claimed_by", "claimed_at", "attempt", "due"))
 
 
-def _delivered_since(store: Store, entries: list[dict]) -> set[str]:
+def _delivered_since(store: Store, entries: list[dict]) -> dict[str, str]:
     """Delivery ids among ``entries`` whose record this macro delivered after the retry
-    was scheduled (by another run): sending them would re-send a delivered record."""
+    was scheduled (by another run), each with the run that delivered it: sending them
+    would re-send a delivered record."""
     if not entries:
-        return set()
+        return {}
     oldest = min(e.get("scheduled_at") or "" for e in entries)
     wanted = {(e["macro"], e["record_id"]): e for e in entries}
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for logged in store.log_iter(status="ok"):
         if (logged.get("started_at") or "") < oldest:
             break  # newest first: nothing older can matter
         entry = wanted.get((logged.get("macro"), logged.get("record_id")))
         if entry is not None and logged.get("delivery_id") != entry["delivery_id"] \
                 and (logged.get("started_at") or "") >= (entry.get("scheduled_at") or ""):
-            found.add(entry["delivery_id"])
+            found.setdefault(entry["delivery_id"], str(logged.get("run_id") or "another run"))
     return found
 
 
@@ -165,7 +187,9 @@ async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, con
 
     total = RunSummary(None, "*", "retry")
     store = engine.store
-    superseded = await asyncio.to_thread(_delivered_since, store, claimed)
+    delivered = await asyncio.to_thread(_delivered_since, store, claimed)
+    reasons = {key: f"retry dropped: {_record(claimed, key)} was delivered since by run {run}"
+               for key, run in delivered.items()}
     # Two deliveries of one record waiting (sent twice, failed twice): send the newest
     # only, as `retry` resends a record's newest failed delivery, never the record twice.
     newest: dict[tuple[str, str], dict] = {}
@@ -173,9 +197,15 @@ async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, con
         key = (entry["macro"], entry["record_id"])
         if key not in newest or (entry.get("scheduled_at") or "") >= (newest[key].get("scheduled_at") or ""):
             newest[key] = entry
-    superseded |= {e["delivery_id"] for e in claimed if newest[(e["macro"], e["record_id"])] is not e}
+    for entry in claimed:
+        kept = newest[(entry["macro"], entry["record_id"])]
+        if kept is not entry:
+            reasons.setdefault(entry["delivery_id"], f"retry dropped: {entry['record_id']} is retried by its newer "
+                                                     f"delivery {kept['delivery_id']} instead")
+    superseded = set(reasons)
     if superseded:
-        await asyncio.to_thread(store.retry_remove, sorted(superseded))
+        await asyncio.to_thread(_drop, store, [dropped_entry(e, reasons[e["delivery_id"]])
+                                               for e in claimed if e["delivery_id"] in superseded])
         total.total += len(superseded)
         total.skipped += len(superseded)
     todo = [e for e in claimed if e["delivery_id"] not in superseded]
@@ -197,6 +227,40 @@ async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, con
         total.run_id = result.run_id
         total.merge(result)
     return total
+
+
+def _record(entries: list[dict], delivery_id: str) -> str:
+    return next(str(e["record_id"]) for e in entries if e["delivery_id"] == delivery_id)
+
+
+def _drop(store: Store, logged: list[dict]) -> None:
+    """Forget dropped scheduled retries, each with its final log entry (see dropped_entry)."""
+    with store.batch():
+        store.log_append(logged)
+        store.retry_remove([e["delivery_id"] for e in logged])
+
+
+def dropped_entry(entry: dict, reason: str) -> dict:
+    """The last log entry of a delivery whose scheduled retry is dropped unsent (its record
+    was delivered by another run, its macro removed, or a newer delivery of the record is
+    retried instead). Without it the delivery's newest entry would still say "retry
+    scheduled at T" and count as ``retrying`` forever. It is honest about being no
+    request: status 0, ``not_sent`` and ``skipped`` true, so the delivery is ``skipped``."""
+    from cctui.delivery.prepared import stamp
+
+    _, started_at = stamp()
+    serial = os.urandom(3).hex()  # dropped twice (a crash before the commit): two entries
+    delivery_id, attempt = str(entry["delivery_id"]), int(entry.get("attempt") or 0)
+    return {
+        "id": f"{delivery_id}-{attempt}-dropped-{serial}", "delivery_id": delivery_id,
+        "run_id": entry.get("run_id"), "macro": entry.get("macro"), "record_id": entry.get("record_id"),
+        "trigger": "retry", "attempt": attempt, "method": "", "url": "", "status_code": 0, "ok": False,
+        "error": reason, "duration_ms": 0, "started_at": started_at, "request_headers": {},
+        "request_body": "", "response_headers": {}, "response_body": "", "response_truncated": False,
+        "not_sent": True, "skipped": True,
+        "explanation": {"title": "skipped: scheduled retry dropped", "meaning": reason,
+                        "action": "Nothing to do: this delivery is not sent again."},
+    }
 
 
 def describe(count: int, next_at: str | None) -> str:

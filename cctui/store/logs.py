@@ -155,20 +155,23 @@ class DeliveryLog:
 
 
 #: Delivery states ``status`` accepts besides attempt codes (see docs/delivery.md).
-DELIVERY_STATES = ("delivered", "retrying", "failed")
+DELIVERY_STATES = ("delivered", "retrying", "failed", "skipped")
 
 
 def delivery_state(entry: dict[str, Any]) -> str:
     """What a delivery is when ``entry`` is its newest attempt: ``delivered``,
-    ``retrying`` (a retry is scheduled, at ``retry_at``) or ``failed`` (for good)."""
+    ``retrying`` (a retry is scheduled, at ``retry_at``), ``failed`` (for good) or
+    ``skipped`` (its scheduled retry was dropped unsent, see cctui.delivery.scheduled)."""
     if entry.get("ok"):
         return "delivered"
+    if entry.get("skipped"):
+        return "skipped"
     return "retrying" if entry.get("retry_at") else "failed"
 
 
 def _status_test(status: str | int | None) -> Callable[[dict], bool] | None:
     """``"404"``, ``"4xx"``, ``"ok"`` (attempts) or ``"delivered"``, ``"retrying"``,
-    ``"failed"`` (deliveries: the newest attempt of each delivery in that state; a 429
+    ``"failed"``, ``"skipped"`` (deliveries: the newest attempt of each delivery in that state; a 429
     later delivered is not failed), or None, as a predicate on each entry, newest first."""
     if status is None or status == "":
         return None
@@ -194,7 +197,7 @@ def _status_test(status: str | int | None) -> Callable[[dict], bool] | None:
         low = int(match.group(1)) * 100
         return lambda e: isinstance(e.get("status_code"), int) and low <= e["status_code"] < low + 100
     raise InputError(f"status {shown_value(status)}: expected a code (404), a class (4xx), 'ok', 'delivered', "
-                     "'retrying' or 'failed'.")
+                     "'retrying', 'failed' or 'skipped'.")
 
 
 def _bound(value: str | None, where: str) -> str | None:

@@ -213,6 +213,8 @@ class LogsScreen(Screen):
         """Send again the records whose *latest* attempt in ``entries`` failed."""
         latest: dict[tuple[str, str], dict] = {}
         for entry in entries:  # newest first: the first one seen per pair is the latest
+            if entry.get("skipped"):
+                continue  # a dropped scheduled retry is no attempt; judge the record by its real ones
             latest.setdefault((str(entry.get("macro")), str(entry.get("record_id"))), entry)
         failed: dict[str, list[str]] = {}
         for (macro, record_id), entry in latest.items():

@@ -259,7 +259,10 @@ class MacrosScreen(Screen):
 
     @work(thread=True, group="macros-write")
     def _remove(self, name: str) -> None:
+        from cctui.delivery.scheduled import drop_removed
+
         self.app.store.macro_remove(name)  # a write (fsync): never on the event loop
+        drop_removed(self.app.store, name)  # its scheduled retries stop counting as retrying
         self.notify(f"Removed {name}.")  # notify is thread-safe
 
 def new_from_preset(kind: str, taken: set[str]) -> dict:

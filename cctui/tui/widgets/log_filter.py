@@ -16,7 +16,7 @@ KEYS = {"status": "status", "code": "status", "macro": "macro", "record": "recor
         "item": "record_id", "trigger": "trigger", "since": "since", "until": "until",
         "run": "run_id", "delivery": "delivery_id"}
 TRIGGERS = ("manual", "bulk", "submit", "modify", "schedule", "retry")
-STATUS = re.compile(r"^(\d{3}|[1-5]xx|0|ok|failed|retrying|delivered)$", re.IGNORECASE)
+STATUS = re.compile(r"^(\d{3}|[1-5]xx|0|ok|failed|retrying|delivered|skipped)$", re.IGNORECASE)
 
 
 def parse_log_filter(text: str) -> dict[str, str]:
@@ -24,7 +24,7 @@ def parse_log_filter(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for term in text.split():
         lowered = term.lower()
-        if lowered in ("failed", "ok", "retrying", "delivered"):
+        if lowered in ("failed", "ok", "retrying", "delivered", "skipped"):
             key, value = "status", lowered
         elif ":" in term:
             key, value = term.split(":", 1)
@@ -39,7 +39,7 @@ def parse_log_filter(text: str) -> dict[str, str]:
         if key in ("status", "code"):
             if not STATUS.match(value):
                 raise QueryError(f"log filter: {term!r}: status is a code (404), a class (4xx), ok, delivered, "
-                                 "retrying or failed.")
+                                 "retrying, failed or skipped.")
             value = value.lower()
         elif key == "trigger" and value.lower() not in TRIGGERS:
             raise QueryError(f"log filter: {term!r}: trigger is one of {', '.join(TRIGGERS)}.")

@@ -31,6 +31,8 @@ def status_colour(entry: dict) -> str:
     code = int(entry.get("status_code") or 0)
     if entry.get("ok") or 200 <= code < 300:
         return "green"
+    if entry.get("skipped"):
+        return "bright_black"  # a dropped scheduled retry: nothing was sent, nothing failed
     if code == 429 or 300 <= code < 400 or entry.get("retry_at"):
         return "yellow"  # a retry follows: not a failure (yet)
     return "red"
