@@ -88,3 +88,38 @@ async def test_screens_3_and_4_show_a_scheduled_retry_as_retrying(seeded_dir, tm
         assert received.count == 1 and len(store.retries_all()) == 1
     finally:
         store.close()
+
+
+async def test_a_scheduled_retry_dropped_because_another_run_delivered_it_leaves_screen_4s_count(
+        seeded_dir, tmp_path, hooks, tui, monkeypatch):
+    url, received = hooks
+    app, store = _app(seeded_dir, tmp_path, url + "/status/503?retry_after=999999")
+    record = store.feedback_all()[0]["id"]
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            failing = app.dispatcher.start("hook", [record], trigger="manual")
+            await tui.wait_for(pilot, lambda: not failing.running, "the first run to finish")
+            assert failing.scheduled == 1
+            store.macro_update("hook", {"url": url + "/hook"})
+            delivering = app.dispatcher.start("hook", [record], trigger="manual")
+            await tui.wait_for(pilot, lambda: not delivering.running, "the second run to finish")
+            assert delivering.delivered == 1
+            monkeypatch.setenv("CCTUI_NOW", "2026-11-28T14:00:00Z")  # the retry is due
+            tick = app.run_due_schedules()
+            await tick.wait()
+            await tui.wait_for(pilot, lambda: any(r.trigger == "retry" and not r.running
+                                                  for r in app.dispatcher.session_runs), "the retry run")
+            [retried] = [r for r in app.dispatcher.session_runs if r.trigger == "retry"]
+            assert (retried.skipped, retried.delivered, retried.scheduled) == (1, 0, 0)
+            await pilot.press("4")
+            await tui.wait_for(pilot, lambda: app.screen.query("#logs-table") and
+                               app.screen.query_one("#logs-table").entries, "the log")
+            count = str(app.screen.query_one("#logs-count").render())
+            assert "3 of 3 attempts · 0 failed" in count and "retrying" not in count, count
+            from cctui.tui.widgets.log_table import entry_cells
+
+            newest = app.screen.query_one("#logs-table").entries[0]
+            assert newest["skipped"] and entry_cells(newest)[-1] == "skipped: scheduled retry dropped"
+        assert received.count == 2 and store.retries_all() == []
+    finally:
+        store.close()
