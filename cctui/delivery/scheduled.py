@@ -74,7 +74,7 @@ def claim(store: Store, *, now: datetime | None = None, everything: bool = False
                for e in store.retries_all()):
         return taken  # the usual case: no lock taken, nothing written
     with store.batch():
-        gone: list[str] = []
+        gone: list[dict] = []
         for entry in store.retries_all():
             if not _matches(entry, macro, record_id):
                 continue
