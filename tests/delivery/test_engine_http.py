@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import Counter
 
 import pytest
@@ -29,14 +30,33 @@ def test_slack_rate_limit_delivers_each_record_once_with_few_429s(store, make_re
     slack = make_receiver(slack_rate=40)  # one message per 25 ms, 429 + Retry-After beyond
     ids = add_items(store, 16)
     put_macro(store, url=slack.url + "/slack/hook", concurrency=4)
-    summary = run(store, "hook", ids)
+    started: dict[tuple[str, int], float] = {}  # (delivery id, attempt) -> when the engine sent it
+
+    def listener(event) -> None:
+        if isinstance(event, ev.AttemptStarted):
+            started[(event.delivery_id, event.attempt)] = time.monotonic()
+
+    summary = run(store, "hook", ids, listener=listener)
     assert summary.delivered == 16 and summary.failed == 0
     answered = Counter()
     for item in slack.state.received:
         answered[item.status] += 1
     per_id = Counter(i.headers["webhook-id"] for i in slack.state.received if i.status == 200)
     assert len(per_id) == 16 and set(per_id.values()) == {1}
-    assert answered[429] <= 8  # the bucket learns the pace from the first 429s
+    # The receiver judges the pace when its thread handles a request; on a loaded machine
+    # requests the engine sent 25 ms or more apart can reach it closer, and bounce. Only
+    # the 429s the engine earned (sent less than 25 ms after the last accepted one, by its
+    # own clock) count against it. Without the learning bucket it earned 56-58 of them.
+    earned, attempt_of, last_ok = 0, Counter(), None
+    for item in slack.state.received:
+        hook = item.headers["webhook-id"]
+        attempt_of[hook] += 1
+        sent_at = started[(hook, attempt_of[hook])]
+        if item.status == 429 and (last_ok is None or sent_at - last_ok < 1 / 40):
+            earned += 1
+        elif item.status == 200:
+            last_ok = sent_at
+    assert earned <= 8, (earned, answered[429])  # the bucket learns the pace from the first 429s
     assert all(e["ok"] or e["status_code"] == 429 for e in attempts(store))
 
 
