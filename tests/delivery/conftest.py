@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -68,6 +69,31 @@ def make_receiver():
     yield make
     for stop in stops:
         stop()
+
+
+class Lateness:
+    """How late a thread of this process wakes from a short sleep, at worst, while it
+    runs: the scheduling noise the recorder's thread meets too (on a busy two-core
+    machine it reaches tenths of a second), measured rather than guessed."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            asked = time.monotonic()
+            time.sleep(0.005)
+            self.worst = max(self.worst, time.monotonic() - asked - 0.005)
+
+    def __enter__(self) -> Lateness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class HeldReceiver(Receiver):

@@ -5,10 +5,11 @@ after it was queued (by time, even while attempts keep streaming in), and
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 from cctui.delivery.recorder import Recorder
+
+from .conftest import Lateness
 
 INTERVAL = 0.4
 #: The write's own Python overhead around the measured lateness (below).
@@ -17,31 +18,6 @@ EPSILON = 0.02
 
 def entry(n: int) -> dict:
     return {"macro": "hook", "record_id": f"BUG-{n:04d}", "attempt": 1, "ok": True, "status_code": 200}
-
-
-class Lateness:
-    """How late a thread of this process wakes from a short sleep, at worst, while it
-    runs: the scheduling noise the recorder's thread meets too (on a busy two-core
-    machine it reaches tenths of a second), measured rather than guessed."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            asked = time.monotonic()
-            time.sleep(0.005)
-            self.worst = max(self.worst, time.monotonic() - asked - 0.005)
-
-    def __enter__(self) -> Lateness:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def test_every_attempt_is_written_within_the_interval_while_attempts_keep_coming(store):
