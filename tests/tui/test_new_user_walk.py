@@ -257,3 +257,13 @@ async def test_theme_switch_in_the_demo_does_not_write_the_config(config_file, t
     finally:
         store.close()
     assert not config_file.exists()
+
+
+def test_a_log_read_that_arrives_before_the_table_is_mounted_is_dropped():
+    # Unit test of LogsScreen._show: a read can finish before the screen's widgets are
+    # mounted (the push's resume starts one; on a loaded machine it wins the race) or
+    # after they are gone. It used to raise NoMatches inside the worker, which ended the
+    # app; now it fills nothing and on_mount's own read shows the entries.
+    from cctui.tui.screens.logs import LogsScreen
+
+    LogsScreen()._show([], 0)  # no widgets mounted: must not raise

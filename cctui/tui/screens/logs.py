@@ -137,7 +137,13 @@ class LogsScreen(Screen):
         self._show(entries, total)
 
     def _show(self, entries: list[dict], total: int) -> None:
-        table = self.query_one(LogTable)
+        tables = self.query(LogTable)
+        if not tables:
+            # A read that finished before the screen's widgets were mounted (the resume
+            # that comes with the push can beat them on a busy machine) or after they were
+            # removed: nothing to fill; on_mount reads again once the table is there.
+            return
+        table = tables.first()
         if self.filter_text:
             table.placeholder = "No attempt matches this filter (/ to change it)."
         else:
