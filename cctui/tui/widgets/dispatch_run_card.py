@@ -90,7 +90,7 @@ def render_run(run: RunProgress, width: int = 78, *, failures: int = 3) -> Text:
         out.append_text(code_chart(run, width))
     shown = list(run.failures)[:failures]
     if shown:
-        out.append("latest failures\n", style="bold")
+        out.append("latest failed attempts\n", style="bold")
         for note in shown:
             line = Text("  ")
             line.append(f"{note.record_id:<10} ")
