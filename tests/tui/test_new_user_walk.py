@@ -56,7 +56,7 @@ def _at(screen, base: str) -> bool:
 
 @pytest.mark.parametrize("start, base", [("2", "MacrosScreen"), ("3", "DispatchScreen")])
 async def test_a_log_pushed_from_screens_2_and_3_is_left_by_their_number(make_app, tui, start, base):
-    from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.run_progress import RunProgress
     from cctui.tui.screens.logs import LogsScreen
 
     app = make_app()

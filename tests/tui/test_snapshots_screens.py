@@ -52,7 +52,7 @@ def log_entries() -> list[dict]:
 def scripted_run(clock: FakeClock):
     """A run 40 s into 10,000 records, and a finished one: events fed by hand."""
     from cctui.delivery import events as ev
-    from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.run_progress import RunProgress
 
     run = RunProgress(macro="slack-bugs", total=0, clock=clock)
     run.apply(ev.RunStarted("run-20261128-120000-ab12", "slack-bugs", "bulk", 10_000))

@@ -174,7 +174,7 @@ async def test_retry_of_a_cancelled_run_keeps_the_cards_on_screen(app_factory, m
 
 # -- 2: ctrl+q during a run asks -----------------------------------------------------------------
 async def test_ctrl_q_during_a_run_asks_first(app_factory, tui):
-    from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.run_progress import RunProgress
     from cctui.tui.screens.confirm import ConfirmScreen
 
     make, _ = app_factory
@@ -202,7 +202,7 @@ async def test_ctrl_q_during_a_run_asks_first(app_factory, tui):
 def test_records_a_cancel_left_unsent_are_not_counted_as_failed():
     """Found walking the tour: cancelling a 300-record run showed "failed 288"."""
     from cctui.delivery import events as ev
-    from cctui.tui.dispatcher import RunProgress
+    from cctui.tui.run_progress import RunProgress
     from cctui.tui.widgets.dispatch_run_card import render_run
 
     run = RunProgress(macro="hook", total=3)

@@ -15,7 +15,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cctui.tui.dispatcher import Dispatcher, RunProgress
+from cctui.tui.dispatcher import Dispatcher
+from cctui.tui.run_progress import RunProgress
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.dispatch_run_card import DispatchRunCard
 from cctui.tui.widgets.key_hints import KeyHints

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from cctui.tui.dispatcher import RunProgress
+from cctui.tui.run_progress import RunProgress
 
 STATE_STYLE = {
     "running": "bold cyan", "done": "bold green", "cancelled": "bold yellow",
