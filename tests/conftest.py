@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
@@ -60,8 +60,9 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
+    """A command's exit code, stdout and stderr (unpacks as a tuple too)."""
+
     code: int
     out: str
     err: str
@@ -90,3 +91,15 @@ def run(capsys):
 def cctui(data_dir, run):
     """``cctui("feedback", "list")``: ``run`` on this test's data directory."""
     return lambda *args: run("--data-dir", str(data_dir), *args)
+
+
+@pytest.fixture
+def run_cli(cctui, monkeypatch):
+    """``run_cli(*args, env={...})``: ``cctui`` with environment variables set first."""
+
+    def invoke(*args: str, env: dict | None = None) -> Outcome:
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)
+        return cctui(*args)
+
+    return invoke

@@ -61,21 +61,6 @@ def test_a_tag_value_with_a_line_break_is_not_sent_and_says_why(store):
                               "(CR or LF), which would end the header; use ((field|oneline)) to join the lines.")
 
 
-@pytest.fixture
-def run_cli(data_dir, capsys):
-    from cctui.cli import main
-
-    def run(*args: str):
-        capsys.readouterr()
-        try:
-            main(["--data-dir", str(data_dir), *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        return (code, *capsys.readouterr())
-
-    return run
-
 
 def test_preview_shows_header_tags_rendered(run_cli, tmp_path):
     run_cli("feedback", "add", "--type", "bug", "--title", "Crash on save", "--field", "votes=4")

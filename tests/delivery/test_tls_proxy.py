@@ -36,23 +36,6 @@ def wait_for(condition, timeout: float = 15.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def run_cli(data_dir, capsys, monkeypatch):
-    """The real entry point in-process: ``(exit code, stdout, stderr)``."""
-    from cctui.cli import main
-
-    def run(*args: str):
-        capsys.readouterr()
-        try:
-            main(["--data-dir", str(data_dir), *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
 
 @pytest.fixture(autouse=True)
 def no_proxy_env(monkeypatch):

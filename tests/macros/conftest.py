@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 NASTY = [
     'He said "hi" \\ then left',
     "line one\nline two\r\n\ttabbed",
@@ -27,22 +25,3 @@ def make_record(n: int = 1, **fields) -> dict:
     record.update(fields)
     return record
 
-
-@pytest.fixture
-def run_cli(data_dir, capsys, monkeypatch):
-    """The real entry point (``cctui.cli.main``) in-process: returns (exit code, out, err)."""
-    from cctui.cli import main
-
-    def run(*args: str, env: dict | None = None):
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        capsys.readouterr()
-        try:
-            main(["--data-dir", str(data_dir), *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
