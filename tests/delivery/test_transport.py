@@ -78,6 +78,21 @@ async def send(transport, req) -> httpx.Response:
     return await transport.handle_async_request(req)
 
 
+def send_one(answer) -> tuple[httpx.Response, int]:
+    """One POST through a fresh AiohttpTransport to a RawServer answering with ``answer``:
+    the response and how many requests the server saw."""
+
+    async def main():
+        async with RawServer(answer) as server:
+            transport = AiohttpTransport()
+            try:
+                return await send(transport, request(server.url)), len(server.requests)
+            finally:
+                await transport.aclose()
+
+    return asyncio.run(main())
+
+
 def test_keep_alive_reuses_one_connection():
     async def main():
         async with RawServer(lambda head, body, i: ok(b"ok %d" % i)) as server:
@@ -402,30 +417,13 @@ def test_refused_and_bad_responses_map_to_httpx_errors():
 
 
 def test_redirects_are_returned_not_followed():
-    async def main():
-        answer = lambda head, body, i: b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n"
-        async with RawServer(answer) as server:
-            transport = AiohttpTransport()
-            try:
-                return await send(transport, request(server.url)), len(server.requests)
-            finally:
-                await transport.aclose()
-
-    answer, requests = asyncio.run(main())
+    answer, requests = send_one(
+        lambda head, body, i: b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
     assert answer.status_code == 302 and answer.headers["location"] == "/elsewhere" and requests == 1
 
 
 def test_interim_100_continue_is_skipped():
-    async def main():
-        answer = lambda head, body, i: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final")
-        async with RawServer(answer) as server:
-            transport = AiohttpTransport()
-            try:
-                return await send(transport, request(server.url))
-            finally:
-                await transport.aclose()
-
-    answer = asyncio.run(main())
+    answer, _ = send_one(lambda head, body, i: b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"final"))
     assert answer.status_code == 200 and answer.content == b"final"
 
 
@@ -434,16 +432,7 @@ def test_gzip_body_is_decoded():
 
     packed = gzip.compress(b'{"ok": true}')
 
-    async def main():
-        answer = lambda head, body, i: ok(packed, extra=b"Content-Encoding: gzip\r\n")
-        async with RawServer(answer) as server:
-            transport = AiohttpTransport()
-            try:
-                return await send(transport, request(server.url))
-            finally:
-                await transport.aclose()
-
-    answer = asyncio.run(main())
+    answer, _ = send_one(lambda head, body, i: ok(packed, extra=b"Content-Encoding: gzip\r\n"))
     assert answer.content == b'{"ok": true}' and "content-encoding" not in answer.headers
 
 
