@@ -174,6 +174,19 @@ async def open_new_macro_form(pilot):
     return pilot.app.screen
 
 
+async def open_macro_form(pilot, name: str):
+    """Screen 2, wait for the stored macro ``name`` in the first row, ``enter``; returns the form."""
+    from cctui.tui.screens.macro_form import MacroFormScreen
+
+    app = pilot.app
+    await pilot.press("2")
+    await wait_for(pilot, lambda: name in str(app.screen.query_one("DataTable").get_row_at(0))
+                   if app.screen.query("DataTable") else False, "the macro list")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
+    return app.screen
+
+
 def table(app):
     return app.screen.query_one("#records")
 
@@ -195,6 +208,7 @@ class _Helpers:
     set_input = staticmethod(set_input)
     type_text = staticmethod(type_text)
     open_new_macro_form = staticmethod(open_new_macro_form)
+    open_macro_form = staticmethod(open_macro_form)
     table = staticmethod(table)
     status_text = staticmethod(status_text)
     loaded = staticmethod(loaded)

@@ -7,7 +7,6 @@ from cctui.macros import Macro
 
 
 async def test_form_warns_for_verify_false_and_refuses_a_host_header(app_factory, tui):
-    from cctui.tui.screens.macro_form import MacroFormScreen
     from cctui.tui.widgets.macro_header_editor import MacroHeaderEditor
 
     make, store = app_factory
@@ -16,12 +15,7 @@ async def test_form_warns_for_verify_false_and_refuses_a_host_header(app_factory
                                      "body": '{"t": "((title))"}'}).to_dict())
     app = make()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("2")
-        await tui.wait_for(pilot, lambda: "insecure" in str(app.screen.query_one("DataTable").get_row_at(0))
-                           if app.screen.query("DataTable") else False, "the macro list")
-        await pilot.press("enter")
-        await tui.wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
-        form = app.screen
+        form = await tui.open_macro_form(pilot, "insecure")
         await tui.wait_for(pilot, lambda: "verify = false" in str(form.query_one("#preview-warnings").render()),
                            "the verify warning")
         shown = str(form.query_one("#preview-request").render())

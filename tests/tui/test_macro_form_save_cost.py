@@ -10,7 +10,6 @@ EXPENSIVE = '{"t": "(( \'x\'*10**9 ))"}'
 
 
 async def test_saving_a_too_expensive_body_is_refused_with_a_toast(app_factory, tui):
-    from cctui.tui.screens.macro_form import MacroFormScreen
 
     make, store = app_factory
     stored = Macro.from_dict({"name": "cheap", "url": "http://127.0.0.1:9/hook",
@@ -18,12 +17,7 @@ async def test_saving_a_too_expensive_body_is_refused_with_a_toast(app_factory, 
     store.macro_put(stored)
     app = make()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("2")
-        await tui.wait_for(pilot, lambda: "cheap" in str(app.screen.query_one("DataTable").get_row_at(0))
-                           if app.screen.query("DataTable") else False, "the macro list")
-        await pilot.press("enter")
-        await tui.wait_for(pilot, lambda: isinstance(app.screen, MacroFormScreen), "the macro form")
-        form = app.screen
+        form = await tui.open_macro_form(pilot, "cheap")
         body = form.query_one("#f-body")
         body.load_text(EXPENSIVE)
         body.focus()
