@@ -31,6 +31,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cctui.delivery.scheduled import forget
+
 if TYPE_CHECKING:
     from cctui.store import Store
 
@@ -95,12 +97,15 @@ class Recorder:
         self._seq += 1
         self._queue.put(("change", (record_id, fields), time.monotonic(), self._seq))
 
-    def retry(self, delivery_id: str, entry: dict | None) -> None:
-        """Queue a scheduled retry to store (``entry``) or to forget (None), after the log
-        entries queued so far (so the log explains it first)."""
+    def retry(self, delivery_id: str, entry: dict | None, ended: str | None = None) -> None:
+        """Queue a scheduled retry to store (``entry``) or to forget (None) because its
+        delivery ``ended`` (``delivered``, ``failed``, ``skipped``: the runs that counted
+        it as retrying are told, see ``scheduled.forget``), after the log entries queued
+        so far (so the log explains it first)."""
         self.hand_over()
         self._seq += 1
-        self._queue.put(("retry", (delivery_id, entry), time.monotonic(), self._seq))
+        self._queue.put(("retry", (delivery_id, entry if entry is not None else ended or "failed"),
+                         time.monotonic(), self._seq))
 
     def call(self, fn: Callable[[], Any]) -> None:
         """Queue any other store call (e.g. a run update), kept in order with the rest."""
@@ -146,7 +151,7 @@ class Recorder:
             logs: list[dict] = []
             changes: dict[str, dict] = {}
             calls: list[Callable[[], Any]] = []
-            retries: dict[str, dict | None] = {}
+            retries: dict[str, dict | str] = {}  # delivery id -> entry to store, or how it ended
             pending = 0
             # The oldest item waits at most ``interval`` from when it was queued (not from
             # when this thread saw it): that is the window a crash can lose.
@@ -163,8 +168,8 @@ class Recorder:
                     changes.setdefault(record_id, {}).update(fields)
                     pending += 1
                 elif kind == "retry":
-                    delivery_id, entry = item
-                    retries[delivery_id] = entry
+                    delivery_id, kept = item
+                    retries[delivery_id] = kept
                     pending += 1
                 else:
                     calls.append(item)
@@ -183,7 +188,7 @@ class Recorder:
         return max(0.0, self._beat_at + self.heartbeat_every - time.monotonic())
 
     def _flush(self, logs: list[dict], changes: dict[str, dict], calls: list,
-               retries: dict[str, dict | None], last: int, beat: bool = True) -> None:
+               retries: dict[str, dict | str], last: int, beat: bool = True) -> None:
         try:
             if logs:
                 self.store.log_append(logs)
@@ -191,8 +196,8 @@ class Recorder:
                 self._apply(changes)
             if retries:
                 with self.store.batch():  # one journal line for the flush's retries
-                    self.store.retry_put([entry for entry in retries.values() if entry is not None])
-                    self.store.retry_remove([key for key, entry in retries.items() if entry is None])
+                    self.store.retry_put([kept for kept in retries.values() if isinstance(kept, dict)])
+                    forget(self.store, {key: kept for key, kept in retries.items() if isinstance(kept, str)})
             # The beat comes before the calls: the last flush's call closes the run, and a
             # beat written after it would stamp a finished run as still alive.
             if beat and self.heartbeat is not None and self._until_beat() == 0.0:

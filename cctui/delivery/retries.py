@@ -21,7 +21,7 @@ from cctui.core.clock import now as clock_now
 from cctui.delivery.attempt import render_failure_entry
 from cctui.delivery.policy import RETRY
 from cctui.delivery.ratelimit import MAX_RATE_LIMITED
-from cctui.delivery.scheduled import HINT
+from cctui.delivery.scheduled import HINT, counted_by
 
 if TYPE_CHECKING:
     from cctui.delivery.policy import RetryPolicy
@@ -54,13 +54,17 @@ def due_at(delay: float) -> str:
 
 
 def schedule_entry(state: Any, record_id: str, delivery_id: str, attempt: int, due: str, *,
-                   used: int, limited: int, status_code: int, error: str | None) -> dict:
-    """The stored form of one scheduled retry (``error`` already masked)."""
+                   used: int, limited: int, status_code: int, error: str | None,
+                   runs: list[str] | None = None) -> dict:
+    """The stored form of one scheduled retry (``error`` already masked). ``runs``: the
+    earlier runs that left this delivery retrying (``scheduled.counted_by``); a run that
+    leaves it retrying too adds itself with ``scheduled.counting``."""
     return {
         "delivery_id": delivery_id, "macro": state.macro.name, "record_id": record_id,
         "run_id": state.run_id, "trigger": state.trigger, "attempt": attempt, "used": used,
         "limited": limited, "due": due, "scheduled_at": iso(), "status_code": status_code,
         "error": error, "claimed_by": None, "claimed_at": None, "claimed_on": None,
+        "runs": list(runs or []),
     }
 
 
@@ -84,12 +88,15 @@ class RecordRetries:
     limited: int = 0  # 429s with a server wait: they do not use up the schedule
     waited: float = 0.0  # seconds this record has waited for retries in this run
     waiting: dict | None = None  # the retry it waits for (kept, scheduled, if the run stops)
+    counted: list[str] = field(default_factory=list)  # earlier runs that left it retrying
 
     @classmethod
     def carried(cls, claimed: dict | None) -> RecordRetries:
         """Continue the count of a claimed scheduled retry (none: a fresh record)."""
-        claimed = claimed or {}
-        return cls(used=int(claimed.get("used") or 0), limited=int(claimed.get("limited") or 0))
+        if not claimed:
+            return cls()
+        return cls(used=int(claimed.get("used") or 0), limited=int(claimed.get("limited") or 0),
+                   counted=counted_by(claimed))
 
     def next_delay(self, action: str, status_code: int, wait: float | None, policy: RetryPolicy,
                    rng: random.Random) -> tuple[float | None, bool]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso
 from cctui.delivery.events import RunSummary
@@ -52,3 +52,30 @@ def write_error(summary: RunSummary, exc: BaseException) -> BaseException:
         return exc
     return StoreWriteError(f"{str(exc).rstrip('.')}; sending stopped after {summary.sent} request(s), "
                            f"and `cctui retry` finishes the run once the disk has room.")
+
+
+def standing(run: dict, pending: list[dict] | None = None) -> dict[str, Any]:
+    """A stored run's counts as they stand now: its closing ``summary``, with each
+    delivery it left *retrying* that has ended since (a later ``retry``, ``run-due`` or
+    TUI run delivered it, it failed for good, or it was dropped) moved to how it ended
+    (the ``settled`` tally, ``store.run_settle``). ``pending`` (``store.retries_all()``)
+    makes ``retrying`` and ``next_retry`` the live scheduled retries this run counts;
+    without it they are the summary's less what has settled.
+
+    Returns ``delivered``, ``failed``, ``skipped``, ``retrying`` and ``next_retry``."""
+    from cctui.delivery.scheduled import counted_by
+
+    stored, tally = run.get("summary"), run.get("settled")
+    summary: dict = stored if isinstance(stored, dict) else {}
+    settled: dict = tally if isinstance(tally, dict) else {}
+    counts: dict[str, Any] = {name: int(summary.get(name) or 0) + int(settled.get(name) or 0)
+                              for name in ("delivered", "failed", "skipped")}
+    if pending is None:
+        left = max(0, int(summary.get("retrying") or 0) - sum(int(v or 0) for v in settled.values()))
+        counts["retrying"] = left
+        counts["next_retry"] = summary.get("next_retry") if left else None
+        return counts
+    mine = [e for e in pending if run.get("id") in counted_by(e)]
+    counts["retrying"] = len(mine)
+    counts["next_retry"] = min((str(e["due"]) for e in mine if e.get("due")), default=None)
+    return counts

@@ -12,6 +12,12 @@ directory's lock, as schedule periods are claimed), so two processes never send 
 one; a claim whose process died is taken over. The engine then removes each entry when
 its record is delivered or fails for good, replaces it when a further retry is
 scheduled, and hands it back (unclaimed) when it was never tried (run cancelled).
+
+Each entry names the runs that ended with its delivery *retrying* (``runs``: the run
+that scheduled it, then each retry run that scheduled it again). Whoever forgets an
+entry because its delivery ended (:func:`forget`) tells those runs how, in the same
+store commit, so a run's card and counts stop saying "retrying" (see
+``cctui.delivery.runs.standing``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cctui.core.clock import iso
 from cctui.core.clock import now as clock_now
+from cctui.delivery.events import SKIPPED
 
 if TYPE_CHECKING:
     from cctui.delivery.engine import Engine
@@ -54,6 +61,39 @@ def _claim_live(entry: dict) -> bool:
 
 def _matches(entry: dict, macro: str | None, record_id: str | None) -> bool:
     return (macro is None or entry.get("macro") == macro) and (record_id is None or entry.get("record_id") == record_id)
+
+
+def counted_by(entry: dict) -> list[str]:
+    """The runs whose outcome for this entry's delivery was ``retrying`` (an entry stored
+    before ``runs`` existed: the run that scheduled it)."""
+    runs = entry.get("runs")
+    if isinstance(runs, list):
+        return [str(run) for run in runs]
+    return [str(entry["run_id"])] if entry.get("run_id") else []
+
+
+def counting(entry: dict, run_id: str | None) -> dict:
+    """``entry`` as left *retrying* by ``run_id`` (which now counts it too)."""
+    runs = counted_by(entry)
+    return {**entry, "runs": runs + [run_id] if run_id and run_id not in runs else runs}
+
+
+def forget(store: Store, ended: dict[str, str]) -> None:
+    """Forget the scheduled retries of deliveries that ended (delivery id -> ``delivered``,
+    ``failed`` or ``skipped``) and settle them in every run that counted them as
+    retrying (``store.run_settle``). Call it inside ``store.batch()``: the settlement and
+    the removal are one commit, so no crash leaves a run counting a retry that is gone."""
+    if not ended:
+        return
+    stored = {e["delivery_id"]: e for e in store.retries_all() if e["delivery_id"] in ended}
+    tally: dict[tuple[str, str], int] = {}
+    for delivery_id, entry in stored.items():
+        for run_id in counted_by(entry):
+            key = (run_id, ended[delivery_id])
+            tally[key] = tally.get(key, 0) + 1
+    for (run_id, outcome), count in tally.items():
+        store.run_settle(run_id, outcome, count)
+    store.retry_remove(list(stored))
 
 
 def pending(store: Store, *, macro: str | None = None, record_id: str | None = None) -> list[dict]:
@@ -94,7 +134,7 @@ def claim(store: Store, *, now: datetime | None = None, everything: bool = False
             # The log says so first (a crash before the commit drops it again, logged
             # again): the delivery's newest entry must not keep saying "retry scheduled".
             store.log_append(gone)
-            store.retry_remove([e["delivery_id"] for e in gone])
+            forget(store, {e["delivery_id"]: SKIPPED for e in gone})
     return taken
 
 
@@ -111,7 +151,7 @@ def drop_removed(store: Store, macro: str) -> int:
                 for e in store.retries_all() if e.get("macro") == macro and not _claim_live(e)]
         if gone:
             store.log_append(gone)
-            store.retry_remove([e["delivery_id"] for e in gone])
+            forget(store, {e["delivery_id"]: SKIPPED for e in gone})
     return len(gone)
 
 
@@ -237,7 +277,7 @@ def _drop(store: Store, logged: list[dict]) -> None:
     """Forget dropped scheduled retries, each with its final log entry (see dropped_entry)."""
     with store.batch():
         store.log_append(logged)
-        store.retry_remove([e["delivery_id"] for e in logged])
+        forget(store, {e["delivery_id"]: SKIPPED for e in logged})
 
 
 def dropped_entry(entry: dict, reason: str) -> dict:

@@ -24,7 +24,7 @@ from cctui.delivery.policy import DELIVERED, PAUSE, CircuitBreaker, RetryPolicy,
 from cctui.delivery.ratelimit import HostLimiter
 from cctui.delivery.recorder import Recorder
 from cctui.delivery.retries import Budget, RecordRetries, deferred_entry, due_at, schedule_entry
-from cctui.delivery.scheduled import held_here
+from cctui.delivery.scheduled import counting, held_here
 from cctui.delivery.transport import HttpSender
 from cctui.delivery.view import RunView
 from cctui.errors import CctuiError
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from cctui.delivery.prepared import RequestFactory
     from cctui.macros.model import Macro
     from cctui.store import Store
+
+#: How a delivery whose scheduled retry this run claimed ended, for the runs that counted
+#: it as retrying (``scheduled.forget``); any other outcome is a failure.
+ENDED = {ev.DELIVERED: ev.DELIVERED, ev.SKIPPED: ev.SKIPPED, ev.RENDERED: ev.SKIPPED}
 
 # The engine's logger: its name is what users (and tests) configure, wherever the code sits.
 log = logging.getLogger("cctui.delivery.engine")
@@ -148,9 +152,13 @@ class Worker:
             s.failed += 1
         claimed = state.scheduled.get(record_id)
         if claimed is not None and outcome != ev.RETRYING and state.recorder is not None:
-            # A scheduled retry this run claimed: done with it, or (never tried) handed back.
-            state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None, "claimed_on": None}
-                                 if outcome == ev.NOT_SENT else None)
+            # A scheduled retry this run claimed: done with it (the runs that counted it
+            # as retrying learn how it ended), or (never tried) handed back.
+            if outcome == ev.NOT_SENT:
+                state.recorder.retry(delivery_id, {**claimed, "claimed_by": None, "claimed_at": None,
+                                                   "claimed_on": None})
+            else:
+                state.recorder.retry(delivery_id, None, ENDED.get(outcome, ev.FAILED))
         if state.listener is not None:
             event = ev.RecordDone(state.run_id, record_id, delivery_id, outcome, status, attempts,
                                   error, extra or {})
@@ -200,7 +208,7 @@ class Worker:
             if stopped and waiting is not None:
                 # The run stops (Ctrl-C, circuit breaker) while this record waits for a
                 # retry: the retry stays due as it was, scheduled; not a failure.
-                recorder.retry(delivery_id, waiting)
+                recorder.retry(delivery_id, counting(waiting, state.run_id))
                 return self.done(record_id, delivery_id, ev.RETRYING, status=waiting["status_code"],
                                  attempts=attempt - made, error=waiting["error"],
                                  extra={"retry_at": waiting["due"]})
@@ -262,10 +270,11 @@ class Worker:
                                          len(self.policy.schedule), retry_at, later))
             waiting = retries.waiting = schedule_entry(
                 state, record_id, delivery_id, attempt + 1, retry_at, used=retries.used, limited=retries.limited,
-                status_code=result.status_code, error=result.masked_error() or result.title(paused))
+                status_code=result.status_code, error=result.masked_error() or result.title(paused),
+                runs=retries.counted)
             if later:
                 # Due later than this run may wait: persist it and let this record go.
-                recorder.retry(delivery_id, waiting)
+                recorder.retry(delivery_id, counting(waiting, state.run_id))
                 return self.done(record_id, delivery_id, ev.RETRYING, status=result.status_code,
                                  attempts=attempt - made, error=waiting["error"], extra={"retry_at": retry_at})
             # Waited for here, but kept in the store too (claimed by this process), as
@@ -289,9 +298,9 @@ class Worker:
         error = f"not sent: {host} asked to wait until {retry_at} (429 Retry-After)"
         assert state.recorder is not None  # only a run that sends defers
         state.recorder.attempt(deferred_entry(state, record_id, delivery_id, attempt + 1, error, retry_at))
-        state.recorder.retry(delivery_id, schedule_entry(state, record_id, delivery_id, attempt + 2, retry_at,
-                                                         used=retries.used, limited=retries.limited,
-                                                         status_code=0, error=error))
+        entry = schedule_entry(state, record_id, delivery_id, attempt + 2, retry_at, used=retries.used,
+                               limited=retries.limited, status_code=0, error=error, runs=retries.counted)
+        state.recorder.retry(delivery_id, counting(entry, state.run_id))
         state.emit(ev.RetryScheduled(state.run_id, record_id, delivery_id, attempt + 2, pause, 0, 0,
                                      len(self.policy.schedule), retry_at, True))
         return self.done(record_id, delivery_id, ev.RETRYING, attempts=attempt - made, error=error,

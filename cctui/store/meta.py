@@ -21,6 +21,7 @@ class MetaTables:
     _state: RecordTable
     _beats: RecordTable
     _retries: RecordTable
+    _settled: RecordTable
 
     if TYPE_CHECKING:  # provided by Store
         def _reading(self) -> AbstractContextManager[None]: ...
@@ -99,7 +100,27 @@ class MetaTables:
             else:
                 self._beats.update_ids({"at": at}, [run_id])
 
-    def _with_beat(self, run: dict) -> dict:
+    def run_settle(self, run_id: str, outcome: str, count: int = 1) -> None:
+        """Count ``count`` deliveries that ``run_id`` left *retrying* as ended in
+        ``outcome`` since (``delivered``, ``failed``, ``skipped``); ``run_get`` and
+        ``runs_all`` show the tally as ``settled``. A run that is not stored is ignored.
+
+        Kept apart from the run, like heartbeats: the run's document holds all its record
+        ids, and the run's own close must not overwrite a settlement that came first (a
+        ``run-due`` elsewhere may settle a retry before the run that scheduled it ends)."""
+        with self._writing():
+            if self._runs.raw(run_id) is None:
+                return
+            doc = self._settled.raw(run_id)
+            if doc is None:
+                self._settled.put(run_id, {outcome: count})
+            else:
+                self._settled.update_ids({outcome: int(doc.get(outcome) or 0) + count}, [run_id])
+
+    def _joined(self, run: dict) -> dict:
+        settled = self._settled.raw(run["id"])
+        if settled is not None:
+            run = {**run, "settled": {k: v for k, v in settled.items() if isinstance(v, int)}}
         beat = self._beats.raw(run["id"])
         if beat is None or str(beat.get("at") or "") <= str(run.get("heartbeat_at") or ""):
             return run
@@ -108,12 +129,12 @@ class MetaTables:
     def run_get(self, run_id: str) -> dict | None:
         with self._reading():
             run = self._runs.raw(run_id)
-            return None if run is None else self._with_beat(run)
+            return None if run is None else self._joined(run)
 
     def runs_all(self) -> list[dict]:
         """Every run, oldest first."""
         with self._reading():
-            return [self._with_beat(run) for run in self._runs.documents()]
+            return [self._joined(run) for run in self._runs.documents()]
 
     # -- automation state -------------------------------------------------------------------
     def state_get(self, key: str, default: Any = None) -> Any:
@@ -134,6 +155,12 @@ class MetaTables:
         """Every scheduled retry (one per delivery id), soonest due first."""
         with self._reading():
             return sorted(self._retries.documents(), key=lambda doc: (doc.get("due") or "", doc["delivery_id"]))
+
+    def runs_and_retries(self) -> tuple[list[dict], list[dict]]:
+        """``runs_all()`` and ``retries_all()`` as of one moment (screens derive a run's
+        *retrying* from both, see ``cctui.delivery.runs.standing``)."""
+        with self._reading():
+            return self.runs_all(), self.retries_all()
 
     def retry_put(self, entries: list[dict]) -> None:
         """Add scheduled retries, replacing any of the same ``delivery_id``: one write."""

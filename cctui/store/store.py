@@ -75,6 +75,7 @@ class Store(MetaTables):
         self._state: RecordTable = self._meta_db.table("state")
         self._retries: RecordTable = self._meta_db.table("retries")
         self._beats: RecordTable = self._meta_db.table("beats")  # run heartbeats, see run_beat
+        self._settled: RecordTable = self._meta_db.table("settled")  # see run_settle
         self._log = DeliveryLog(self.data_dir / "logs")
         self._revision = 0
         self._reloads = 0  # cache changes that came with no ChangeEvent (see ``reloads``)
@@ -112,7 +113,8 @@ class Store(MetaTables):
         """The cache changed without ChangeEvents (another process, a rolled-back write)."""
         self._revision += 1
         self._reloads += 1
-        for table in (self._feedback, self._users, self._macros, self._runs, self._state, self._retries, self._beats):
+        for table in (self._feedback, self._users, self._macros, self._runs, self._state, self._retries, self._beats,
+                      self._settled):
             table.clear_cache()
 
     @contextmanager

@@ -113,15 +113,21 @@ class Dispatcher:
         self.app.run_worker(self._read_stored(), group="stored-runs", exit_on_error=False)
 
     async def _read_stored(self) -> None:
-        def read() -> list[RunProgress]:
-            runs = [RunProgress.from_stored(raw) for raw in self.app.store.runs_all()]
+        def read() -> tuple[list[RunProgress], dict[str, dict], list[dict]]:
+            raw, pending = self.app.store.runs_and_retries()
+            runs = [RunProgress.from_stored(run, pending=pending) for run in raw]
             runs.sort(key=lambda run: run.started_at, reverse=True)
-            return runs
+            return runs, {run["id"]: run for run in raw}, pending
 
         try:
-            self._stored = await asyncio.to_thread(read)
+            self._stored, by_id, pending = await asyncio.to_thread(read)
         except Exception as exc:  # a broken runs file must not hide this session's runs
             self.app.log.warning(f"runs_all failed: {exc}")
+        else:
+            # This session's finished runs too: a retry they left may have ended since.
+            for progress in self.session_runs:
+                if id(progress) not in self._tasks:
+                    progress.settle(by_id, pending)
         finally:
             self._stored_reading = False
         self._mark_dirty()
@@ -263,6 +269,7 @@ class Dispatcher:
             progress.total = summary.total
         elif progress.total == 0:
             progress.total = progress.done
+        progress.close()
 
     async def shutdown(self) -> None:
         """The app is quitting: stop this session's runs so they stay resumable (requests

@@ -76,6 +76,9 @@ class RunProgress:
     elapsed_fixed: float | None = None  # persisted runs: elapsed as recorded
     multi_run: bool = False  # one progress over several engine runs (retry)
     not_sent: int = 0  # stored runs: records never tried (cancelled, cut short)
+    run_ids: list = field(default_factory=list)  # every engine run it went through
+    final: dict | None = None  # the engine's closing counts, before later settlements
+
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -134,6 +137,8 @@ class RunProgress:
                 else:
                     self.total = total
                 self.run_id = run_id
+                if run_id and run_id not in self.run_ids:
+                    self.run_ids.append(run_id)
             case AttemptStarted(attempt=attempt):
                 self.sent += 1
                 if attempt > 1 and self.retrying:
@@ -176,12 +181,49 @@ class RunProgress:
             self.retrying = 0
             self.finished = self.clock()
 
+    def close(self) -> None:
+        """The engine's final numbers are in: keep them as the base that later
+        settlements (:meth:`settle`) add to."""
+        if self.run_id and self.run_id not in self.run_ids:
+            self.run_ids.append(self.run_id)
+        self.final = {"delivered": self.delivered, "failed": self.failed, "skipped": self.skipped}
+
+    def settle(self, stored: dict[str, dict], pending: list[dict]) -> bool:
+        """Show how the deliveries this run left *retrying* stand now: each one a later
+        run delivered, failed for good or dropped moves from retrying to that count (as a
+        stored run's card does, ``cctui.delivery.runs.standing``). ``stored`` maps run ids
+        to ``store.runs_all()`` documents, ``pending`` is ``store.retries_all()``, read
+        together. Only a run the engine closed and whose runs are all closed in
+        ``stored`` (so their scheduled retries are in ``pending``); True if it changed."""
+        from cctui.delivery.scheduled import counted_by
+
+        if self.final is None or self.running or not self.run_ids:
+            return False
+        runs = [stored.get(run_id) for run_id in self.run_ids]
+        if any(run is None or run.get("status") == "running" for run in runs):
+            return False
+        settled: Counter = Counter()
+        for run in runs:
+            assert run is not None  # checked above
+            settled.update({k: int(v) for k, v in (run.get("settled") or {}).items()})
+        mine = set(self.run_ids)
+        waiting = [e for e in pending if mine.intersection(counted_by(e))]
+        now = (self.final["delivered"] + settled["delivered"], self.final["failed"] + settled["failed"],
+               self.final["skipped"] + settled["skipped"], len(waiting),
+               min((str(e["due"]) for e in waiting if e.get("due")), default=None))
+        before = (self.delivered, self.failed, self.skipped, self.scheduled, self.next_retry)
+        self.delivered, self.failed, self.skipped, self.scheduled, self.next_retry = now
+        return now != before
+
     @classmethod
-    def from_stored(cls, run: dict, now: Any = None) -> RunProgress:
+    def from_stored(cls, run: dict, now: Any = None, pending: list[dict] | None = None) -> RunProgress:
         """A run from ``store.runs_all()`` (another session, or a CLI run), with the counts
-        its engine stored; a ``running`` one is ``live`` while its engine's heartbeat is
-        fresh (another process is sending it) and ``interrupted`` once it is not."""
+        its engine stored as they stand now (``pending``: ``store.retries_all()``, see
+        ``cctui.delivery.runs.standing``); a ``running`` one is ``live`` while its
+        engine's heartbeat is fresh (another process is sending it) and ``interrupted``
+        once it is not."""
         from cctui.delivery.recovery import run_is_live
+        from cctui.delivery.runs import standing
 
         counts = run.get("summary") or run.get("counts") or run
         status = str(run.get("state") or run.get("status") or "done")
@@ -197,12 +239,12 @@ class RunProgress:
             started_at=str(run.get("started_at") or run.get("started") or ""),
             persisted=True,
         )
-        for name in ("sent", "delivered", "failed", "skipped"):
-            setattr(progress, name, int(counts.get(name) or 0))
-        stored = run.get("summary")
-        summary: dict = stored if isinstance(stored, dict) else {}
-        progress.scheduled = int(summary.get("retrying") or 0)
-        progress.next_retry = summary.get("next_retry")
+        progress.sent = int(counts.get("sent") or 0)
+        now_counts = standing({**run, "summary": counts}, pending)
+        progress.delivered, progress.failed, progress.skipped = (
+            now_counts["delivered"], now_counts["failed"], now_counts["skipped"])
+        progress.scheduled = now_counts["retrying"]
+        progress.next_retry = now_counts["next_retry"]
         progress.not_sent = int(counts.get("not_sent") or 0)
         progress.codes.update({int(k): int(v) for k, v in (run.get("status_codes") or {}).items()})
         progress.elapsed_fixed = float(run.get("elapsed") or run.get("duration_s") or _seconds_between(
