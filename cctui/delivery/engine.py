@@ -17,6 +17,7 @@ import asyncio
 import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
@@ -88,8 +89,13 @@ class Engine:
     def __init__(self, store: Store, config: Config | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  *, rng: random.Random | None = None, flush_interval: float = 0.1,
-                 heartbeat_every: float = HEARTBEAT_EVERY) -> None:
+                 heartbeat_every: float = HEARTBEAT_EVERY, render_off_loop: bool = False) -> None:
         self.store = store
+        # The TUI shares its event loop with the engine: a body may take up to the render
+        # budget (1 s) for one record, which would freeze every key meanwhile. There each
+        # run renders on a thread of its own; the CLI keeps rendering inline (cheaper per
+        # record, and no screen waits on its loop).
+        self.render_off_loop = render_off_loop
         self.config = config
         self.policy = RetryPolicy.from_config(getattr(config, "delivery", None))
         self.transport = transport
@@ -220,6 +226,10 @@ class Engine:
                 transport = self.transport or own
                 assert transport is not None  # made above whenever this run sends
                 sender = HttpSender(transport)
+            if self.render_off_loop:
+                # One thread per run, not the loop's default executor: a run of slow
+                # bodies must not take the threads the TUI reads the store with.
+                state.render_pool = ThreadPoolExecutor(1, thread_name_prefix="cctui-render")
             worker = Worker(state, self.store, self.policy, self.rng, sender,
                             HostLimiter(getattr(macro, "rate_limit", None)),
                             CircuitBreaker(self.policy.breaker_threshold), self.timeout_of(macro))
@@ -247,6 +257,8 @@ class Engine:
                 state.cancel.set()
                 raise
         finally:
+            if state.render_pool is not None:
+                state.render_pool.shutdown(wait=False, cancel_futures=True)  # a render in progress ends within its budget
             if sender is not None and self.transport is None:
                 await sender.aclose()
             summary.cancelled = state.cancel.is_set()

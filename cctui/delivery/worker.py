@@ -30,6 +30,8 @@ from cctui.delivery.view import RunView
 from cctui.errors import CctuiError
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from cctui.delivery.prepared import RequestFactory
     from cctui.macros.model import Macro
     from cctui.store import Store
@@ -74,6 +76,7 @@ class RunState:
     listener_errors: int = 0
     budget: Budget = field(default_factory=Budget)  # how long retries may be waited for
     scheduled: dict[str, dict] = field(default_factory=dict)  # record id -> claimed scheduled retry
+    render_pool: ThreadPoolExecutor | None = None  # renders bodies off the loop (the TUI's engine)
 
     @property
     def run_id(self) -> str | None:
@@ -190,7 +193,11 @@ class Worker:
             return self.done(record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
         assert state.factory is not None  # set in run() before any worker starts
         try:
-            prepared = state.factory.prepare(record)
+            if state.render_pool is None:
+                prepared = state.factory.prepare(record)
+            else:
+                prepared = await asyncio.get_running_loop().run_in_executor(
+                    state.render_pool, state.factory.prepare, record)
         except CctuiError as exc:
             if recorder is not None:  # the log holds every record's outcome, sent or not
                 recorder.attempt(render_failure_entry(state, record_id, delivery_id, made + 1, str(exc)))

@@ -58,7 +58,9 @@ class Dispatcher:
         if self._engine is None:
             from cctui.delivery import Engine
 
-            self._engine = Engine(self.app.store, config=self.app.config)
+            # Runs share the app's loop; bodies render on a thread of each run's own, so a
+            # body that takes its whole render budget (1 s) does not freeze the keys.
+            self._engine = Engine(self.app.store, config=self.app.config, render_off_loop=True)
         return self._engine
 
     # -- subscriptions ------------------------------------------------------------
