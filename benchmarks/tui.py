@@ -255,12 +255,20 @@ def cold_start(argv: list[str], env: dict[str, str], limit: float = 30.0) -> flo
             if RECORD_ID.search(seen):
                 return time.perf_counter() - began
     finally:
+        # SIGTERM makes cctui quit politely (a run would be left resumable): it finishes
+        # the frames it was writing and restores the terminal, which can come after a
+        # quiet spell (a loader thread finishing). Read until it has exited, or it blocks
+        # on a full pty and never does.
         process.terminate()
+        deadline = time.perf_counter() + 10
         try:
-            while select.select([master], [], [], 0.2)[0] and os.read(master, 1 << 16):
-                pass  # let it write its goodbye, or it blocks on a full pty
+            while process.poll() is None and time.perf_counter() < deadline:
+                if select.select([master], [], [], 0.05)[0]:
+                    os.read(master, 1 << 16)
         except OSError:
             pass
+        if process.poll() is None:
+            process.kill()
         process.wait(10)
         os.close(master)
 
