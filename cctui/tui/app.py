@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +29,13 @@ from cctui.store.events import ChangeEvent
 from cctui.tui import commands
 from cctui.tui.keys import LAZY_BINDING_IDS, binding_ids, check_keymap
 from cctui.tui.screens.feedback import FeedbackScreen
+from cctui.tui.terminal_safety import ControlCodeFilter
 from cctui.tui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from cctui.tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
     from textual.command import Provider
+    from textual.filter import LineFilter
     from textual.screen import Screen
     from textual.theme import Theme
 
@@ -120,6 +122,7 @@ class CctuiApp(App):
         process or another: the one source of store-change news for every screen."""
         self._published_revision: int | None = None
         self._unsubscribe_store: Callable[[], None] | None = None
+        self._control_codes = ControlCodeFilter()
         self.add_mode("feedback", self._make_feedback_screen)
         self._register_themes()
 
@@ -137,6 +140,12 @@ class CctuiApp(App):
         from cctui.tui.dispatcher import Dispatcher
 
         return Dispatcher(self)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then one that drops control characters: record text
+        (``ESC [2J``, a window-title escape, a tab) must never reach the terminal as
+        commands, on any screen (see :mod:`cctui.tui.terminal_safety`)."""
+        return [*super().get_line_filters(), self._control_codes]
 
     def _make_feedback_screen(self) -> FeedbackScreen:
         self._feedback_screen = FeedbackScreen()

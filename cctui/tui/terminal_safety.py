@@ -1,0 +1,42 @@
+"""Keep record text from talking to the terminal.
+
+Feedback, log entries and receivers' answers are written by other people: a title may
+hold ``ESC [2J`` (clear the screen), ``ESC ]0;...BEL`` (set the window title), a carriage
+return or a tab. Textual passes such characters through to the terminal (its ``Content``
+strips only a few of them), where they move the cursor, clear the screen or retitle the
+window. :class:`ControlCodeFilter` is a line filter: every line of every widget passes
+through it on its way to the terminal, so no screen has to remember to clean its text.
+
+Rich measures these characters as zero cells wide, so removing them keeps every layout
+exactly as measured; what is left of a sequence (``[2J``) shows as plain text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.segment import Segment
+from textual.color import Color
+from textual.filter import LineFilter
+
+#: C0 controls (tab and newline included: a cell is one line), DEL, C1 controls, and the
+#: bidi embedding/override/isolate controls (a terminal that does bidi would reorder the
+#: rest of the line, other columns included).
+CONTROL_CODES = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def without_control_codes(text: str) -> str:
+    """``text`` with every character of :data:`CONTROL_CODES` removed."""
+    return CONTROL_CODES.sub("", text) if CONTROL_CODES.search(text) else text
+
+
+class ControlCodeFilter(LineFilter):
+    """Removes control characters from the text of every segment (not from Textual's own
+    control segments, which carry none in a widget's lines anyway)."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        search = CONTROL_CODES.search
+        if not any(search(segment.text) for segment in segments):
+            return segments  # the usual case: one regex scan per segment, no copy
+        return [Segment(CONTROL_CODES.sub("", text), style, control) if not control and search(text)
+                else Segment(text, style, control) for text, style, control in segments]
