@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cctui.errors import InputError
 
@@ -153,6 +153,19 @@ def _bundle_context(path: str, where: str) -> ssl.SSLContext:
         raise InputError(f"{where}: the CA bundle {path} holds no PEM certificate cctui can load "
                          f"({getattr(exc, 'reason', None) or exc}).") from None
     return context
+
+
+def proxy_credentials(network: Network, url: str) -> frozenset[str]:
+    """The credentials of the proxy a request to ``url`` goes through (its password, and
+    ``user:password``, whose base64 is the ``Proxy-Authorization`` sent), as secrets to
+    mask: a proxy that passes that header on, or a proxy setting that points at the
+    receiver itself, echoes them back in what the log keeps."""
+    proxy, _ = network.proxy_for(url)
+    parts = urlsplit(proxy) if proxy else None
+    if parts is None or parts.password is None:
+        return frozenset()
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    return frozenset(s for s in (password, f"{user}:{password}", parts.password) if s)
 
 
 def describe(network: Network, url: str, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cctui.core.clock import iso, now
+from cctui.delivery.network import network_for, proxy_credentials
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
@@ -151,12 +152,21 @@ class RequestFactory:
                                      environ=self.environ)
         fixed = self._fixed.get(bool(rendered.body))
         if fixed is None or self._per_record:
-            fixed = self._fixed[bool(rendered.body)] = _fix(rendered)
+            fixed = self._fixed[bool(rendered.body)] = _fix(rendered, self._proxy_secrets(rendered.url))
             if not getattr(self.macro, "verify", True):
                 fixed.warning = VERIFY_WARNING
         if self._fast is None:
             self._fast = self._fast_path()
         return _prepared(fixed, rendered.body)
+
+    def _proxy_secrets(self, url: str) -> frozenset[str]:
+        # Masked like the request's own secrets: what answers may echo Proxy-Authorization.
+        try:
+            return proxy_credentials(network_for(self.macro, self.config), url)
+        except (CctuiError, ValueError):
+            # A bad proxy setting stops the run before a request is sent; a URL whose port
+            # is not a number fails as that request's error.
+            return frozenset()
 
     def _fast_path(self) -> tuple:
         from cctui.macros.templating import ENV
@@ -177,8 +187,8 @@ class RequestFactory:
         return compiled, target, base_url, extra, dynamic
 
 
-def _fix(rendered: RenderedRequest) -> Fixed:
-    secrets = set(rendered.secrets)
+def _fix(rendered: RenderedRequest, extra_secrets: frozenset[str] = frozenset()) -> Fixed:
+    secrets = set(rendered.secrets) | extra_secrets
     key = None
     signing_secret = getattr(rendered, "signing_secret", None)
     if signing_secret:

@@ -1,0 +1,76 @@
+"""Proxy credentials stay masked even when what answers echoes them back: a proxy that
+passes ``Proxy-Authorization`` on, or a "proxy" setting that points at the receiver
+itself, returns the credentials in the body and headers the log keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from types import SimpleNamespace
+
+import pytest
+from aiohttp import web
+
+from cctui.delivery.engine import Engine
+
+from .conftest import FAST, add_items, put_macro
+
+USER, PASSWORD = "relay-bot", "Pr0xy-pa55word"
+BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_env(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+async def echo_server():
+    """An aiohttp server that answers any request, proxy-style absolute URLs included,
+    with the headers it got: in the body (JSON) and in response headers."""
+
+    async def echo(request):
+        await request.read()
+        headers = dict(request.headers)
+        return web.Response(text=json.dumps({"url": str(request.url), "headers": headers}),
+                            headers={"X-Seen-Proxy-Auth": headers.get("Proxy-Authorization", "")})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"127.0.0.1:{port}"
+
+
+def send_through_echoing_proxy(store, *, macro_proxy: bool, monkeypatch) -> dict:
+    ids = add_items(store, 1)
+
+    async def main():
+        runner, where = await echo_server()
+        try:
+            proxy = f"http://{USER}:{PASSWORD}@{where}"
+            keys = {"proxy": proxy} if macro_proxy else {}
+            if not macro_proxy:
+                monkeypatch.setenv("HTTP_PROXY", proxy)
+            put_macro(store, url=f"http://{where}/hook", **keys)
+            return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
+        finally:
+            await runner.cleanup()
+
+    summary = asyncio.run(main())
+    assert summary.delivered == 1
+    return next(iter(store.log_iter()))
+
+
+@pytest.mark.parametrize("macro_proxy", [True, False], ids=["macro-proxy", "env-proxy"])
+def test_proxy_credentials_echoed_back_are_masked_in_the_log(store, macro_proxy, monkeypatch):
+    entry = send_through_echoing_proxy(store, macro_proxy=macro_proxy, monkeypatch=monkeypatch)
+    assert "Proxy-Authorization" in entry["response_body"]  # the echo did come back
+    text = json.dumps(entry)
+    assert BASIC not in text and PASSWORD not in text
+    assert entry["response_headers"]["x-seen-proxy-auth"] == "Basic ••••"
