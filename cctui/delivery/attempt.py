@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
 from cctui.macros import signing
 from cctui.macros.request import wire_headers
-from cctui.macros.secrets import mask_cut_end, mask_header_value
+from cctui.macros.secrets import MASK, mask_cut_end, mask_header_value
 
 if TYPE_CHECKING:
     from cctui.delivery.worker import RunState
@@ -251,7 +252,7 @@ def _ok_dict(code: int) -> dict:
     return dict(_ok_dict_cached(code))
 
 
-def _request_error(exc: Exception, headers: list[tuple[str, str]]) -> str:
+def _request_error(exc: Exception, headers: list[tuple[str, str]], secrets: Iterable[str] = ()) -> str:
     """One sentence for a request that could not be built, naming the header at fault
     (never its value: it may be a secret)."""
     for name, value in headers:
@@ -263,7 +264,11 @@ def _request_error(exc: Exception, headers: list[tuple[str, str]]) -> str:
                    "(HTTP header values must be printable ASCII)."
     if isinstance(exc, UnicodeError):
         return "request not sent: a part of the request could not be encoded (it must be ASCII)."
-    return f"request not sent: {type(exc).__name__}: {exc}"
+    # A URL parser quotes the piece it chokes on ("Invalid port: 'pass'"): from a
+    # ${VAR} password holding a "/" or "?", that piece is part of the secret.
+    text = re.sub(r"'([^']*)'", lambda m: f"'{MASK}'" if m.group(1) and any(m.group(1) in s for s in secrets)
+                  else m.group(0), str(exc))
+    return f"request not sent: {type(exc).__name__}: {text}"
 
 
 async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, timeout: float) -> AttemptResult:
@@ -284,7 +289,7 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     except (ValueError, OverflowError, httpx.InvalidURL) as exc:  # UnicodeEncodeError is a ValueError
         # Building or encoding the request failed: nothing went out, and it would fail
         # the same way again, so it is a permanent error, not a "no response".
-        result.error = _request_error(exc, headers)
+        result.error = _request_error(exc, headers, prepared.secrets)
         result.request_error = True
     except OSError as exc:
         result.error = f"{type(exc).__name__}: {exc}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import socket
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -318,11 +319,25 @@ def _url(text: str) -> httpx.URL:
     return httpx.URL(text)
 
 
+#: What cannot go on a request line as it is: spaces, control characters, non-ASCII.
+_NOT_ON_THE_WIRE = re.compile(r"[^\x21-\x7e]")
+#: ``scheme://authority`` (the host stays as written: yarl IDNA-encodes a non-ASCII one).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
 @functools.lru_cache(maxsize=512)
 def _yarl(text: str) -> yarl.URL:
-    # encoded=True: the path and query go out exactly as written (%2F, %7E kept). A URL
-    # with non-ASCII characters is not encoded yet, so yarl encodes that one.
-    return yarl.URL(text, encoded=text.isascii())
+    # encoded=True: the path and query go out exactly as written (%2F, %7E kept). A
+    # ${VAR} value may bring a space or a non-ASCII character: only those are
+    # percent-encoded (UTF-8), so no space ever splits the request line.
+    if not _NOT_ON_THE_WIRE.search(text):
+        return yarl.URL(text, encoded=True)
+    origin = _ORIGIN.match(text)
+    if origin is None or _NOT_ON_THE_WIRE.search(origin.group(0)):
+        return yarl.URL(text, encoded=False)  # a non-ASCII host: yarl encodes the whole URL
+    rest = _NOT_ON_THE_WIRE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")),
+                                text[origin.end():])
+    return yarl.URL(origin.group(0) + rest, encoded=True)
 
 
 class HttpSender:
