@@ -102,3 +102,38 @@ def test_snapshot_16_colours(make_app, tui, snap_compare, theme):
         await _marked_table(pilot, tui)
 
     assert snap_compare(app, run_before=run_before, terminal_size=SMALL)
+
+
+def same_colour_text(app) -> list[str]:
+    """Text the top screen shows in the same colour as its background once rounded to 16
+    colours (a checkbox's half-block frame and an unchecked box's faint ``X`` excepted:
+    off is meant to look empty)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
+    render = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    hidden = []
+    for line in Segment.split_lines(console.render(render)):
+        previous = ""
+        for segment in line:
+            text = segment.text.strip()
+            if (text and text not in ("▐", "▌") and segment.style and not legible(segment.style)
+                    and not (text == "X" and previous == "▐")):
+                hidden.append(text)
+            previous = text or previous
+    return hidden
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_placeholders_and_line_numbers_stay_legible(make_app, tui, theme):
+    """Found walking the demo in ``TEXTUAL_COLOR_SYSTEM=standard``: the filter box's
+    placeholder, the macro form's placeholders and the body's line numbers were bright
+    black on bright black in the default theme."""
+    app = make_app(theme=theme)
+    async with app.run_test(size=SMALL) as pilot:
+        await tui.loaded(pilot)
+        assert not same_colour_text(app), (theme, "feedback", same_colour_text(app))
+        form = await tui.open_new_macro_form(pilot)
+        form.query_one("#f-body").text = '{\n  "text": "((title))",\n  "id": "((id))"\n}'
+        await pilot.pause()
+        assert not same_colour_text(app), (theme, "macro form", same_colour_text(app))

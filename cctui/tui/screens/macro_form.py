@@ -93,6 +93,8 @@ class MacroFormScreen(Screen):
     MacroFormScreen #f-body { height: 12; }
     MacroFormScreen .fieldmap { height: 4; }
     MacroFormScreen #url-hint { color: $text-muted; }
+    /* Textual's "$foreground 40%" line numbers round to the surface's colour in 16 colours. */
+    MacroFormScreen TextArea .text-area--gutter { color: $text-muted; }
     MacroFormScreen #url-hint.-invalid { color: $error; }
     """
     BINDINGS = [
