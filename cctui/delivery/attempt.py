@@ -22,7 +22,7 @@ from cctui import USER_AGENT
 from cctui.delivery.explain import Explanation, explain
 from cctui.delivery.prepared import Prepared, stamp
 from cctui.delivery.returns import take_return_values
-from cctui.delivery.transport import PLAIN_HEADERS, TRUNCATED, HttpSender
+from cctui.delivery.transport import HttpSender
 from cctui.macros import signing
 from cctui.macros.request import wire_headers
 from cctui.macros.secrets import MASK, mask_cut_end, mask_header_value
@@ -296,10 +296,8 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
     else:
         result.status_code = response.status_code
         result.body = response.content
-        plain = response.extensions.get(PLAIN_HEADERS)
-        # names lowercased, repeats joined
-        result.headers = plain if plain is not None else dict(response.headers.items())
-        result.truncated = bool(response.extensions.get(TRUNCATED))
+        result.headers = response.headers  # names lowercased, repeats joined
+        result.truncated = response.truncated
     result.duration_ms = int(round((time.perf_counter() - began) * 1000))
     # Mask here, once, what the server or the network said (a Location, an error
     # naming the URL): everything after this (explanation, events, the log, `send`

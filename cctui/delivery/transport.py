@@ -1,8 +1,10 @@
 """How bytes move: aiohttp's ``ClientSession`` behind httpx's transport seam.
 
-:class:`HttpSender` builds an ``httpx.Request`` and hands it to any
-``httpx.AsyncBaseTransport``: :class:`AiohttpTransport` in real runs, ``httpx.MockTransport``
-in unit tests. Webhook targets rate-limit far below what one core can send (Slack about one
+:class:`HttpSender` hands requests to any ``httpx.AsyncBaseTransport``:
+:class:`AiohttpTransport` in real runs, ``httpx.MockTransport`` in unit tests. A bulk run's
+attempts skip the httpx objects when the transport is aiohttp's
+(:meth:`AiohttpTransport.exchange`, a :class:`Reply` back); any other transport gets an
+``httpx.Request`` and its ``httpx.Response`` is read into a :class:`Reply`. Webhook targets rate-limit far below what one core can send (Slack about one
 request a second, Jira tens), so the transport is a well-kept library rather than an HTTP
 parser of cctui's own; ``benchmarks/dispatch.py`` measures what that costs.
 
@@ -28,9 +30,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import socket
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 import httpx
@@ -38,6 +39,7 @@ import yarl
 
 from cctui import USER_AGENT
 from cctui.delivery.network import Network, network_for, ssl_context
+from cctui.delivery.transport_errors import transport_error
 
 if TYPE_CHECKING:
     from cctui.delivery.prepared import Prepared
@@ -111,30 +113,49 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return found
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._session is None:
-            self._session = self._open()
         timeout = request.extensions.get("timeout") or {}
-        key = (timeout.get("read"), timeout.get("connect"))
-        client_timeout = self._timeouts.get(key)
-        if client_timeout is None:
-            # The total runs a hair longer than the connect timeout, so a connect that hangs
-            # is reported as such (both timers would otherwise fire at the same moment).
-            total = key[0] + CONNECT_FIRST if key[0] else None
-            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(total=total, sock_connect=key[1])
         url_text = request.extensions.get("cctui_url") or str(request.url)
-        proxy_url, proxy_headers, proxy, proxy_from = self._proxy(url_text)
         try:
             content = request.content
         except httpx.RequestNotRead:
             content = await request.aread()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        try:
+            reply = await self.exchange(request.method, url_text, headers, content,
+                                        timeout.get("read"), timeout.get("connect"))
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        return reply.to_httpx(request)
+
+    async def exchange(self, method: str, url_text: str, headers: list[tuple[str, str]], content: bytes,
+                       total: float | None, connect: float | None) -> Reply:
+        """One request and its (capped, decoded) answer, without building httpx objects:
+        what a bulk run sends thousands of times a second. ``total`` bounds the whole
+        attempt, ``connect`` the connection. Errors are httpx exceptions, as in
+        :meth:`handle_async_request`."""
+        for name, value in headers:
+            if not (name.isascii() and value.isascii()):
+                # httpx refuses these too; aiohttp would send them as UTF-8, which
+                # receivers read as Latin-1 (or refuse).
+                raise UnicodeEncodeError("ascii", f"{name}: {value}", 0, 1, "header names and values must be ASCII")
+        if self._session is None:
+            self._session = self._open()
+        key = (total, connect)
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:
+            # The total runs a hair longer than the connect timeout, so a connect that hangs
+            # is reported as such (both timers would otherwise fire at the same moment).
+            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=total + CONNECT_FIRST if total else None, sock_connect=connect)
+        proxy_url, proxy_headers, proxy, proxy_from = self._proxy(url_text)
         if proxy_headers and not url_text[:6].lower().startswith("https:"):
             # Plain http goes to the proxy as it is (no CONNECT): its credentials ride on
             # the request, and the proxy consumes them (aiohttp adds them only for CONNECT).
-            headers += proxy_headers.items()
+            headers = [*headers, *proxy_headers.items()]
         try:
             async with self._session.request(
-                request.method, _yarl(url_text), headers=headers, data=content or None,
+                method, _yarl(url_text), headers=headers, data=content or None,
                 allow_redirects=False, timeout=client_timeout, proxy=proxy_url, proxy_headers=proxy_headers,
             ) as answer:
                 body = await _read_at_most(answer.content, self.body_limit + 1)
@@ -142,47 +163,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 if truncated:
                     body = body[: self.body_limit]
                     answer.close()  # do not read megabytes we will not keep
-                return _response(request, answer, body, truncated)
-        except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                where = _where(url_text)
-                raise httpx.ConnectTimeout(f"connect to {where} timed out after {key[1]:g} s",
-                                           request=request) from exc
-            raise httpx.ReadTimeout(_timeout_text(timeout), request=request) from exc
-        except aiohttp.ClientHttpProxyError as exc:
-            raise httpx.ProxyError(f"the proxy {_masked(proxy)} (from {proxy_from}) refused the "
-                                   f"connection: {exc.status} {exc.message}", request=request) from exc
-        except aiohttp.ClientProxyConnectionError as exc:
-            raise httpx.ProxyError(f"cannot connect to the proxy {_masked(proxy)} (from {proxy_from}): "
-                                   f"{_os_text(exc.os_error)}", request=request) from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            cert = exc.certificate_error
-            reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None) or cert
-            raise httpx.ConnectError(f"TLS certificate of {exc.host}:{exc.port} not trusted: {reason} "
-                                     "(a private CA goes in ca_bundle)", request=request) from exc
-        except aiohttp.ClientConnectorSSLError as exc:
-            reason = getattr(exc.os_error, "reason", None) or exc.os_error
-            raise httpx.ConnectError(f"TLS handshake with {exc.host}:{exc.port} failed: {reason}",
-                                     request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(_connect_text(exc), request=request) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError("connection reset: the server closed the connection "
-                                            "before answering", request=request) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise httpx.ReadError(f"connection reset mid-response: {_payload_text(exc)}", request=request) from exc
-        except aiohttp.ClientOSError as exc:
-            raise httpx.ReadError(f"connection reset: {_os_text(exc)}", request=request) from exc
-        except aiohttp.NonHttpUrlClientError as exc:
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {_yarl(url_text).scheme!r} "
-                                            "(http or https only)", request=request) from exc
-        except aiohttp.InvalidURL as exc:
-            raise httpx.UnsupportedProtocol(f"invalid URL: {exc}", request=request) from exc
-        except aiohttp.ClientResponseError as exc:
-            raise httpx.RemoteProtocolError(f"malformed response: {_first_line(exc.message)}",
-                                            request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.TransportError(f"{type(exc).__name__}: {exc}", request=request) from exc
+                return Reply(answer.status, answer.reason or "", _plain(answer), answer.raw_headers, body,
+                             truncated)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc, url_text, total, connect, proxy, proxy_from) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -190,26 +174,45 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-def _response(request: httpx.Request, answer: aiohttp.ClientResponse, body: bytes,
-              truncated: bool) -> httpx.Response:
-    extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
-    if answer.reason:
-        extensions["reason_phrase"] = answer.reason.encode("latin-1", "replace")
-    if truncated:
-        extensions[TRUNCATED] = True
+class Reply(NamedTuple):
+    """An answer as cctui keeps it: the body read (decoded, capped) and the headers as a
+    plain dict (names lowercased, repeats joined) as well as raw."""
+
+    status_code: int
+    reason: str
+    headers: dict[str, str]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    content: bytes
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Reply:
+        """The reply of a read ``httpx.Response`` (from any httpx transport)."""
+        return cls(response.status_code, response.reason_phrase, dict(response.headers.items()),
+                   tuple(response.headers.raw), response.content, bool(response.extensions.get(TRUNCATED)))
+
+    def to_httpx(self, request: httpx.Request) -> httpx.Response:
+        """This reply as an ``httpx.Response`` to ``request``, already read."""
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if self.reason:
+            extensions["reason_phrase"] = self.reason.encode("latin-1", "replace")
+        if self.truncated:
+            extensions[TRUNCATED] = True
+        extensions[PLAIN_HEADERS] = self.headers
+        # aiohttp already decoded the body: without these two, httpx would decode it again.
+        raw = [(k, v) for k, v in self.raw_headers if k.lower() not in (b"content-encoding", b"content-length")]
+        response = httpx.Response(self.status_code, headers=raw, stream=httpx.ByteStream(self.content),
+                                  request=request, extensions=extensions)
+        response._content = self.content  # what Response.read() sets; httpx is pinned in pyproject.toml
+        return response
+
+
+def _plain(answer: aiohttp.ClientResponse) -> dict[str, str]:
     plain: dict[str, str] = {}
     for name, value in answer.headers.items():
         low = name.lower()
         plain[low] = f"{plain[low]}, {value}" if low in plain else value
-    extensions[PLAIN_HEADERS] = plain
-    # aiohttp already decoded the body: without these two, httpx would decode it again.
-    raw = [(k, v) for k, v in answer.raw_headers if k.lower() not in (b"content-encoding", b"content-length")]
-    # The body is already read and decoded: handed over as a stream marked read (httpx's
-    # content= path runs it through its decoders again: a third of the transport's CPU).
-    response = httpx.Response(answer.status, headers=raw, stream=httpx.ByteStream(body), request=request,
-                              extensions=extensions)
-    response._content = body  # what Response.read() sets; httpx is pinned in pyproject.toml
-    return response
+    return plain
 
 
 async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
@@ -225,55 +228,6 @@ async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _where(url_text: str) -> str:
-    url = _yarl(url_text)
-    return f"{url.host}:{url.port}"
-
-
-def _masked(proxy: str | None) -> str:
-    from cctui.macros.secrets import mask_url
-
-    return mask_url(proxy or "")
-
-
-def _first_line(text: Any) -> str:
-    """aiohttp's parser errors span several lines (with a caret under the bad byte)."""
-    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
-    line = line.rstrip(":")
-    return line[:1].lower() + line[1:]
-
-
-def _payload_text(exc: aiohttp.ClientPayloadError) -> str:
-    import re
-
-    text = str(exc.__cause__ or exc.__context__ or "") + " " + str(exc)
-    found = re.search(r"received (\d+) of (\d+) bytes", text)
-    if found:
-        return f"received {found.group(1)} of {found.group(2)} bytes"
-    return _first_line(exc.args[0] if exc.args else exc) or "the body was cut short"
-
-
-def _timeout_text(timeout: dict) -> str:
-    total = timeout.get("read")
-    return f"timed out after {total:g} s" if total else "timed out"
-
-
-def _os_text(os_error: OSError) -> str:
-    if isinstance(os_error, ConnectionRefusedError):
-        return "connection refused"
-    return getattr(os_error, "strerror", None) or str(os_error)
-
-
-def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
-    os_error = exc.os_error
-    where = f"{exc.host}:{exc.port}"
-    if isinstance(os_error, ConnectionRefusedError):
-        return f"connection refused by {where}"
-    if isinstance(os_error, socket.gaierror):
-        return f"DNS lookup failed for {exc.host}: {os_error.strerror or os_error}"
-    return f"cannot connect to {where}: {_os_text(os_error)}"
 
 
 def make_transport(config: Any = None, macro: Any = None, limit: int = 100) -> httpx.AsyncBaseTransport:
@@ -369,11 +323,15 @@ class HttpSender:
             raise httpx.TimeoutException(f"timed out after {timeout:g} s", request=request) from exc
         return response
 
-    async def send_prepared(self, prepared: Prepared, headers: list[tuple[str, str]],
-                            timeout: float) -> httpx.Response:
+    async def send_prepared(self, prepared: Prepared, headers: list[tuple[str, str]], timeout: float) -> Reply:
         """One attempt of a prepared request (:mod:`cctui.delivery.prepared`) with the
-        attempt's full header list."""
-        return await self.send(prepared.method, prepared.url, headers, prepared.body, timeout)
+        attempt's full header list. Straight to aiohttp when the transport is ours (no
+        httpx objects per request); any other httpx transport gets an ``httpx.Request``."""
+        transport = self.transport
+        if isinstance(transport, AiohttpTransport) and transport.body_limit == self.body_limit:
+            _url(prepared.url)  # httpx's words for a bad URL, as on the other path (cached)
+            return await transport.exchange(prepared.method, prepared.url, headers, prepared.body, timeout, timeout)
+        return Reply.of(await self.send(prepared.method, prepared.url, headers, prepared.body, timeout))
 
     def _extensions(self, timeout: float, url: str) -> dict:
         found = self._ext.get((timeout, url))
@@ -403,5 +361,5 @@ class HttpSender:
         await self.transport.aclose()
 
 
-__all__ = ["AiohttpTransport", "BODY_LIMIT", "HttpSender", "PLAIN_HEADERS", "TRUNCATED", "USER_AGENT",
+__all__ = ["AiohttpTransport", "BODY_LIMIT", "HttpSender", "PLAIN_HEADERS", "Reply", "TRUNCATED", "USER_AGENT",
            "make_transport", "warn_once", "warn_old_transport_setting"]
