@@ -10,15 +10,18 @@ The engine (:mod:`cctui.delivery.engine`) sets a run up, starts N tasks on one
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cctui.core.clock import iso
 from cctui.delivery import events as ev
+from cctui.delivery.afterwrites import AfterWrites
 from cctui.delivery.attempt import AttemptResult, perform, render_failure_entry
 from cctui.delivery.policy import DELIVERED, PAUSE, CircuitBreaker, RetryPolicy, decide, server_wait
 from cctui.delivery.ratelimit import HostLimiter
@@ -32,13 +35,15 @@ from cctui.errors import CctuiError
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-    from cctui.delivery.prepared import RequestFactory
+    from cctui.delivery.prepared import Prepared, RequestFactory
     from cctui.macros.model import Macro
     from cctui.store import Store
 
 #: How a delivery whose scheduled retry this run claimed ended, for the runs that counted
 #: it as retrying (``scheduled.forget``); any other outcome is a failure.
 ENDED = {ev.DELIVERED: ev.DELIVERED, ev.SKIPPED: ev.SKIPPED, ev.RENDERED: ev.SKIPPED}
+#: Requests rendered ahead at most (see Worker.render_ahead): a wave's worth.
+AHEAD = 64
 
 # The engine's logger: its name is what users (and tests) configure, wherever the code sits.
 log = logging.getLogger("cctui.delivery.engine")
@@ -131,10 +136,81 @@ class Worker:
         self.limiter = limiter
         self.breaker = breaker
         self.timeout = timeout
+        self.later = AfterWrites()  # a delivery's bookkeeping, once the wave's requests are out
+        self.queue: Iterator[str] | None = None  # the run's record ids (set by work())
+        self.ahead: deque[tuple[str, Prepared | CctuiError | None]] = deque()  # rendered ahead
 
     async def work(self, queue: Iterator[str]) -> None:
-        for record_id in queue:  # one shared iterator: each id is taken by one worker
-            await self.deliver(record_id)
+        """Deliver records from ``queue`` (one iterator shared by the run's tasks: each id
+        is taken once) until it is empty; rendered ahead ones first."""
+        later, ahead = self.later, self.ahead
+        self.queue = queue
+        try:
+            while True:
+                ready: Prepared | CctuiError | None = None
+                if ahead:
+                    record_id, ready = ahead.popleft()
+                else:
+                    taken = next(queue, None)
+                    if taken is None:
+                        break
+                    record_id = taken
+                await self.deliver(record_id, ready)
+                later.check()
+        finally:
+            later.flush()  # this worker's last deliveries (also when the run is cancelled)
+        later.check()
+
+    def render_ahead(self) -> None:
+        """Render the next record now, while the requests are on the wire, so the worker
+        that takes it sends at once (called with a delivery's bookkeeping). Not where
+        bodies render on a thread (the TUI's runs): there the loop never renders."""
+        state = self.state
+        if (self.queue is None or state.dry_run or state.render_pool is not None or self.stopped(None)
+                or len(self.ahead) >= AHEAD):
+            return
+        record_id = next(self.queue, None)
+        if record_id is not None:
+            self.ahead.append((record_id, None if record_id in state.already else self.ready_now(record_id)))
+
+    async def ready(self, record_id: str) -> Prepared | CctuiError | None:
+        """The request for a record, the error that stops it, or None (no such record);
+        rendered on the run's render thread when it has one."""
+        pool = self.state.render_pool
+        if pool is None:
+            return self.ready_now(record_id)
+        record = self.record(record_id)
+        if record is None:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(pool, self.prepare, record)
+
+    def ready_now(self, record_id: str) -> Prepared | CctuiError | None:
+        record = self.record(record_id)
+        return None if record is None else self.prepare(record)
+
+    def record(self, record_id: str) -> dict | None:
+        state = self.state
+        return state.view.record(record_id) if state.view else read_record(self.store, state.macro, record_id)
+
+    def prepare(self, record: dict) -> Prepared | CctuiError:
+        assert self.state.factory is not None  # set in run() before any worker starts
+        try:
+            return self.state.factory.prepare(record)
+        except CctuiError as exc:
+            return exc
+
+    def delivered(self, result: AttemptResult, record_id: str, delivery_id: str, attempt: int,
+                  made: int) -> None:
+        """Log a delivered attempt, store its record changes and report the record."""
+        recorder = self.state.recorder
+        assert recorder is not None  # only a run that sends delivers
+        recorder.attempt(result.log_entry(self.state, record_id, delivery_id, attempt, False))
+        changes = result.record_changes(self.state.macro)
+        if changes:
+            recorder.change(record_id, changes)
+        self.done(record_id, delivery_id, ev.DELIVERED, status=result.status_code,
+                  attempts=attempt - made, extra=changes)
+        self.render_ahead()
 
     def done(self, record_id: str, delivery_id: str, outcome: str, *,
              status: int = 0, attempts: int = 0, error: str | None = None,
@@ -178,7 +254,8 @@ class Worker:
             return self.state.stop_reason
         return self.breaker.is_open(host) if host else None
 
-    async def deliver(self, record_id: str) -> None:
+    async def deliver(self, record_id: str, ready: Prepared | CctuiError | None = None) -> None:
+        """Deliver one record (``ready``: its request or error, rendered ahead)."""
         state = self.state
         recorder = state.recorder  # None only in a dry run
         delivery_id, made = state.delivery(record_id)
@@ -188,20 +265,13 @@ class Worker:
         if record_id in state.already:
             return self.done(record_id, delivery_id, ev.SKIPPED,
                              error="already delivered by this macro (once_per_record)")
-        record = state.view.record(record_id) if state.view else read_record(self.store, state.macro, record_id)
-        if record is None:
+        prepared = ready if ready is not None else await self.ready(record_id)
+        if prepared is None:
             return self.done(record_id, delivery_id, ev.FAILED, error=f"record {record_id} not found")
-        assert state.factory is not None  # set in run() before any worker starts
-        try:
-            if state.render_pool is None:
-                prepared = state.factory.prepare(record)
-            else:
-                prepared = await asyncio.get_running_loop().run_in_executor(
-                    state.render_pool, state.factory.prepare, record)
-        except CctuiError as exc:
+        if isinstance(prepared, CctuiError):
             if recorder is not None:  # the log holds every record's outcome, sent or not
-                recorder.attempt(render_failure_entry(state, record_id, delivery_id, made + 1, str(exc)))
-            return self.done(record_id, delivery_id, ev.FAILED, error=str(exc))
+                recorder.attempt(render_failure_entry(state, record_id, delivery_id, made + 1, str(prepared)))
+            return self.done(record_id, delivery_id, ev.FAILED, error=str(prepared))
         if state.dry_run:
             return self.done(record_id, delivery_id, ev.RENDERED, extra={"request": prepared.masked})
         assert recorder is not None and self.sender is not None  # every run but a dry one sends
@@ -242,8 +312,17 @@ class Worker:
             result: AttemptResult = await perform(self.sender, prepared, delivery_id, self.timeout)
             decision = decide(result.status_code, result.error, result.location,
                               request_error=result.request_error)
+            if decision.action == DELIVERED:
+                breaker.success(prepared.host)
+                limiter.success(prepared.host)  # a slowed-down host recovers its pace
+                if state.listener is not None:
+                    state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
+                                                  result.duration_ms, True, None, result.title()))
+                # The log entry and the counts wait until the wave's next requests are out.
+                self.later.defer(functools.partial(self.delivered, result, record_id, delivery_id, attempt, made))
+                return None
             paused = decision.action == PAUSE
-            wait = server_wait(result.headers, result.json_body()) if decision.action != DELIVERED else None
+            wait = server_wait(result.headers, result.json_body())
             delay, asked = retries.next_delay(decision.action, result.status_code, wait, self.policy, self.rng)
             entry = result.log_entry(state, record_id, delivery_id, attempt, paused)
             if delay is not None:
@@ -253,14 +332,6 @@ class Worker:
             if state.listener is not None:
                 state.emit(ev.AttemptFinished(state.run_id, record_id, delivery_id, attempt, result.status_code,
                                               result.duration_ms, result.ok, result.error, result.title(paused)))
-            if decision.action == DELIVERED:
-                breaker.success(prepared.host)
-                limiter.success(prepared.host)  # a slowed-down host recovers its pace
-                changes = result.record_changes(state.macro)
-                if changes:
-                    recorder.change(record_id, changes)
-                return self.done(record_id, delivery_id, ev.DELIVERED, status=result.status_code,
-                                 attempts=attempt - made, extra=changes)
             if breaker.failure(prepared.host, result.title(paused)) and not state.summary.reason:
                 state.summary.reason = breaker.is_open(prepared.host)
             if paused:
