@@ -129,13 +129,17 @@ def ssl_context(network: Network) -> ssl.SSLContext | bool:
     if not network.verify:
         return False
     if not network.ca_bundle:
-        return _default_context()
+        where = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        # True: aiohttp's own verifying context, made when it was imported (loading the
+        # system CAs takes 20 ms, a run's start). One read from SSL_CERT_* gets its own,
+        # in case they were set after that import.
+        return _default_context(*where) if any(where) else True
     return _bundle_context(network.ca_bundle, network.ca_from)
 
 
-@lru_cache(maxsize=1)
-def _default_context() -> ssl.SSLContext:
-    # Loading the system CAs takes a few ms; one context serves every run in a process.
+@lru_cache(maxsize=4)
+def _default_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    # Made once per SSL_CERT_FILE / SSL_CERT_DIR, which create_default_context() reads.
     return ssl.create_default_context()
 
 
