@@ -123,17 +123,22 @@ def _env_proxy(scheme: str, host: str, port: int | None, env: tuple) -> tuple[st
     return chosen, f"the environment variable {variable}"
 
 
-def ssl_context(network: Network) -> ssl.SSLContext | bool:
+def cert_env() -> tuple[str | None, str | None]:
+    """``SSL_CERT_FILE`` and ``SSL_CERT_DIR``: where OpenSSL's default context looks."""
+    return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+
+def ssl_context(network: Network, ready: tuple[str | None, str | None] | None = None) -> ssl.SSLContext | bool:
     """What aiohttp's ``ssl=`` gets: a verifying context (the system CAs, plus the
-    ``ca_bundle`` when set), or ``False`` for ``verify = false``."""
+    ``ca_bundle`` when set), or ``False`` for ``verify = false``. ``ready``: the
+    :func:`cert_env` that aiohttp's own verifying context was made with (at its import);
+    while it still holds, ``True`` reuses that context (loading the CAs again would
+    cost 20-50 ms at the start of every run)."""
     if not network.verify:
         return False
     if not network.ca_bundle:
-        where = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-        # True: aiohttp's own verifying context, made when it was imported (loading the
-        # system CAs takes 20 ms, a run's start). One read from SSL_CERT_* gets its own,
-        # in case they were set after that import.
-        return _default_context(*where) if any(where) else True
+        where = cert_env()
+        return True if where == ready else _default_context(*where)
     return _bundle_context(network.ca_bundle, network.ca_from)
 
 

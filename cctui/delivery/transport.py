@@ -38,12 +38,15 @@ import httpx
 import yarl
 
 from cctui import USER_AGENT
-from cctui.delivery.network import Network, network_for, ssl_context
+from cctui.delivery.network import Network, cert_env, network_for, ssl_context
 from cctui.delivery.transport_errors import transport_error
 
 if TYPE_CHECKING:
     from cctui.delivery.prepared import Prepared
 
+#: SSL_CERT_* as aiohttp made its default verifying context (it was imported just above,
+#: or earlier in this process).
+AIOHTTP_CERT_ENV = cert_env()
 #: Longest response body kept (the log truncates there too).
 BODY_LIMIT = 64 * 1024
 #: Response extension: the body was cut at ``BODY_LIMIT``.
@@ -77,7 +80,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.body_limit = body_limit
         self.network = network or Network()
         # Built now, so a bad ca_bundle is an error before anything is sent.
-        self._ssl = ssl_context(self.network)
+        self._ssl = ssl_context(self.network, AIOHTTP_CERT_ENV)
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
         self._proxies: dict[str, tuple] = {}

@@ -209,6 +209,17 @@ def test_ca_bundle_adds_to_the_system_cas_rather_than_replacing_them(store, cas,
     assert summary.delivered == 1 and server.hits == 1
 
 
+def test_ssl_cert_file_set_after_aiohttp_was_imported_is_still_honoured(store, cas, monkeypatch):
+    # Without a ca_bundle cctui reuses the context aiohttp made at import, but only while
+    # SSL_CERT_FILE / SSL_CERT_DIR are what they were then.
+    summary, entry, _ = run(store, lambda: HttpsServer(cas[1].cert), delivery={"retry_schedule": [0.01]})
+    assert summary.failed == 1 and "not trusted" in entry["error"]
+    monkeypatch.setenv("SSL_CERT_FILE", cas[1].pem)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    summary, _, server = run(store, lambda: HttpsServer(cas[1].cert))
+    assert summary.delivered == 1 and server.hits == 1
+
+
 def test_verify_false_sends_and_every_log_entry_carries_the_warning(store, cas):
     summary, entry, server = run(store, lambda: HttpsServer(cas[0].cert), {"verify": False}, records=2)
     assert summary.delivered == 2 and server.hits == 2
