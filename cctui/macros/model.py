@@ -133,6 +133,11 @@ def _url(value: Any, where: str) -> str:
         raise MacroError(f"{where}: key 'url' must be an http:// or https:// URL, got {url[:80]!r}.")
     if any(c.isspace() for c in url):
         raise MacroError(f"{where}: key 'url' contains whitespace.")
+    if "((" in url or "{%" in url:
+        # Not rendered there: the url would go out with "((id))" in it, without a word.
+        raise MacroError(f"{where}: key 'url' holds a ((tag)) or {{% %}} block, but tags are filled in "
+                         "only in the body and the headers; put the value in the body, or use ${NAME} "
+                         "for a fixed part of the url.")
     if split_url(url) is None:
         raise MacroError(f"{where}: key 'url' is not a valid URL (an unclosed '[' or a bad user-info), "
                          f"got {mask_url(url)[:80]!r}.")
