@@ -92,6 +92,7 @@ class FeedbackScreen(Screen):
         self._first_key_text: str | None = None
         self._burst_done = True
         self._keep_error_generation = -1
+        self._submitted_text: str | None = None  # what Enter filtered by, until it is answered
 
     # -- what other screens read ---------------------------------------------------------
     @property
@@ -190,6 +191,12 @@ class FeedbackScreen(Screen):
 
     def show_view_error(self, message: str) -> None:
         self.filter_bar.error = message  # the previous rows stay on screen ...
+        if self._submitted_text is not None and self._submitted_text == self.query_text:
+            # Enter on a bad filter: back to the box (as on screen 4), or the keys typed to
+            # fix it would run table commands (and, in an opened record, edit it).
+            self._submitted_text = None
+            if isinstance(self.focused, RecordTable):
+                self.query_one("#filter-input", Input).focus()
         first = self._first_key_text
         if first is not None and self._shown_text == first != self._burst_base and self.query_text != first:
             # ... unless they are those of the first key of the burst that ended rejected
@@ -212,6 +219,8 @@ class FeedbackScreen(Screen):
         table.set_rows(rows, view.columns, cursor=index)
         self._update_sort_label()
         self._shown_text = self._request_texts.get(view.generation, self._shown_text)
+        if self._shown_text == self._submitted_text:
+            self._submitted_text = None  # answered: a later error is not this Enter's
         bar = self.filter_bar
         if view.generation != self._keep_error_generation:
             bar.error = ""
@@ -317,6 +326,7 @@ class FeedbackScreen(Screen):
             self._debounce = None
         self._apply_filter(event.value)
         self._burst_done = True
+        self._submitted_text = event.value
         self.table.focus()
 
     def _end_burst(self, text: str) -> None:
