@@ -196,6 +196,11 @@ def render_failure_entry(state: RunState, record_id: str, delivery_id: str, atte
     fixed = state.factory.fixed if state.factory is not None else None
     if fixed is not None:
         url, headers, error = fixed.masked_url, dict(fixed.masked_headers), fixed.mask(error)
+        # Header values with ((tags)) in ``fixed`` are another record's: this record's
+        # were never rendered, so the log shows the macro's template for them.
+        for name, value in getattr(macro, "header_list", ()):
+            if name in headers and ("((" in value or "{%" in value):
+                headers[name] = mask_header_value(name, value)
     else:
         from cctui.macros.secrets import mask_url
 

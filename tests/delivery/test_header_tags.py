@@ -62,6 +62,27 @@ def test_a_tag_value_with_a_line_break_is_not_sent_and_says_why(store):
 
 
 
+
+def test_a_record_not_sent_for_its_header_tag_is_logged_without_another_records_headers(store):
+    ids = add_items(store, 2)
+    store.feedback_update([ids[0]], {"category": "editor-of-record-one"})
+    store.feedback_update([ids[1]], {"category": "ui\r\nX-Injected: yes"})
+
+    async def main():
+        async with WireServer() as server:
+            put_macro(store, url=server.url + "/hook", headers="X-Category: ((category))\nX-Fixed: 1",
+                      concurrency=1)
+            return await Engine(store, fast_config()).run("hook", ids)
+
+    assert asyncio.run(main()).delivered == 1
+    (entry,) = [e for e in store.log_iter() if e["record_id"] == ids[1]]
+    assert entry["not_sent"] is True
+    # Nothing was rendered for this record: the log shows the header as the macro has it,
+    # never the value the record before it sent.
+    assert entry["request_headers"]["X-Category"] == "((category))"
+    assert entry["request_headers"]["X-Fixed"] == "1"
+    assert "editor-of-record-one" not in str(entry)
+
 def test_preview_shows_header_tags_rendered(run_cli, tmp_path):
     run_cli("feedback", "add", "--type", "bug", "--title", "Crash on save", "--field", "votes=4")
     path = tmp_path / "m.toml"
