@@ -7,6 +7,9 @@ key to the first frame (see ``FrameSpy`` in ``tui.py``) whose table shows the mo
 cursor. Only keys answered while the run was still sending count as "during the run".
 The baseline is the same measurement with no run.
 
+Then the same keys during a run whose body takes its whole render budget (1 s) for one
+record in ten (the TUI renders a run's bodies off its event loop).
+
 Also printed: the same keys through ``pilot.press`` (which waits for the process to look
 idle: up to 1 s twice per key while a run keeps the CPU busy, so its "stalls" are the
 harness, not the app), and the event loop's longest stall (a 5 ms ticker's lateness).
@@ -24,6 +27,12 @@ import time
 from pathlib import Path
 
 from tui import FrameSpy, send_key
+
+#: A body that takes its whole render budget (1 s, then refused) for the records whose
+#: id ends in 0 (one in ten of the SLOW_RECORDS sent); the others render at once.
+SLOW_BODY = ('{"text": "((id))", "x": "{% if id[-1] == \'0\' %}{% for i in range(3000) %}'
+             '{% for j in range(3000) %}{% endfor %}{% endfor %}{% endif %}"}')
+SLOW_RECORDS = 60
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -121,14 +130,32 @@ async def main(records: int, presses: int) -> None:
 
             busy, lag_busy = await one_run(lambda running: measure(app, spy, presses * 10, running))
             piloted, _ = await one_run(lambda running: measure_pilot(app, pilot, presses * 10, running))
+            # Bodies that spend their whole render budget (1 s) on some records: each run
+            # renders on a thread of its own, so keys must not wait for a render.
+            store.macro_put({"name": "bench-slow", "target": "feedback", "method": "POST",
+                             "url": f"{url}/bench", "format": "json", "body": SLOW_BODY,
+                             "concurrency": 4})
+            slow_ids = ids[:SLOW_RECORDS]
+            slow_run = app.dispatcher.start("bench-slow", slow_ids, trigger="bulk")
+            while slow_run.sent < 1 and slow_run.running:
+                await asyncio.sleep(0.01)
+            lag = LoopLag()
+            slow = await measure(app, spy, presses * 10, lambda: slow_run.running)
+            lag_slow = lag.stop()
+            while slow_run.running:
+                await pilot.pause(0.2)
         store.close()
     stop()
     for label, samples in (("idle", idle), (f"during a {records:,}-record run", busy),
-                           ("same, through pilot.press", piloted)):
+                           ("same, through pilot.press", piloted),
+                           ("during a run of 1 s renders", slow)):
         print(f"{label:>32}: p50 {statistics.median(samples):6.1f} ms  p95 {percentile(samples, 95):6.1f} ms"
               f"  max {max(samples):7.1f} ms  ({len(samples)} keys)")
     print(f"{'p95 ratio busy/idle':>32}: {percentile(busy, 95) / max(percentile(idle, 95), 1e-6):.2f}x")
     print(f"{'longest event-loop stall':>32}: {lag_busy:.1f} ms (during the measured run)")
+    print(f"{'longest event-loop stall':>32}: {lag_slow:.1f} ms (during the 1 s renders)")
+    print(f"{'run of 1 s renders':>32}: {slow_run.delivered:,} delivered, {slow_run.failed:,} failed "
+          f"(the budget refused those bodies) in {slow_run.elapsed():.1f} s")
     run = runs[0]
     print(f"{'run':>32}: {run.delivered:,} delivered, {run.failed:,} failed in {run.elapsed():.1f} s"
           f" ({run.rate():.0f} req/s)")
