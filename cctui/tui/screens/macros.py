@@ -35,12 +35,16 @@ PRESET_URLS = {
 
 
 def macro_health(macro: dict, last_run: Any) -> str:
-    """``paused``, ``failing`` (its last run had failures), ``ok``, or ``-`` (never run)."""
+    """``paused``, ``failing`` (its last run had failures), ``retrying`` (retries of its
+    last run still wait: a host answering 429 or timing out is not "ok"), ``ok``, or ``-``
+    (never run)."""
     if macro.get("paused") or macro.get("enabled") is False:
         return "paused"
     if last_run is None:
         return "-"
-    return "failing" if last_run.failed else "ok"
+    if last_run.failed:
+        return "failing"
+    return "retrying" if last_run.scheduled else "ok"
 
 
 def next_scheduled(macro: dict) -> str:
@@ -178,7 +182,7 @@ class MacrosScreen(Screen):
         for macro in self.macros.values():
             last = last_runs.get(macro["name"])
             health = macro_health(macro, last)
-            style = {"paused": "yellow", "failing": "red", "ok": "green"}.get(health, "dim")
+            style = {"paused": "yellow", "failing": "red", "retrying": "yellow", "ok": "green"}.get(health, "dim")
             target = macro.get("target", "feedback")
             cells = [macro["name"] + (" (users)" if narrow and target == "users" else ""), target,
                      macro.get("method", "POST"), urlsplit(str(macro.get("url", ""))).hostname or "?",
