@@ -69,6 +69,12 @@ def network_for(macro: Any = None, config: Any = None) -> Network:
     if not ca_bundle:
         ca_bundle, ca_from = delivery.get("ca_bundle"), "[delivery] ca_bundle in the config file"
     verify = _setting(macro, "verify")
+    if proxy and "${" in str(proxy):
+        # As in the url and headers: a proxy password belongs in the environment, not the
+        # macro file (an unset variable is an error before anything is sent).
+        from cctui.macros.secrets import resolve
+
+        proxy = resolve(str(proxy), os.environ, where=proxy_from.removeprefix("the "), found=set())
     if proxy:
         check_proxy(str(proxy), proxy_from)
     if ca_bundle:

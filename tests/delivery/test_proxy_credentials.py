@@ -27,13 +27,16 @@ def no_proxy_env(monkeypatch):
         monkeypatch.delenv(name.upper(), raising=False)
 
 
-async def echo_server():
+async def echo_server(seen: list | None = None):
     """An aiohttp server that answers any request, proxy-style absolute URLs included,
-    with the headers it got: in the body (JSON) and in response headers."""
+    with the headers it got: in the body (JSON) and in response headers (and appends them
+    to ``seen``)."""
 
     async def echo(request):
         await request.read()
         headers = dict(request.headers)
+        if seen is not None:
+            seen.append(headers)
         return web.Response(text=json.dumps({"url": str(request.url), "headers": headers}),
                             headers={"X-Seen-Proxy-Auth": headers.get("Proxy-Authorization", "")})
 
@@ -74,3 +77,35 @@ def test_proxy_credentials_echoed_back_are_masked_in_the_log(store, macro_proxy,
     text = json.dumps(entry)
     assert BASIC not in text and PASSWORD not in text
     assert entry["response_headers"]["x-seen-proxy-auth"] == "Basic ••••"
+
+
+def test_a_macro_proxy_reads_its_password_from_a_variable_and_masks_it(store, monkeypatch):
+    # proxy = "http://user:${VAR}@host" was sent with the literal "${VAR}" as the password
+    # (the proxy answered 407), while url and headers resolve ${VAR}.
+    monkeypatch.setenv("PROXY_PW", PASSWORD)
+    ids = add_items(store, 1)
+    seen: list[dict] = []
+
+    async def main():
+        runner, where = await echo_server(seen)
+        try:
+            put_macro(store, url=f"http://{where}/hook", proxy=f"http://{USER}:${{PROXY_PW}}@{where}")
+            return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(main()).delivered == 1
+    assert [h.get("Proxy-Authorization") for h in seen] == [f"Basic {BASIC}"]
+    (entry,) = store.log_iter()
+    echoed = json.loads(entry["response_body"])["headers"]["Proxy-Authorization"]
+    assert echoed == "Basic ••••"  # the real credentials arrived, and are masked
+    assert BASIC not in json.dumps(entry) and PASSWORD not in json.dumps(entry)
+
+
+def test_a_macro_proxy_variable_that_is_not_set_stops_send_in_one_sentence(run_cli, store):
+    add_items(store, 1)
+    put_macro(store, url="http://127.0.0.1:9/hook", proxy="http://me:${PROXY_PW}@127.0.0.1:9")
+    code, out, err = run_cli("send", "hook", "--all")
+    assert code == 2, (code, out, err)
+    assert err.strip().count("\n") == 0 and "PROXY_PW" in err and "proxy" in err
+    assert list(store.log_iter()) == []
