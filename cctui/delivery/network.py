@@ -42,8 +42,13 @@ class Network:
         if self.proxy:
             return self.proxy, self.proxy_from
         parts = urlsplit(url)
-        return _env_proxy(parts.scheme.lower(), parts.hostname or "", parts.port,
-                          _env_key(os.environ if environ is None else environ))
+        proxy, where = _env_proxy(parts.scheme.lower(), parts.hostname or "", parts.port,
+                                  _env_key(os.environ if environ is None else environ))
+        if proxy:
+            # Checked like a configured one: a socks5:// or unparsable value would
+            # otherwise be spoken HTTP to, or fail each request naming only the url.
+            check_proxy(proxy, where)
+        return proxy, where
 
 
 def _setting(source: Any, key: str) -> Any:
@@ -85,8 +90,13 @@ def network_for(macro: Any = None, config: Any = None) -> Network:
 
 def check_proxy(proxy: str, where: str) -> str:
     """``proxy`` if it is an http:// or https:// URL with a host, else an InputError."""
-    parts = urlsplit(proxy)
-    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+    try:
+        parts = urlsplit(proxy)
+        _port = parts.port  # raises ValueError for a port that is not a number
+        ok = parts.scheme.lower() in PROXY_SCHEMES and bool(parts.hostname)
+    except ValueError:  # an unclosed "[", a port that is not a number
+        ok = False
+    if not ok or any(c.isspace() for c in proxy):
         raise InputError(f"{where}: the proxy {_shown(proxy)!r} must be an http:// or https:// URL "
                          "with a host, such as \"http://proxy.example:3128\".")
     return proxy

@@ -163,9 +163,10 @@ class RequestFactory:
         # Masked like the request's own secrets: what answers may echo Proxy-Authorization.
         try:
             return proxy_credentials(network_for(self.macro, self.config), url)
-        except (CctuiError, ValueError):
-            # A bad proxy setting stops the run before a request is sent; a URL whose port
-            # is not a number fails as that request's error.
+        except ValueError:
+            # A url whose port is not a number fails as that request's error. (A proxy
+            # cctui cannot use raises InputError here: the first record is prepared
+            # before anything is sent, so the run stops there.)
             return frozenset()
 
     def _fast_path(self) -> tuple:

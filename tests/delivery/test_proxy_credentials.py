@@ -109,3 +109,32 @@ def test_a_macro_proxy_variable_that_is_not_set_stops_send_in_one_sentence(run_c
     assert code == 2, (code, out, err)
     assert err.strip().count("\n") == 0 and "PROXY_PW" in err and "proxy" in err
     assert list(store.log_iter()) == []
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("ALL_PROXY", "socks5://127.0.0.1:1080"),  # SOCKS is not supported: it was spoken HTTP to
+    ("HTTP_PROXY", "http://127.0.0.1:notaport"),  # "request not sent: ValueError: Invalid URL"
+    ("http_proxy", "http://[::1"),
+])
+def test_a_proxy_variable_cctui_cannot_use_stops_send_and_preview_naming_it(run_cli, store, variable, value):
+    ids = add_items(store, 1)
+    put_macro(store, url="http://127.0.0.1:9/hook")
+    for args in (("send", "hook", "--all"), ("macro", "preview", "hook", "--item", ids[0])):
+        code, out, err = run_cli(*args, env={variable: value})
+        assert code == 2, (args, code, out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and f"the environment variable {variable.upper()}" in lines[0], err
+        assert "must be an http:// or https:// URL" in lines[0] and "Traceback" not in err
+    assert list(store.log_iter()) == []
+
+
+def test_a_config_proxy_with_a_port_that_is_not_a_number_is_refused_before_sending(run_cli, store, tmp_path,
+                                                                                   monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('[delivery]\nproxy = "http://me:Pw-9x@127.0.0.1:notaport"\n')
+    monkeypatch.setenv("CCTUI_CONFIG", str(config))
+    add_items(store, 1)
+    put_macro(store, url="http://127.0.0.1:9/hook")
+    code, out, err = run_cli("send", "hook", "--all")
+    assert code == 2 and "[delivery] proxy in the config file" in err and "Pw-9x" not in err, (code, out, err)
+    assert list(store.log_iter()) == []
