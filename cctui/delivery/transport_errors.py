@@ -41,6 +41,11 @@ def transport_error(exc: BaseException, url_text: str, total: float | None, conn
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return httpx.RemoteProtocolError("connection reset: the server closed the connection before answering")
     if isinstance(exc, aiohttp.ClientPayloadError):
+        coding = _undecodable(exc)
+        if coding:
+            # The connection is fine: the bytes are not what Content-Encoding says.
+            return httpx.RemoteProtocolError(f"malformed response: the body says Content-Encoding: {coding} "
+                                             "but cannot be decoded")
         return httpx.ReadError(f"connection reset mid-response: {_payload_text(exc)}")
     if isinstance(exc, aiohttp.ClientOSError):
         return httpx.ReadError(f"connection reset: {_os_text(exc)}")
@@ -70,6 +75,18 @@ def _first_line(text: Any) -> str:
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
     line = line.rstrip(":")
     return line[:1].lower() + line[1:]
+
+
+def _undecodable(exc: aiohttp.ClientPayloadError) -> str | None:
+    """The content coding aiohttp could not decode (``gzip``), or None for another cause."""
+    import re
+
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    if not isinstance(exc.__cause__, ContentEncodingError):
+        return None
+    found = re.search(r"content-encoding: ([!#$%&'*+.^_`|~0-9A-Za-z-]+)", str(exc.__cause__))
+    return found.group(1) if found else "?"
 
 
 def _payload_text(exc: aiohttp.ClientPayloadError) -> str:

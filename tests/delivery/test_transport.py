@@ -436,6 +436,15 @@ def test_gzip_body_is_decoded():
     assert answer.content == b'{"ok": true}' and "content-encoding" not in answer.headers
 
 
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate", b"br"])
+def test_a_body_that_does_not_decode_is_a_malformed_response_in_plain_words(encoding):
+    # It used to read "connection reset mid-response: 400, message" (aiohttp's wording).
+    with pytest.raises(httpx.RemoteProtocolError) as caught:
+        send_one(lambda head, body, i: ok(b"not compressed at all", extra=b"Content-Encoding: " + encoding + b"\r\n"))
+    assert str(caught.value) == (f"malformed response: the body says Content-Encoding: {encoding.decode()} "
+                                 "but cannot be decoded")
+
 def test_sender_passes_transport_errors_through_with_their_words():
     async def main():
         async with RawServer(lambda head, body, i: None) as server:
