@@ -24,6 +24,8 @@ from cctui.store.files import append_durably, fsync_dir, make_private_dir
 SEGMENT_ENTRIES = 5000
 SEGMENT = re.compile(r"^seg-(\d{6,})\.jsonl$")
 STATUS_CLASS = re.compile(r"^([1-5])xx$")
+#: A raw line's delivery id (orjson writes no spaces); ids are plain ``msg_...`` strings.
+DELIVERY_ID = re.compile(rb'"delivery_id":"([^"\\]*)"')
 
 
 class DeliveryLog:
@@ -122,15 +124,46 @@ class DeliveryLog:
         delivery_id: str | None = None, run_id: str | None = None, status: str | int | None = None,
         trigger: str | None = None, since: str | None = None, until: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Entries newest first, filtered; segments are read one at a time, lazily."""
-        exact = {k: v for k, v in (("macro", macro), ("record_id", record_id),
-                                   ("delivery_id", delivery_id), ("run_id", run_id),
-                                   ("trigger", trigger)) if v is not None}
-        # cheap byte pre-check: an exact-match value must appear in the raw line
-        needles = [orjson.dumps(v) for v in exact.values()]
-        status_test = _status_test(status)
+        """Entries newest first, filtered; segments are read one at a time, lazily.
+
+        A delivery state (``status="retrying"``, ...) is the state of each delivery's
+        newest entry in the whole log: a retry run delivers under the same delivery id
+        with its own ``run_id`` and ``trigger``, so with ``run_id``, ``trigger``,
+        ``since`` or ``until`` the state is judged on every attempt of the delivery and
+        the entry yielded is the delivery's newest one that those filters let through."""
+        same = {k: v for k, v in (("macro", macro), ("record_id", record_id), ("delivery_id", delivery_id))
+                if v is not None}  # the same on every attempt of a delivery
+        per_attempt = {k: v for k, v in (("run_id", run_id), ("trigger", trigger)) if v is not None}
         since_at = _bound(since, "since")
         until_at = _bound(until, "until")
+        state = str(status).strip().lower() if status is not None else ""
+        whole = state in DELIVERY_STATES and bool(per_attempt or since_at or until_at)
+        exact = same if whole else {**same, **per_attempt}
+        # cheap byte pre-check: an exact-match value must appear in the raw line
+        needles = [orjson.dumps(v) for v in exact.values()]
+        status_test = None if whole else _status_test(status)
+        judged: dict[Any, str] = {}  # whole: each delivery's state, from its newest entry
+        shown: set[Any] = set()
+        for entry in self._entries(needles, exact):
+            key = entry.get("delivery_id") or entry.get("id")
+            if whole:
+                if judged.setdefault(key, delivery_state(entry)) != state or key in shown:
+                    continue
+                if any(entry.get(k) != v for k, v in per_attempt.items()):
+                    continue
+            elif status_test and not status_test(entry):
+                continue
+            if since_at or until_at:
+                started = _normal_time(entry.get("started_at"))
+                if started is None or (since_at and started < since_at) or (until_at and started > until_at):
+                    continue
+            if whole:
+                shown.add(key)
+            yield entry
+
+    def _entries(self, needles: list[bytes], exact: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Entries newest first whose fields equal ``exact`` (``needles``: its values as
+        JSON, which a matching raw line must contain: most lines are never parsed)."""
         for path in reversed(self.segments()):
             try:
                 data = path.read_bytes()
@@ -145,13 +178,38 @@ class DeliveryLog:
                     continue  # torn by a crash mid-append
                 if any(entry.get(k) != v for k, v in exact.items()):
                     continue
-                if status_test and not status_test(entry):
-                    continue
-                if since_at or until_at:
-                    started = _normal_time(entry.get("started_at"))
-                    if started is None or (since_at and started < since_at) or (until_at and started > until_at):
-                        continue
                 yield entry
+
+    def delivery_states(self, delivery_ids: set[str]) -> dict[str, str]:
+        """The state of each of ``delivery_ids`` (its newest entry's, see
+        :func:`delivery_state`): a screen showing one run's attempts counts a delivery
+        that a later retry run delivered as delivered. Reads newest first and stops once
+        every one is found."""
+        wanted = set(delivery_ids)
+        found: dict[str, str] = {}
+        for path in reversed(self.segments()):
+            if len(found) == len(wanted):
+                break
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            for line in reversed(data.split(b"\n")):
+                match = DELIVERY_ID.search(line)
+                if match is None:
+                    continue
+                key = match.group(1).decode("utf-8", "replace")
+                if key not in wanted or key in found:
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if entry.get("delivery_id") == key:
+                    found[key] = delivery_state(entry)
+                    if len(found) == len(wanted):
+                        break
+        return found
 
 
 #: Delivery states ``status`` accepts besides attempt codes (see docs/delivery.md).

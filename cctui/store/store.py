@@ -335,6 +335,11 @@ class Store(MetaTables):
     def log_count(self) -> int:
         return self._log.count()
 
+    def log_delivery_states(self, delivery_ids: set[str]) -> dict[str, str]:
+        """Each delivery's state now (``delivered``, ``retrying``, ``failed``, ``skipped``:
+        its newest entry's), for delivery ids found in the log."""
+        return self._log.delivery_states(delivery_ids)
+
     # -- internals ----------------------------------------------------------------------------
     def _next_number(self, prefix: str) -> int:
         """The next free number for ``prefix`` (max in use + 1); call under the lock."""

@@ -56,6 +56,14 @@ def test_a_scheduled_retry_delivered_by_run_due_counts_as_delivered_in_the_run_t
     # The log says the same: the delivery is delivered, nothing is retrying.
     assert json_lines(run_at(LATER, "logs", "--status", "retrying", "--json").out) == []
     assert len(json_lines(run_at(LATER, "logs", "--status", "delivered", "--json").out)) == 1
+    # Also within the first run's own attempts (screen 4's run:ID filter): its delivery
+    # is judged by its newest attempt, which the retry run made.
+    assert list(store.log_iter(run_id=first, status="retrying")) == []
+    [attempt] = store.log_iter(run_id=first, status="delivered")
+    assert (attempt["run_id"], attempt["status_code"]) == (first, 503)
+    assert list(store.log_iter(trigger="manual", status="retrying")) == []
+    assert store.log_delivery_states({attempt["delivery_id"], "msg_unknown"}) == {
+        attempt["delivery_id"]: "delivered"}
 
 
 def test_every_run_that_left_the_delivery_retrying_settles_when_a_third_run_delivers_it(

@@ -40,6 +40,15 @@ def _app(store, tmp_path):
     return CctuiApp(store, Config(tmp_path / "config.toml", {"delivery": {"max_wait": 0}}))
 
 
+async def send_due_retries(app, pilot, tui) -> None:
+    """The app's run-due tick, now, and its retry run to its end. Not the tick worker's
+    own end: the app's start-up tick (1 s after mount, same exclusive group) may cancel
+    this one on a loaded machine, and then it is the one that sends."""
+    app.run_due_schedules()
+    await tui.wait_for(pilot, lambda: any(r.trigger == "retry" and not r.running
+                                          for r in app.dispatcher.session_runs), "the retry run")
+
+
 def _card_text(app, run_id: str) -> str:
     for card in app.screen.query("DispatchRunCard"):
         if card.run.run_id == run_id:
@@ -63,9 +72,7 @@ async def test_the_card_of_a_tui_run_says_delivered_once_its_scheduled_retry_is_
             assert "retrying 1" in _card_text(app, first.run_id)
 
             monkeypatch.setenv("CCTUI_NOW", LATER)  # the retry is due
-            await app.run_due_schedules().wait()
-            await tui.wait_for(pilot, lambda: any(r.trigger == "retry" and not r.running
-                                                  for r in app.dispatcher.session_runs), "the retry run")
+            await send_due_retries(app, pilot, tui)
             [retried] = [r for r in app.dispatcher.session_runs if r.trigger == "retry"]
             assert (retried.delivered, retried.scheduled) == (1, 0)
 
@@ -76,6 +83,18 @@ async def test_the_card_of_a_tui_run_says_delivered_once_its_scheduled_retry_is_
             await tui.wait_for(pilot, settled, "the first run's card to say delivered, not retrying")
             text = _card_text(app, first.run_id)
             assert "retry scheduled" not in text and "failed 0" in text, text
+
+            # Its log (l on the card): the one attempt of that run, whose delivery a later
+            # run delivered, is not counted as retrying.
+            for card in app.screen.query("DispatchRunCard"):
+                if card.run.run_id == first.run_id:
+                    card.focus()
+            await pilot.press("l")
+            await tui.wait_for(pilot, lambda: app.screen.query("#logs-table") and
+                               app.screen.query_one("#logs-table").entries, "the run's log")
+            count = str(app.screen.query_one("#logs-count").render())
+            assert count.startswith("1 of 2 attempts · 0 failed") and "retrying" not in count, count
+            assert app.screen.filter_text == f"run:{first.run_id}"
         assert received.count == 2 and store.retries_all() == []
     finally:
         store.close()
@@ -133,9 +152,7 @@ async def test_the_card_says_failed_when_the_scheduled_retry_fails_for_good(
             await tui.wait_for(pilot, lambda: not first.running, "the first run to finish")
             assert first.scheduled == 1
             monkeypatch.setenv("CCTUI_NOW", LATER)
-            await app.run_due_schedules().wait()
-            await tui.wait_for(pilot, lambda: any(r.trigger == "retry" and not r.running
-                                                  for r in app.dispatcher.session_runs), "the retry run")
+            await send_due_retries(app, pilot, tui)
             await pilot.press("3")
 
             def settled() -> bool:

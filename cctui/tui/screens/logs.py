@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 MAX_ENTRIES = 200_000
 
 
+#: Filters that can show a delivery without its newest attempt (a retry run sends under
+#: the same delivery id with its own run id and trigger, later).
+CUT_DELIVERIES = {"run_id", "trigger", "since", "until"}
+
 class LogsScreen(Screen):
     """All attempts; ``/`` filters, enter opens one, keys retry, copy curl, jump."""
 
@@ -125,18 +129,22 @@ class LogsScreen(Screen):
     async def _load(self, kwargs: dict[str, str]) -> None:
         store = self.app.store
 
-        def read() -> tuple[list[dict], int]:
+        def read() -> tuple[list[dict], int, dict[str, str] | None]:
             entries = []
             for entry in store.log_iter(**kwargs):
                 entries.append(entry)
                 if len(entries) >= MAX_ENTRIES:
                     break
-            return entries, store.log_count()
+            states = None
+            if set(kwargs) & CUT_DELIVERIES:
+                # Part of a delivery's attempts shown (one run's): count it as it stands now.
+                states = store.log_delivery_states({e["delivery_id"] for e in entries if e.get("delivery_id")})
+            return entries, store.log_count(), states
 
-        entries, total = await asyncio.to_thread(read)
-        self._show(entries, total)
+        entries, total, states = await asyncio.to_thread(read)
+        self._show(entries, total, states)
 
-    def _show(self, entries: list[dict], total: int) -> None:
+    def _show(self, entries: list[dict], total: int, states: dict[str, str] | None = None) -> None:
         tables = self.query(LogTable)
         if not tables:
             # A read that finished before the screen's widgets were mounted (the resume
@@ -150,7 +158,7 @@ class LogsScreen(Screen):
             table.placeholder = ("No deliveries yet. Mark records on screen 1 and press m to run "
                                  "a macro; every attempt shows here.")
         table.set_entries(entries)
-        counts = delivery_counts(entries)  # failed = for good; a retried 429 is not
+        counts = delivery_counts(entries, states)  # failed = for good; a retried 429 is not
         retrying = f" · {counts['retrying']:,} retrying" if counts["retrying"] else ""
         where = f" · filter {self.filter_text}" if self.filter_text else ""
         self.query_one("#logs-count", Static).update(

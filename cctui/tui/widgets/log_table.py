@@ -50,8 +50,10 @@ def entry_summary(entry: dict) -> str:
     return text
 
 
-def delivery_counts(entries: list[dict]) -> Counter:
-    """Deliveries among ``entries`` (newest first) by state: delivered, retrying, failed."""
+def delivery_counts(entries: list[dict], states: dict[str, str] | None = None) -> Counter:
+    """Deliveries among ``entries`` (newest first) by state: delivered, retrying, failed.
+    ``states`` (``store.log_delivery_states``) overrides a delivery's state where its
+    newest attempt is not among ``entries`` (a run's log: a later retry run sent it)."""
     from cctui.store.logs import delivery_state
 
     seen: set = set()
@@ -60,7 +62,7 @@ def delivery_counts(entries: list[dict]) -> Counter:
         key = entry.get("delivery_id") or entry.get("id")
         if key not in seen:
             seen.add(key)
-            counts[delivery_state(entry)] += 1
+            counts[(states or {}).get(str(key)) or delivery_state(entry)] += 1
     return counts
 
 
