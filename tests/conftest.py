@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from click.testing import CliRunner
+
+
+class Waiter:
+    """Wait on a condition, never on a count of sleeps: poll ``condition`` until it is true
+    and fail naming ``what`` after ``timeout`` seconds (generous: a loaded two-core machine
+    must never trip it; a passing wait ends as soon as the condition holds)."""
+
+    POLL = 0.005
+
+    def __call__(self, condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+        """In a plain test (threads, subprocesses): returns the condition's true value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(self.POLL)
+
+    async def until(self, condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+        """The same on an event loop: the loop keeps running while it waits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            await asyncio.sleep(self.POLL)
+
+
+@pytest.fixture
+def wait() -> Waiter:
+    """``wait(lambda: cond, "what")`` in sync tests, ``await wait.until(...)`` in async ones."""
+    return Waiter()
 
 
 @pytest.fixture(autouse=True)

@@ -122,24 +122,18 @@ async def test_keep_alive_requests_each_get_their_own_header_deadline(serve, sto
     assert guard.timed_out == 0
 
 
-async def test_past_the_connection_cap_new_connections_get_503(serve):
+async def test_past_the_connection_cap_new_connections_get_503(serve, wait):
     port, guard, said = await serve(header_timeout=30, max_connections=3)
     idle = [await _open(port) for _ in range(3)]
     async with aiohttp.ClientSession() as session:
-        for _ in range(100):  # the three idle connections are counted once accepted
-            if guard.open == 3:
-                break
-            await asyncio.sleep(0.02)
+        await wait.until(lambda: guard.open == 3, "the three idle connections to be accepted")
         async with session.post(f"http://127.0.0.1:{port}/records/BUG-0001", json={"status": "Closed"},
                                 headers=AUTH) as response:
             assert response.status == 503 and response.headers["Retry-After"] == "1"
             assert "too many open connections" in (await response.json())["error"]
         for _, writer in idle:
             writer.close()
-        for _ in range(100):
-            if guard.open == 0:
-                break
-            await asyncio.sleep(0.02)
+        await wait.until(lambda: guard.open == 0, "the listener to see the idle connections closed")
         async with session.post(f"http://127.0.0.1:{port}/records/BUG-0001", json={"status": "Closed"},
                                 headers=AUTH) as response:
             assert response.status == 200
@@ -179,7 +173,15 @@ def _low_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))
 
 
-def test_running_out_of_file_descriptors_is_one_line_not_a_flood(data_dir, tmp_path):
+def _answer(url: str, **options) -> httpx.Response | None:
+    """The listener's answer, or None while it takes no connection."""
+    try:
+        return httpx.post(url, **options)
+    except httpx.TransportError:
+        return None
+
+
+def test_running_out_of_file_descriptors_is_one_line_not_a_flood(data_dir, tmp_path, wait):
     store = open_store(data_dir)
     store.feedback_add([Schema().feedback({"type": "bug", "title": "Crash"})])
     store.close()
@@ -198,32 +200,34 @@ def test_running_out_of_file_descriptors_is_one_line_not_a_flood(data_dir, tmp_p
     reader.start()
     url = f"http://127.0.0.1:{port}/records/BUG-0001"
     flood: list[socket.socket] = []
-    try:
-        for _ in range(400):
+
+    def flood_more() -> None:
+        if len(flood) < 300:
             try:
-                httpx.post(url, json={}, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        deadline = time.monotonic() + 3.0  # three seconds of flood: asyncio retries accept every second
+                flood.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+            except OSError:
+                pass
+        else:
+            time.sleep(0.05)  # all 300 open: nothing to do but keep them open
+
+    def out_of_fds() -> bool:
+        return any("out of file descriptors" in line for line in err_lines)
+
+    try:
+        wait(lambda: _answer(url, json={}, timeout=1), "the listener to take requests")
+        # Flood until the listener runs out of descriptors and says so...
+        wait(lambda: flood_more() or out_of_fds(), "the listener to run out of file descriptors")
+        # ...then keep it out of them for three seconds: asyncio retries a failed accept
+        # every second, and no retry may print another line (the scenario's length).
+        deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
-            if len(flood) < 300:
-                try:
-                    flood.append(socket.create_connection(("127.0.0.1", port), timeout=2))
-                except OSError:
-                    pass
-            else:
-                time.sleep(0.05)
+            flood_more()
         for sock in flood:
             sock.close()
-        answered = None
-        for _ in range(200):  # once the flood is gone, the listener answers again
-            try:
-                answered = httpx.post(url, json={"status": "Closed"}, headers=AUTH, timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        assert answered is not None and answered.status_code == 200
+        # Once the flood is gone, the listener answers again.
+        answered = wait(lambda: _answer(url, json={"status": "Closed"}, headers=AUTH, timeout=2),
+                        "the listener to answer again after the flood")
+        assert answered.status_code == 200
     finally:
         for sock in flood:
             sock.close()

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -20,25 +19,34 @@ from cctui.delivery import events as ev
 from .conftest import add_items, fast_config, json_lines, put_macro
 
 
-def test_ctrl_c_reports_not_sent_separately_and_retry_finishes_the_run(store, data_dir, make_receiver,
-                                                                       cctui_proc):
-    slow = make_receiver(delay=0.1)
+def start_send(data_dir, **pipes) -> subprocess.Popen:
+    """``cctui send hook --all`` as a real process (signals reach it as from a terminal)."""
+    return subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook", "--all"],
+                            text=True, env={**os.environ}, **pipes)
+
+
+def hold_mid_run(held, proc, wait) -> None:
+    """Wait until the run is mid-way: four records answered and both workers' requests
+    held on the wire, so the run cannot end before the test signals it."""
+    wait(lambda: held.state.count >= 6 or proc.poll() is not None, "two requests held on the wire")
+    assert proc.poll() is None and held.state.count == 6
+
+
+def test_ctrl_c_reports_not_sent_separately_and_retry_finishes_the_run(store, data_dir, held_receiver,
+                                                                       cctui_proc, wait):
+    slow = held_receiver(answer_first=4)
     ids = add_items(store, 40)
     put_macro(store, url=slow.url + "/hook", concurrency=2)
-    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
-                             "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ})
-    deadline = time.monotonic() + 60
-    while slow.state.count < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    assert proc.poll() is None
+    proc = start_send(data_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    hold_mid_run(slow, proc, wait)
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    slow.state.release()  # after the signal: the two on the wire are answered and logged
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     summary_line = out.strip().splitlines()[-1]
     sent = slow.state.count
     not_sent = len(ids) - sent
-    assert 0 < not_sent < len(ids)
+    assert sent >= 6 and 0 < not_sent < len(ids)
     assert f"sent {sent}, delivered {sent}, failed 0, skipped 0, not sent {not_sent}" in summary_line
     assert f"cancelled: {not_sent} not sent; `cctui retry` finishes the run" in err
     assert "Traceback" not in err and "logs --status failed" not in err
@@ -81,18 +89,15 @@ def test_retry_finishes_a_run_cancelled_before_anything_was_sent(cli, store, rec
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_polite_kill_or_a_closed_terminal_cancels_like_ctrl_c(signum, store, data_dir, make_receiver,
-                                                                cctui_proc):
-    slow = make_receiver(delay=0.1)
+def test_a_polite_kill_or_a_closed_terminal_cancels_like_ctrl_c(signum, store, data_dir, held_receiver,
+                                                                cctui_proc, wait):
+    slow = held_receiver(answer_first=4)
     ids = add_items(store, 40)
     put_macro(store, url=slow.url + "/hook", concurrency=2)
-    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "send", "hook",
-                             "--all"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while slow.state.count < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    assert proc.poll() is None
+    proc = start_send(data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hold_mid_run(slow, proc, wait)
     proc.send_signal(signum)
+    slow.state.release()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "cancelled" in err, err  # not killed mid-request
     [run] = store.runs_all()
@@ -103,19 +108,21 @@ def test_a_polite_kill_or_a_closed_terminal_cancels_like_ctrl_c(signum, store, d
     assert len(per_hook) == len(ids) and set(per_hook.values()) == {1}  # all, none twice
 
 
-def test_engine_shutdown_leaves_every_request_it_sent_logged_and_the_run_resumable(store, make_receiver):
-    slow = make_receiver(delay=0.2)
+def test_engine_shutdown_leaves_every_request_it_sent_logged_and_the_run_resumable(store, held_receiver, wait):
+    slow = held_receiver(answer_first=3)
     ids = add_items(store, 30)
     put_macro(store, url=slow.url + "/hook", concurrency=3)
     engine = Engine(store, fast_config())
 
     async def go():
         task = engine.start("hook", ids)
-        deadline = time.monotonic() + 30
-        while slow.state.count < 4 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert not task.done()
-        await engine.shutdown()  # what the TUI awaits as it quits
+        await wait.until(lambda: slow.state.count >= 6 or task.done(), "three requests held on the wire")
+        assert not task.done() and slow.state.count == 6
+        stopping = asyncio.ensure_future(engine.shutdown())  # what the TUI awaits as it quits
+        # Answered only once shutdown has cancelled the run (its first step, which the loop
+        # runs before this callback): the three are on the wire while it waits for them.
+        asyncio.get_running_loop().call_soon(slow.state.release)
+        await stopping
         assert task.done()  # the run ended within the grace time
         return task.result()
 

@@ -207,19 +207,17 @@ def test_run_is_persisted_before_the_first_request(store, receiver):
     assert store.run_get(seen["run"]["id"])["status"] == "done"
 
 
-def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, make_receiver):
-    slow = make_receiver(delay=0.2)
+def test_cancel_stops_new_attempts_and_marks_the_rest_not_sent(store, held_receiver, wait):
+    slow = held_receiver(answer_first=2)  # then both workers' requests wait on the wire
     ids = add_items(store, 40)
     put_macro(store, url=slow.url + "/hook", concurrency=2)
     engine = Engine(store, fast_config())
 
     async def main():
         task = engine.start("hook", ids)
-        for _ in range(3000):  # cancel mid-run: once the receiver has seen requests arrive
-            if slow.state.count >= 2:
-                break
-            await asyncio.sleep(0.01)
-        engine.cancel()
+        await wait.until(lambda: slow.state.count >= 4 or task.done(), "two requests held mid-run")
+        engine.cancel()  # mid-run: two answered, two on the wire, 36 never taken
+        slow.state.release()
         return await task
 
     summary = asyncio.run(main())

@@ -71,7 +71,7 @@ def test_after_durable_runs_once_everything_before_it_is_on_disk(store):
     assert all(on_disk >= n + 1 for n, on_disk in seen)
 
 
-def test_after_a_failed_write_nothing_more_is_acknowledged(store):
+def test_after_a_failed_write_nothing_more_is_acknowledged(store, wait):
     from cctui.errors import StoreWriteError
 
     seen: list[int] = []
@@ -92,10 +92,7 @@ def test_after_a_failed_write_nothing_more_is_acknowledged(store):
         recorder.attempt(entry(1))
         recorder.after_durable(lambda: seen.append(1))
         recorder.hand_over()
-        for _ in range(200):
-            if errors:
-                break
-            await asyncio.sleep(0.01)
+        await wait.until(lambda: errors, "the recorder to report the failed write")
         recorder.attempt(entry(2))  # this one is written: the disk had room again
         recorder.after_durable(lambda: seen.append(2))
         recorder.hand_over()

@@ -88,7 +88,7 @@ def test_a_commit_during_the_rebuild_is_not_lost(store):
     assert view.record(ids[3])["title"] == "mid"
 
 
-def test_another_process_change_is_picked_up_by_a_rebuild_off_the_loop(store, data_dir):
+def test_another_process_change_is_picked_up_by_a_rebuild_off_the_loop(store, data_dir, wait):
     ids = add_items(store, 100)
     counting = Counting(store)
     other = open_store(data_dir)  # a second Store on the directory behaves like another process
@@ -98,10 +98,7 @@ def test_another_process_change_is_picked_up_by_a_rebuild_off_the_loop(store, da
         view = RunView(counting, refresh=0)
         await asyncio.to_thread(view.load)
         other.feedback_update([ids[4]], {"title": "from elsewhere"})
-        for _ in range(5000):  # a guard against hanging, not a measurement
-            if view.record(ids[4])["title"] == "from elsewhere":
-                break
-            await asyncio.sleep(0.002)
+        await wait.until(lambda: view.record(ids[4])["title"] == "from elsewhere", "the view to rebuild")
         view.close()
         return loop_thread, view.record(ids[4])["title"]
 
