@@ -9,6 +9,7 @@ table, the TUI inspector and ``cctui logs`` all say the same thing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -83,7 +84,7 @@ def explain(status_code: int, body: str | bytes | None = None,
     if 200 <= status_code < 300:
         return Explanation(head, "Delivered.", "Nothing to do.")
     if 300 <= status_code < 400:
-        location = _header(headers, "location")
+        location = _CONTROL.sub("", _header(headers, "location") or "")
         where = f" to {location}" if location else ""
         return Explanation(f"{head}: URL moved{where}",
                            "The URL redirects (moved, http->https, trailing slash); cctui does not follow redirects.",
@@ -101,7 +102,7 @@ def explain(status_code: int, body: str | bytes | None = None,
 
 
 def _no_response(error: str | None) -> Explanation:
-    text = (error or "no response").strip()
+    text = _CONTROL.sub("", error or "no response").strip()
     low = text.lower()
     if "timed out" in low or "timeout" in low:
         return Explanation("no response: timed out", f"The receiver did not answer in time ({text}).",
@@ -188,5 +189,11 @@ def _json_detail(data: Any) -> tuple[str, str] | None:
     return None
 
 
+#: Characters a terminal acts on (C0 and C1 controls, DEL, bidi overrides): a receiver
+#: writes its error body, and these words are printed by `cctui send` and `cctui logs`.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clip(text: str, limit: int = 80) -> str:
+    text = _CONTROL.sub("", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
