@@ -36,7 +36,7 @@ class ControlCodeFilter(LineFilter):
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
         search = CONTROL_CODES.search
-        if not any(search(segment.text) for segment in segments):
-            return segments  # the usual case: one regex scan per segment, no copy
+        if not search("".join([segment.text for segment in segments])):
+            return segments  # the usual case: one scan of the line, no copy
         return [Segment(CONTROL_CODES.sub("", text), style, control) if not control and search(text)
                 else Segment(text, style, control) for text, style, control in segments]
