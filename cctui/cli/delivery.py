@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cctui.delivery.engine import Engine
     from cctui.delivery.receiver import Received
     from cctui.macros.model import Macro
+    from cctui.store import Store
 
 
 def register(cli: click.Group) -> None:
@@ -314,6 +315,8 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None, now
         waiting = pending(ctx.store, macro=macro, record_id=record_id)
         if summary.reason:
             click.echo(f"Nothing retried: {summary.reason}.")
+        elif waiting and (held := _held_retries(ctx.store, waiting)):
+            click.echo(f"Nothing retried: {held}.")
         elif waiting:
             noun = "retry is" if len(waiting) == 1 else "retries are"
             click.echo(f"Nothing due: {len(waiting)} {noun} scheduled, next at {waiting[0]['due']} "
@@ -324,6 +327,33 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None, now
     reporter.summary(summary)
     if not summary.ok:
         click.get_current_context().exit(1)
+
+
+def _held_retries(store: Store, waiting: list[dict]) -> str | None:
+    """Why scheduled retries that ``retry`` could have sent were not (another process is
+    sending them, or their macro is paused), or None when they are simply not due yet:
+    "retry --now sends them" would be wrong advice then."""
+    from cctui.delivery.scheduled import being_sent
+
+    busy = [e for e in waiting if being_sent(e)]
+    rest = [e for e in waiting if not being_sent(e)]
+    paused = sorted({str(e.get("macro")) for e in rest if (store.macro_get(str(e.get("macro"))) or {}).get("paused")})
+    if rest and not all(e.get("macro") in paused for e in rest):
+        return None  # some are only not due yet: the usual "Nothing due" line says when
+    parts = []
+    if busy:
+        parts.append(f"{_retries(len(busy))} {'is' if len(busy) == 1 else 'are'} being sent by another "
+                     "cctui process now")
+    if rest:
+        names = ", ".join(paused)
+        resume = "; ".join(f"`cctui macro resume {name}`" for name in paused)
+        parts.append(f"{_retries(len(rest))} {'waits' if len(rest) == 1 else 'wait'} for the paused "
+                     f"macro{'s' if len(paused) > 1 else ''} {names} ({resume})")
+    return "; ".join(parts)
+
+
+def _retries(count: int) -> str:
+    return f"{count} scheduled {'retry' if count == 1 else 'retries'}"
 
 
 # -- receiver -------------------------------------------------------------------------------

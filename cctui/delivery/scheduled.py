@@ -59,6 +59,11 @@ def _claim_live(entry: dict) -> bool:
     return age < CLAIM_TTL
 
 
+def being_sent(entry: dict) -> bool:
+    """Is ``entry`` claimed by another live cctui process (sent by it now, not by us)?"""
+    return _claim_live(entry)
+
+
 def _matches(entry: dict, macro: str | None, record_id: str | None) -> bool:
     return (macro is None or entry.get("macro") == macro) and (record_id is None or entry.get("record_id") == record_id)
 

@@ -409,3 +409,24 @@ def test_two_scheduled_retries_of_one_record_deliver_it_once(store, receiver, ru
     assert receiver.state.by_webhook_id == {first: 1, second: 2}
     assert store.retries_all() == []
     assert [e["delivery_id"] for e in store.log_iter(status="ok")] == [second]
+
+
+def test_retry_now_says_when_another_process_is_sending_the_scheduled_retries(store, run_at):
+    # Two `retry --now` started at once: the loser used to answer "Nothing due: 2 retries
+    # are scheduled, next at <a time already past> (`cctui retry --now` sends them now)".
+    put_macro(store)
+    base = {"macro": "hook", "attempt": 2, "due": NOW, "used": 1, "limited": 0, "claimed_by": os.getppid()}
+    store.retry_put([{**base, "delivery_id": "msg_a", "record_id": "BUG-0001"},
+                     {**base, "delivery_id": "msg_b", "record_id": "BUG-0002"}])
+    out = run_at(LATER, "retry", "--now").out
+    assert out.strip() == "Nothing retried: 2 scheduled retries are being sent by another cctui process now."
+
+
+def test_retry_now_names_the_paused_macro_a_scheduled_retry_waits_for(store, run_at):
+    put_macro(store)
+    store.macro_put({**store.macro_get("hook"), "paused": True, "paused_reason": "410 Gone"})
+    store.retry_put([{"macro": "hook", "attempt": 2, "due": NOW, "used": 1, "limited": 0,
+                      "delivery_id": "msg_a", "record_id": "BUG-0001"}])
+    out = run_at(LATER, "retry", "--now").out
+    assert out.strip() == ("Nothing retried: 1 scheduled retry waits for the paused macro hook "
+                           "(`cctui macro resume hook`).")
