@@ -1,7 +1,8 @@
 """The TUI's side of the delivery engine.
 
 The app owns one ``Dispatcher`` (``app.dispatcher``). It starts engine runs as tasks on the
-app's own event loop, so a run keeps going whichever screen is showing; it folds every
+app's own event loop, so a run keeps going whichever screen is showing (each run renders
+its bodies on a thread of its own: ``Engine(render_off_loop=True)``); it folds every
 engine event into a :class:`~cctui.tui.run_progress.RunProgress` (plain counters, cheap
 per event) and, at most ten times a second, tells subscribed widgets that something
 changed. Screens never see individual events: a 10k-record run must not cost 10k repaints.
