@@ -47,6 +47,11 @@ class TemplateError(MacroError):
     """A body template that fails to render or cannot yield valid JSON."""
 
 
+class RecordRefused(TemplateError):
+    """One record's value cannot go where its tag stands (a URL path segment it would make
+    ``..``): that record is not sent, the other records of the run go on."""
+
+
 class SecretError(MacroError):
     """A ``${NAME}`` that names an environment variable which is not set."""
 

@@ -202,9 +202,12 @@ def render_failure_entry(state: RunState, record_id: str, delivery_id: str, atte
             if name in headers and ("((" in value or "{%" in value):
                 headers[name] = mask_header_value(name, value)
     else:
+        url, headers = "", {}
+    if fixed is None or getattr(state.factory, "url_per_record", False):
+        # The run's URL is another record's when it has tags: show the template instead.
         from cctui.macros.secrets import mask_url
 
-        url, headers = mask_url(str(getattr(macro, "url", "") or "")), {}
+        url = mask_url(str(getattr(macro, "url", "") or ""), fixed.secrets if fixed is not None else ())
     _, started_at = stamp()
     return {
         **entry_head(state, record_id, delivery_id, attempt),

@@ -35,7 +35,7 @@ from cctui.delivery.retries import Budget
 from cctui.delivery.transport import HttpSender, make_transport
 from cctui.delivery.view import RunView
 from cctui.delivery.worker import RunState, Worker, read_record
-from cctui.errors import CctuiError, InputError, NotFound
+from cctui.errors import CctuiError, InputError, NotFound, RecordRefused
 from cctui.macros.model import Macro
 
 if TYPE_CHECKING:
@@ -335,7 +335,10 @@ class Engine:
     def _preflight(self, factory: RequestFactory, macro: Macro, record_id: str) -> None:
         record = read_record(self.store, macro, record_id)
         if record is not None:
-            factory.prepare(record)  # also works out the run's fixed request parts
+            try:
+                factory.prepare(record)  # also works out the run's fixed request parts
+            except RecordRefused:
+                pass  # this record's own value (a URL segment '..'): logged as not sent in the run
 
     def _delivered_before(self, macro_name: str) -> frozenset[str]:
         return frozenset(e["record_id"] for e in self.store.log_iter(macro=macro_name, status="ok"))

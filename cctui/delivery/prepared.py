@@ -118,8 +118,12 @@ class RequestFactory:
         self.environ = environ
         self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
         self._fast: tuple | None = None
-        # Headers with ((tags)) differ per record: nothing about the request is fixed then.
-        self._per_record = any(has_tags(value) for _, value in macro.header_list)
+        #: The URL has ((tags)): each record has its own (same host: tags stand only in the
+        #: path and query). Then the log shows a failed render with the URL template.
+        self.url_per_record = has_tags(macro.url)
+        # Headers or a URL with ((tags)) differ per record: nothing about the request is
+        # fixed then (worked out once here, so other macros pay nothing per record).
+        self._per_record = self.url_per_record or any(has_tags(value) for _, value in macro.header_list)
 
     @property
     def fixed(self) -> Fixed | None:

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 from jinja2 import Undefined
 
@@ -138,3 +138,16 @@ def header_text(value: Any) -> str:
             raise TemplateError(f"a tag's value holds the non-ASCII character {char!r}, which an HTTP "
                                 "header cannot carry (header values must be printable ASCII).")
     return text
+
+
+#: What :func:`url_value` puts around each tag's encoded value, so the rendered URL path
+#: can be checked segment by segment (:mod:`cctui.macros.url_template`); neither can be in
+#: an encoded value, and ``macro add`` refuses URL text holding them.
+URL_OPEN, URL_CLOSE = "\x04", "\x05"
+
+
+def url_value(value: Any) -> str:
+    """``value`` percent-encoded for a URL path segment or query value (UTF-8; everything
+    but the unreserved ``A-Z a-z 0-9 - . _ ~``, so ``/ ? # % &`` and spaces cannot change
+    the URL's shape), between the segment markers."""
+    return URL_OPEN + quote(to_text(value), safe="", errors="backslashreplace") + URL_CLOSE

@@ -23,6 +23,7 @@ from cctui.core.records import FIELD_NAME, READ_ONLY_FEEDBACK, Schema
 from cctui.errors import CctuiError, InputError, MacroError, TemplateError
 from cctui.macros.secrets import HEADER_VALUE_OK, MASK, SECRET_REF, mask_url, split_url
 from cctui.macros.templating import FORMATS, CompiledBody, compile_body, compile_header, has_tags
+from cctui.macros.url_template import check_url_template
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TARGETS = ("feedback", "users")
@@ -131,13 +132,11 @@ def _url(value: Any, where: str) -> str:
         raise _masked_value_error(where, "key 'url'")
     if not url.startswith("${") and not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
         raise MacroError(f"{where}: key 'url' must be an http:// or https:// URL, got {url[:80]!r}.")
-    if any(c.isspace() for c in url):
+    if has_tags(url):
+        # Rendered per record, in the path and query only (see url_template's rules).
+        check_url_template(url, where)
+    elif any(c.isspace() for c in url):
         raise MacroError(f"{where}: key 'url' contains whitespace.")
-    if "((" in url or "{%" in url:
-        # Not rendered there: the url would go out with "((id))" in it, without a word.
-        raise MacroError(f"{where}: key 'url' holds a ((tag)) or {{% %}} block, but tags are filled in "
-                         "only in the body and the headers; put the value in the body, or use ${NAME} "
-                         "for a fixed part of the url.")
     if split_url(url) is None:
         raise MacroError(f"{where}: key 'url' is not a valid URL (an unclosed '[' or a bad user-info), "
                          f"got {mask_url(url)[:80]!r}.")

@@ -19,6 +19,7 @@ from cctui.macros.model import Macro, user_info_conflict
 from cctui.macros.source import RecordSource
 from cctui.macros.tags import available_tags, base_fields, build_context
 from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
+from cctui.macros.url_template import compile_url, render_url
 
 #: ``render_request(missing_secrets=...)``: fail on an unset ``${NAME}``, or leave it visible.
 MISSING_SECRETS = ("error", "placeholder")
@@ -167,13 +168,9 @@ def render_request(
         url, headers, signing, found = _resolve_secrets(macro, environ, missing)
     except SecretError as exc:
         raise SecretError(f"{where}: {exc}") from None
-    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE) and not (missing and "${" in url):
-        raise MacroError(f"{where}: the url must be http:// or https:// once resolved, got {sec.mask_url(url, found)[:80]!r}.")
-    if sec.split_url(url) is None and not (missing and "${" in url):
-        raise MacroError(f"{where}: the url is not a valid URL once resolved (an unclosed '[' or a bad "
-                         f"user-info), got {sec.mask_url(url, found)[:80]!r}.")
-
-    url = _user_info_as_header(where, url, headers, found, missing)
+    url_tags = has_tags(macro.url)
+    if not url_tags:
+        url = _checked_url(where, url, headers, found, missing)
 
     compiled = macro.compiled()
     context = build_context(
@@ -195,6 +192,9 @@ def render_request(
         tags += sorted(known - set(tags))
         line = compiled.name_lines.get(unknown[0])
         raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], tags, line)}")
+    if url_tags:  # /issue/((jira_key)): this record's URL (the host cannot change)
+        url = _checked_url(where, _render_url(macro, context, store, environ, found, missing, known_fields),
+                           headers, found, missing)
     try:
         body = compiled.render(context) if macro.body else ""
     except TemplateError as exc:
@@ -216,6 +216,43 @@ def render_request(
         secrets=frozenset(s for s in found if s), warnings=_tls_warnings(macro) + check_limits(macro, body),
         signing_secret=signing, missing_secrets=tuple(dict.fromkeys(missing or ())),
     )
+
+
+def _checked_url(where: str, url: str, headers: list[tuple[str, str]], found: set[str],
+                 missing: list[str] | None) -> str:
+    """``url`` (resolved) checked: http(s), splittable; its user-info moved to ``headers``."""
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE) and not (missing and "${" in url):
+        raise MacroError(f"{where}: the url must be http:// or https:// once resolved, got {sec.mask_url(url, found)[:80]!r}.")
+    if sec.split_url(url) is None and not (missing and "${" in url):
+        raise MacroError(f"{where}: the url is not a valid URL once resolved (an unclosed '[' or a bad "
+                         f"user-info), got {sec.mask_url(url, found)[:80]!r}.")
+    return _user_info_as_header(where, url, headers, found, missing)
+
+
+def _render_url(macro: Macro, context: dict, store: RecordSource | None, environ: Mapping[str, str],
+                found: set[str], missing: list[str] | None, known_fields: Iterable[str] | None) -> str:
+    """The macro's URL template rendered for a record (:mod:`cctui.macros.url_template`):
+    each tag's value percent-encoded, ``${NAME}`` resolved after the tags."""
+    where = f"macro {macro.name}"
+    compiled = compile_url(macro.url)
+    unknown = compiled.unknown_names(context)
+    if unknown:
+        known = frozenset(known_fields) if known_fields is not None else _known_for(store, macro.target, unknown)
+        for tag in unknown:
+            if tag in known:
+                context[tag] = None  # a known field this record lacks: empty
+        unknown = [tag for tag in unknown if tag not in known]
+        if unknown:
+            tags = available_tags(getattr(store, "schema", None), context, target=macro.target)
+            raise TemplateError(f"{where}: url: {_without_body(unknown_tag_message(unknown[0], tags, None))}")
+
+    def resolve(ref: str) -> str:
+        try:
+            return sec.resolve(ref, environ, where="url", found=found, missing=missing)
+        except SecretError as exc:
+            raise SecretError(f"{where}: {exc}") from None
+
+    return render_url(macro.url, context, resolve, where)
 
 
 def _user_info_as_header(where: str, url: str, headers: list[tuple[str, str]], found: set[str],
@@ -291,7 +328,9 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
                      ) -> tuple[str, list[tuple[str, str]], str | None, set[str]]:
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
-    url = sec.resolve(macro.url, environ, where="url", found=found, missing=missing)
+    # A URL with tags is resolved per record, after its tags (_render_url).
+    url = macro.url if has_tags(macro.url) else sec.resolve(macro.url, environ, where="url", found=found,
+                                                            missing=missing)
     found.update(sec.literal_secrets(macro.url))  # a token typed into the URL is a secret too
     headers: list[tuple[str, str]] = []
     for number, (name, value) in enumerate(macro.header_list, start=1):
@@ -392,6 +431,10 @@ def check_tags(macro: Macro, known_fields: Iterable[str] = frozenset(), *,
     if unknown:
         line = compiled.name_lines.get(unknown[0])
         raise TemplateError(f"{where}: {unknown_tag_message(unknown[0], known, line)}")
+    if has_tags(macro.url):
+        unknown = compile_url(macro.url).unknown_names(context)
+        if unknown:
+            raise TemplateError(f"{where}: url: {_without_body(unknown_tag_message(unknown[0], known, None))}")
     for number, (name, value) in enumerate(macro.header_list, start=1):
         if has_tags(value):
             unknown = compile_header(_header_source(value)[0]).unknown_names(context)

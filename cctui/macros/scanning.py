@@ -20,7 +20,7 @@ from cctui.macros.escaping import strict_loads
 #: The filter (registered by :mod:`cctui.macros.templating`) each tag is piped through,
 #: by where it stands: in a JSON string, as a JSON value, in a form, text or header body.
 FILTER_FOR = {"string": "_json_str", "value": "_json_value", "form": "_form", "text": "_text",
-              "header": "_header"}
+              "header": "_header", "url": "_url"}
 
 
 @dataclass(frozen=True)

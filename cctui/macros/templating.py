@@ -46,6 +46,7 @@ from cctui.macros.escaping import (
     strict_loads,
     to_text,
     tojson,
+    url_value,
 )
 from cctui.macros.sandbox import BudgetedEnvironment
 from cctui.macros.scanning import always_json, check_json_shape, rewrite, scan
@@ -54,6 +55,8 @@ FORMATS = ("json", "form", "text")
 #: A header value template (``X-Source: cctui-((id))``): not a body format, compiled by
 #: :func:`compile_header`.
 HEADER = "header"
+#: A URL template (``/issue/((jira_key))``): compiled by :func:`compile_url_template`.
+URL = "url"
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -84,6 +87,7 @@ def _make_env() -> BudgetedEnvironment:
         _form=form_value,
         _text=to_text,
         _header=header_text,
+        _url=url_value,
         tojson=tojson,
         mrkdwn=mrkdwn,
         oneline=oneline,
@@ -233,7 +237,7 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
     Raises :class:`TemplateError` for a syntax error, a JSON body that cannot be valid
     JSON, or a sandbox escape, naming the template's line (and column where known).
     """
-    if fmt not in FORMATS and fmt != HEADER:
+    if fmt not in FORMATS and fmt not in (HEADER, URL):
         raise TemplateError(f"format: unknown body format {fmt!r} (known: {', '.join(FORMATS)}).")
     segments = scan(source, json_aware=fmt == "json")
     if fmt == "json" and source.strip():
@@ -265,3 +269,9 @@ def compile_header(source: str) -> CompiledBody:
     (:func:`header_text`); TemplateError for a syntax error."""
     return compile_body(source, HEADER)
 
+
+
+def compile_url_template(source: str) -> CompiledBody:
+    """Compile (once) a URL template: each tag's value is percent-encoded (:func:`url_value`);
+    :mod:`cctui.macros.url_template` checks its place and renders it."""
+    return compile_body(source, URL)

@@ -1,12 +1,78 @@
-"""A ``((tag))`` in a macro's url is not rendered (tags are filled in the body and the
-headers only), so ``macro add`` refuses it with one sentence instead of storing a macro
-that sends ``/issue/((jira_key))`` literally, without a word."""
+"""``((tags))`` in a macro's url: rendered per record in the path and the query, each
+value percent-encoded so a record can never add a segment, a parameter or a fragment, nor
+choose the host; ``${VAR}`` resolved after the tags. Through the real CLI against a raw
+loopback server that keeps each request line exactly as it arrived."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+
 import pytest
 
-from tests.delivery.conftest import add_items
+from tests.delivery.conftest import add_items, put_macro
+
+SECRET = "hunter2-s3cret-value"
+
+
+class LineServer:
+    """A raw TCP server on 127.0.0.1: keeps each request line as read, answers the next
+    status of ``statuses`` (200 once they run out)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.lines: list[bytes] = []
+        self.statuses = list(statuses or [])
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def handle(reader, writer):
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                head += chunk
+            self.lines.append(head.split(b"\r\n", 1)[0])
+            status = self.statuses.pop(0) if self.statuses else 200
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" % status)
+            await writer.drain()
+            writer.close()
+
+        async def start():
+            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    def __enter__(self) -> LineServer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self.server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def paths(self) -> list[str]:
+        return [line.decode("ascii").split(" ")[1] for line in self.lines]
+
+
+@pytest.fixture
+def line_server():
+    with LineServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -18,29 +84,186 @@ def store(data_dir):
     s.close()
 
 
+def logs(run_cli, *args: str) -> list[dict]:
+    return [json.loads(line) for line in run_cli("logs", "--json", *args).out.splitlines() if line.strip()]
+
+
+def test_path_and_query_tags_render_per_record_on_the_request_line_and_in_the_log(run_cli, store, line_server):
+    ids = add_items(store, 3)
+    store.feedback_update_each({rid: {"jira_key": f"OPS-{n + 7}"} for n, rid in enumerate(ids)})
+    put_macro(store, url=line_server.base + "/rest/api/2/issue/((jira_key))/comment?id=((id))&v=((votes + 1))")
+    sent = run_cli("send", "hook", "--all")
+    assert sent.code == 0, sent
+    wanted = {f"/rest/api/2/issue/OPS-{n + 7}/comment?id={rid}&v={n + 1}" for n, rid in enumerate(ids)}
+    assert sorted(line_server.paths()) == sorted(wanted)
+    assert all(line.startswith(b"POST /rest/") and line.endswith(b" HTTP/1.1") for line in line_server.lines)
+    assert {e["record_id"]: e["url"] for e in logs(run_cli)} == {
+        rid: f"{line_server.base}/rest/api/2/issue/OPS-{n + 7}/comment?id={rid}&v={n + 1}"
+        for n, rid in enumerate(ids)}
+
+
+# value -> how it must stand in the path segment and the query value
+HOSTILE = [
+    ("../admin", "..%2Fadmin"),
+    ("a/b?c=d#e", "a%2Fb%3Fc%3Dd%23e"),
+    ("%2e%2e", "%252e%252e"),
+    ("two words & more", "two%20words%20%26%20more"),
+    ("Łódź ✓ مرحبا", "%C5%81%C3%B3d%C5%BA%20%E2%9C%93%20%D9%85%D8%B1%D8%AD%D8%A8%D8%A7"),
+    ("a\r\nX-Injected: 1", "a%0D%0AX-Injected%3A%201"),
+    ("${HOOK_SECRET}", "%24%7BHOOK_SECRET%7D"),
+    ("x+y=z;w", "x%2By%3Dz%3Bw"),
+]
+
+
+@pytest.mark.parametrize("value, encoded", HOSTILE, ids=[v for v, _ in HOSTILE])
+def test_a_hostile_value_stays_inside_its_path_segment_and_its_query_value(
+        run_cli, store, data_dir, line_server, value, encoded):
+    (rid,) = add_items(store, 1, title=value)
+    put_macro(store, url=line_server.base + "/issues/((title))/comment?q=((title))&k=${HOOK_SECRET}")
+    sent = run_cli("send", "hook", "--all", "--json", env={"HOOK_SECRET": SECRET})
+    assert sent.code == 0, sent
+    # One segment, one parameter, no fragment: the value cannot change the URL's shape.
+    assert line_server.lines == [f"POST /issues/{encoded}/comment?q={encoded}&k={SECRET} HTTP/1.1".encode()]
+    (entry,) = logs(run_cli)
+    assert entry["url"] == f"{line_server.base}/issues/{encoded}/comment?q={encoded}&k=••••"
+    # The record's "${HOOK_SECRET}" text never became the variable; the secret is masked
+    # everywhere cctui shows or keeps the request.
+    shown = sent.out + run_cli("logs").out + run_cli("export", "logs", "--format", "json").out
+    shown += run_cli("macro", "preview", "hook", "--item", rid, env={"HOOK_SECRET": SECRET}).out
+    shown += "".join(p.read_text(errors="replace") for p in data_dir.rglob("*") if p.is_file())
+    assert SECRET not in shown
+
+
+@pytest.mark.parametrize("title", ["..", ".", ""])
+def test_a_value_that_makes_a_dot_or_empty_path_segment_is_not_sent_and_the_others_go_on(
+        run_cli, store, line_server, title):
+    ids = add_items(store, 3)
+    # The refused record first: the run's up-front check must not stop the other records.
+    store.feedback_update([ids[0]], {"title": title})
+    put_macro(store, url=line_server.base + "/a/((title))/b?id=((id))")
+    sent = run_cli("send", "hook", "--all")
+    assert sent.code == 1, sent
+    assert "sent 2, delivered 2, failed 1" in sent.out, sent.out  # counted like any render failure
+    assert sorted(line_server.paths()) == sorted(f"/a/Crash%20%23{n}%20on%20save/b?id={ids[n]}" for n in (1, 2))
+    (entry,) = logs(run_cli, "--item", ids[0])
+    assert entry["status_code"] == 0 and entry["not_sent"] is True
+    # The log shows the url template, not another record's url.
+    assert entry["url"] == line_server.base + "/a/((title))/b?id=((id))"
+    kind = "empty" if title == "" else "a step up or along the path"
+    assert entry["error"].startswith("macro hook: url: a tag's value") and kind in entry["error"], entry["error"]
+    assert "this record is not sent" in entry["error"] and "\n" not in entry["error"]
+
+
+def test_a_record_missing_the_field_is_not_sent_when_that_leaves_an_empty_path_segment(run_cli, store, line_server):
+    ids = add_items(store, 2)
+    store.feedback_update([ids[1]], {"jira_key": "OPS-9"})  # ids[0] has none: renders empty
+    put_macro(store, name="comment", url=line_server.base + "/issue/((jira_key))/comment")
+    put_macro(store, name="query", url=line_server.base + "/hook?key=((jira_key))&id=((id))")
+    sent = run_cli("send", "comment", "--all")
+    assert sent.code == 1 and "delivered 1, failed 1" in sent.out, sent
+    # /issue//comment would reach /issue/comment on a server that merges slashes.
+    assert line_server.paths() == ["/issue/OPS-9/comment"]
+    (entry,) = logs(run_cli, "--item", ids[0])
+    assert entry["not_sent"] and "empty for this record" in entry["error"] and "path segment 2" in entry["error"]
+    # An empty query value changes nothing of the URL's shape: sent.
+    assert run_cli("send", "query", "--all").code == 0
+    assert sorted(line_server.paths()[1:]) == sorted([f"/hook?key=&id={ids[0]}", f"/hook?key=OPS-9&id={ids[1]}"])
+
+
 @pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/rest/issue/((jira_key))",
-    "http://127.0.0.1:9/hook?id=((id))",
-    "http://127.0.0.1:9/{%if(id)%}a{%endif%}",
+    "http://((host))/x",
+    "http://127.0.0.1:((port))/x",
+    "http://bot:((password))@127.0.0.1/x",
+    "http://((user))@127.0.0.1/x",
+    "http://127.0.0.1((suffix))/x",
+    "http://127.0.0.1{% if id %}.evil.example{% endif %}/x",
+    "http://127.0.0.1/x#((id))",
+    "((scheme))://127.0.0.1/x",
 ])
-def test_macro_add_refuses_tags_in_the_url_with_exit_2_and_stores_nothing(run_cli, tmp_path, url):
+def test_macro_add_refuses_a_tag_before_the_path_with_one_sentence_and_stores_nothing(run_cli, tmp_path, url):
     path = tmp_path / "tagged.toml"
     path.write_text(f'name = "tagged"\nurl = "{url}"\nbody = \'{{"id": "((id))"}}\'\n')
     code, out, err = run_cli("macro", "add", str(path))
     assert code == 2 and out == "", (code, out, err)
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "key 'url'" in lines[0] and "only in the body and the headers" in lines[0], err
+    assert len(lines) == 1 and str(path) in lines[0] and "key 'url'" in lines[0], err
+    assert "Traceback" not in err
+    if not url.startswith("(("):  # that one fails the http(s) check first
+        assert "may stand only in the path or the query, after the host" in lines[0], err
     assert run_cli("macro", "list", "--json").out == ""
 
 
-def test_a_stored_macro_with_a_tag_in_its_url_is_not_sent_literally(run_cli, store, data_dir):
-    # A macro stored before this check (or written by hand) fails in one sentence at send.
+def test_a_variable_that_ends_before_the_host_does_is_refused_at_send_and_nothing_goes_out(
+        run_cli, store, line_server):
+    add_items(store, 2)
+    put_macro(store, url="${HOOK_BASE}((title))/x")  # accepted: the host is only known at send
+    sent = run_cli("send", "hook", "--all", env={"HOOK_BASE": f"http://127.0.0.1:{line_server.port}"})
+    assert sent.code == 2, sent
+    assert "may stand only in the path or the query" in sent.err and "${HOOK_BASE}" in sent.err, sent.err
+    assert line_server.lines == []
+    # Ending in "/", the variable holds the whole host: the tags are in the path.
+    put_macro(store, url="${HOOK_BASE}/((id))")
+    assert run_cli("send", "hook", "--all").code == 0
+    assert len(line_server.lines) == 2
+
+
+def test_preview_shows_the_rendered_url_with_secrets_masked(run_cli, store, tmp_path):
+    (rid,) = add_items(store, 1, jira_key="OPS-42", title="Crash & burn")
+    path = tmp_path / "jira.toml"
+    path.write_text('name = "jira-comment"\n'
+                    'url = "https://bot:${JIRA_PW}@acme.example/rest/api/2/issue/((jira_key))/comment'
+                    '?t=((title|lower))&token=${JIRA_TOKEN}"\n'
+                    'body = \'{"body": "((title))"}\'\n')
+    assert run_cli("macro", "add", str(path)).code == 0
+    env = {"JIRA_PW": "pw-s3cret-1", "JIRA_TOKEN": "tok-s3cret-2"}
+    text = run_cli("macro", "preview", "jira-comment", "--item", rid, env=env)
+    as_json = run_cli("macro", "preview", "jira-comment", "--item", rid, "--json", env=env)
+    assert text.code == 0 and as_json.code == 0, (text, as_json)
+    url = "https://acme.example/rest/api/2/issue/OPS-42/comment?t=crash%20%26%20burn&token=••••"
+    assert text.out.splitlines()[0] == f"POST {url}"
+    assert json.loads(as_json.out)["url"] == url
+    assert "Authorization: Basic ••••" in text.out  # the user-info, as for a url without tags
+    assert "s3cret" not in text.out + as_json.out + text.err
+
+
+def quick_retries(tmp_path, monkeypatch, schedule: str = "[0.05, 0.1]", extra: str = "") -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[delivery]\nretry_schedule = {schedule}\njitter = 0.0\n{extra}")
+    monkeypatch.setenv("CCTUI_CONFIG", str(config))
+
+
+def test_retries_of_a_record_go_to_the_same_url(run_cli, store, tmp_path, monkeypatch):
+    quick_retries(tmp_path, monkeypatch)
+    with LineServer(statuses=[503, 503]) as server:
+        (rid,) = add_items(store, 1, jira_key="OPS-5")
+        put_macro(store, url=server.base + "/issue/((jira_key))/comment?id=((id))&at=((now))")
+        sent = run_cli("send", "hook", "--all")
+        assert sent.code == 0, sent
+        assert len(server.lines) == 3 and len(set(server.lines)) == 1, server.lines
+    attempts = logs(run_cli, "--item", rid)
+    assert [e["attempt"] for e in attempts] == [3, 2, 1]
+    assert len({e["url"] for e in attempts}) == 1 and "/issue/OPS-5/comment?id=" in attempts[0]["url"]
+
+
+def test_the_circuit_breaker_counts_every_records_url_against_one_host(run_cli, store, tmp_path, monkeypatch):
+    quick_retries(tmp_path, monkeypatch, "[]", "breaker_threshold = 3\n")  # no retries: one attempt each
+    with LineServer(statuses=[500] * 40) as server:
+        add_items(store, 8)
+        put_macro(store, url=server.base + "/items/((id))", concurrency=1)
+        sent = run_cli("send", "hook", "--all")
+        # Three records' different urls failed on one host: the breaker opened for it.
+        assert sent.code == 1 and len(server.lines) == 3, (sent, server.lines)
+        assert len(set(server.lines)) == 3
+
+
+def test_a_literal_dot_escape_next_to_a_tag_is_still_a_dot_segment(store):
+    from cctui.errors import RecordRefused
+    from cctui.macros import render_request
     from cctui.macros.model import Macro
 
-    add_items(store, 1)
-    macro = Macro.from_dict({"name": "hook", "url": "http://127.0.0.1:9/x", "body": "{}"}).to_dict()
-    macro["url"] = "http://127.0.0.1:9/issue/((id))"
-    store.macro_put(macro)
-    code, out, err = run_cli("send", "hook", "--all")
-    assert code == 2 and "key 'url'" in err and "only in the body and the headers" in err, (code, out, err)
-    assert list(store.log_iter(macro="hook")) == []
+    (rid,) = add_items(store, 1, title=".")
+    macro = Macro.from_dict({"name": "m", "url": "http://127.0.0.1:9/a/%2E((title))/b"})
+    with pytest.raises(RecordRefused, match=r"path segment 2 '\.\.'"):
+        render_request(macro, store.feedback_get(rid), store=store)
+    store.feedback_update([rid], {"title": "x"})
+    assert render_request(macro, store.feedback_get(rid), store=store).url == "http://127.0.0.1:9/a/%2Ex/b"

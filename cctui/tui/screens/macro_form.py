@@ -51,7 +51,19 @@ class UrlValidator(Validator):
     """http(s) URL with a host; ``${VAR}`` counts as text (its value is read at send time)."""
 
     def validate(self, value: str) -> ValidationResult:
-        probe = VARIABLE.sub("x", value.strip())
+        from cctui.errors import TemplateError
+        from cctui.macros.url_template import first_tag, literal_text, tags_in_place
+
+        text = value.strip()
+        try:
+            start = first_tag(text)
+        except TemplateError as exc:  # a tag left open: say so (the save would refuse it too)
+            return self.failure(str(exc).removeprefix("body: "))
+        if start is not None:
+            if not text.startswith("${") and not tags_in_place(VARIABLE.sub("x", text[:start])):
+                return self.failure("a ((tag)) may stand only in the path or the query, after the host")
+            text = literal_text(text)  # spaces inside ((tags)) and {% %} blocks are the template's
+        probe = VARIABLE.sub("x", text)
         if not probe:
             return self.failure("url is empty")
         if not re.match(r"^https?://[^/\s]+", probe):
