@@ -41,7 +41,7 @@ def _stored(ctx: Context, name: str) -> Macro:
 def _known_fields(ctx: Context, target: str) -> frozenset[str]:
     """Field names a tag may use: standard, configured extras, present in the data, and
     written by some macro (return values, on_success)."""
-    from cctui.macros.request import known_fields
+    from cctui.macros.known import known_fields
 
     return known_fields(ctx.store, target) | ctx.schema.extra_fields
 

@@ -24,8 +24,8 @@ from cctui.delivery.prepared import Prepared, stamp
 from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import HttpSender
 from cctui.macros import signing
-from cctui.macros.request import wire_headers
 from cctui.macros.secrets import MASK, mask_cut_end, mask_header_value
+from cctui.macros.wire import wire_headers
 
 if TYPE_CHECKING:
     from cctui.delivery.worker import RunState

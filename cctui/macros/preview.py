@@ -13,8 +13,9 @@ from cctui.core.records import shown_value
 from cctui.errors import MacroError, NotFound
 from cctui.macros import signing
 from cctui.macros.model import Macro
-from cctui.macros.request import RenderedRequest, render_request, wire_headers
+from cctui.macros.request import RenderedRequest, render_request
 from cctui.macros.source import RecordSource
+from cctui.macros.wire import wire_headers
 
 #: The ``webhook-id`` a preview shows (a real send uses one id per record and run).
 PREVIEW_WEBHOOK_ID = "msg_preview"

@@ -6,20 +6,23 @@ import base64
 import functools
 import os
 import re
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from cctui.errors import CctuiError, MacroError, SecretError, TemplateError
 from cctui.macros import secrets as sec
+from cctui.macros.known import known_fields as known_fields  # re-exported: the CLI's import
+from cctui.macros.known import known_for, schema_extra
 from cctui.macros.limits import check_limits
 from cctui.macros.model import Macro, user_info_conflict
 from cctui.macros.source import RecordSource
-from cctui.macros.tags import available_tags, base_fields, build_context
+from cctui.macros.tags import available_tags, build_context
 from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
 from cctui.macros.url_template import compile_url, render_url
+from cctui.macros.wire import host_header as host_header  # re-exported
+from cctui.macros.wire import wire_headers as wire_headers  # re-exported
 
 #: ``render_request(missing_secrets=...)``: fail on an unset ``${NAME}``, or leave it visible.
 MISSING_SECRETS = ("error", "placeholder")
@@ -72,67 +75,6 @@ def _base_url(config: Any) -> str | None:
     return getattr(config, "base_url", None)
 
 
-def _schema_extra(store: RecordSource | None) -> frozenset[str]:
-    schema = getattr(store, "schema", None)
-    return frozenset(getattr(schema, "extra_fields", ()) or ())
-
-
-# store -> {target: (revision, known field names)}; weak, so a closed store is let go.
-_KNOWN: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, frozenset[str]]]] = weakref.WeakKeyDictionary()
-
-
-def _fields_of(records: Iterable[Mapping[str, Any]]) -> set[str]:
-    names: set[str] = set()
-    last: Any = None
-    for record in records:
-        keys = record.keys()
-        if keys != last:  # most records share a handful of shapes
-            names.update(keys)
-            last = keys
-    return names
-
-
-def known_fields(store: RecordSource | None, target: str = "feedback", *, fresh: bool = False) -> frozenset[str]:
-    """Every field name a tag of a ``target`` macro may use: the standard fields, the
-    configured ``[records] extra_fields``, every field present in the store's records of
-    that target, and every field some stored macro writes (``return_values``,
-    ``on_success``). A record that lacks one of them renders it empty (null as a value).
-
-    Computed once per store revision and cached: :func:`render_request` asks for it only
-    when a template reads a name the record itself lacks. ``fresh=True`` recomputes now
-    if the revision moved.
-    """
-    names = set(base_fields(target)) | _schema_extra(store)
-    if store is None:
-        return frozenset(names)
-    try:
-        per_store = _KNOWN.setdefault(store, {})
-    except TypeError:  # not weak-referenceable: no cache
-        per_store = {}
-    cached = per_store.get(target)
-    revision = getattr(store, "revision", None)
-    if cached is not None and (cached[0] == revision or not fresh and revision is None):
-        return cached[1]
-    records = store.users_all() if target == "users" else store.feedback_all()
-    names |= _fields_of(records)
-    for stored in store.macros_all():
-        if stored.get("target", "feedback") == target:
-            names.update(stored.get("return_values") or {})
-            names.update(stored.get("on_success") or {})
-    result = frozenset(names)
-    per_store[target] = (revision, result)
-    return result
-
-
-def _known_for(store: RecordSource | None, target: str, wanted: Iterable[str]) -> frozenset[str]:
-    """The cached known fields, refreshed only if one of ``wanted`` is missing and the
-    store changed since (so a bulk send does not re-read 100k records per record)."""
-    per_store = _KNOWN.get(store) if store is not None else None
-    cached = per_store.get(target) if per_store else None
-    if cached is not None and all(name in cached[1] for name in wanted):
-        return cached[1]
-    return known_fields(store, target, fresh=True)
-
 
 def render_request(
     macro: Macro,
@@ -175,14 +117,14 @@ def render_request(
     compiled = macro.compiled()
     context = build_context(
         record, target=macro.target, store=store, base_url=_base_url(config),
-        extra_names=macro.field_names | _schema_extra(store), now=now,
+        extra_names=macro.field_names | schema_extra(store), now=now,
     )
     unknown = compiled.unknown_names(context)
     if unknown:
         if known_fields is not None:
             known = frozenset(known_fields)
         else:
-            known = _known_for(store, macro.target, unknown)
+            known = known_for(store, macro.target, unknown)
         for name in unknown:
             if name in known:
                 context[name] = None  # a known field this record lacks: empty / null
@@ -237,7 +179,7 @@ def _render_url(macro: Macro, context: dict, store: RecordSource | None, environ
     compiled = compile_url(macro.url)
     unknown = compiled.unknown_names(context)
     if unknown:
-        known = frozenset(known_fields) if known_fields is not None else _known_for(store, macro.target, unknown)
+        known = frozenset(known_fields) if known_fields is not None else known_for(store, macro.target, unknown)
         for tag in unknown:
             if tag in known:
                 context[tag] = None  # a known field this record lacks: empty
@@ -278,41 +220,6 @@ def _user_info_as_header(where: str, url: str, headers: list[tuple[str, str]], f
     headers.append(("Authorization", f"Basic {credential}"))
     return url
 
-
-#: Methods that carry no Content-Length when their body is empty (as aiohttp sends them).
-NO_LENGTH_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@functools.lru_cache(maxsize=512)
-def host_header(url: str) -> str | None:
-    """The ``Host`` header cctui sends for ``url``: the host lowercased (IDNA-encoded), the
-    port only when it is not the scheme's default; None when the URL has no usable host."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-        if not host:
-            return None
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except (ValueError, UnicodeError):
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
-        return f"{host}:{port}"
-    return host
-
-
-def wire_headers(method: str, url: str, body_length: int) -> list[tuple[str, str]]:
-    """The headers the transport writes from the request line and body (``Host``,
-    ``Content-Length``): the log and the preview list them with the others."""
-    out = []
-    host = host_header(url)
-    if host is not None:
-        out.append(("Host", host))
-    if body_length or method not in NO_LENGTH_METHODS:
-        out.append(("Content-Length", str(body_length)))
-    return out
 
 
 #: What previews, the form and the log say about a macro with ``verify = false``.
@@ -385,7 +292,7 @@ def _render_header(macro: Macro, index: int, name: str, value: str, context: dic
         raise TemplateError(f"{where}: {_without_body(exc)}") from None
     unknown = compiled.unknown_names(context)
     if unknown:
-        known = frozenset(known_fields) if known_fields is not None else _known_for(store, macro.target, unknown)
+        known = frozenset(known_fields) if known_fields is not None else known_for(store, macro.target, unknown)
         for tag in unknown:
             if tag in known:
                 context[tag] = None
