@@ -353,9 +353,16 @@ def split_url(url: str) -> SplitResult | None:
         return None
 
 
+#: A ``((tag))`` in a URL's query value: filled from the record per request, no secret.
+_TAG = re.compile(r"\(\(.*?\)\)|\{%.*?%\}")
+
+
 def _only_references(value: str) -> bool:
-    """Is ``value`` made of ``${NAME}`` references only (a reference is no secret)?"""
-    return "${" in value and not SECRET_REF.sub("", value).strip()
+    """Is ``value`` made of ``${NAME}`` references or ``((tags))`` only (a reference, or
+    the name of a record's field, is no secret)?"""
+    if "${" not in value and "((" not in value and "{%" not in value:
+        return False
+    return not _TAG.sub("", SECRET_REF.sub("", value)).strip()
 
 
 def literal_secrets(url: str) -> set[str]:

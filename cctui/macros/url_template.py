@@ -120,11 +120,14 @@ def render_url(url: str, context: dict[str, Any], resolve: Callable[[str], str],
         raise exc.with_traceback(None) from None
     if refs:
         text = _REF.sub(lambda m: resolve(refs[int(m.group(1))]), text)
-    if prefix.startswith("${"):
-        resolved = SECRET_REF.sub(lambda m: resolve(m.group(0)), prefix)
-        if not tags_in_place(resolved) and "${" not in resolved:  # "${" left: a preview, unset
+    # Checked for every url, not only one starting with ${VAR}: a stored macro may not have
+    # come through `macro add`. The prefix is short and has no tags: this costs little.
+    resolved = SECRET_REF.sub(lambda m: resolve(m.group(0)), prefix) if refs else prefix
+    if not tags_in_place(resolved) and "${" not in resolved:  # "${" left: a preview, unset
+        if prefix.startswith("${"):
             raise MacroError(f"{where}: {PLACE}; here the value of {prefix.partition('}')[0]}}} ends "
                              "before the host is complete.")
+        raise MacroError(f"{where}: {PLACE}.")
     _check_segments(text, where)
     return text.replace(OPEN, "").replace(CLOSE, "")
 

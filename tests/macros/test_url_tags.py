@@ -267,3 +267,39 @@ def test_a_literal_dot_escape_next_to_a_tag_is_still_a_dot_segment(store):
         render_request(macro, store.feedback_get(rid), store=store)
     store.feedback_update([rid], {"title": "x"})
     assert render_request(macro, store.feedback_get(rid), store=store).url == "http://127.0.0.1:9/a/%2Ex/b"
+
+
+def test_macro_show_of_a_url_with_a_tag_in_a_credential_parameter_adds_back_as_it_was(run_cli, tmp_path):
+    # "token=((title))" names a field, not a secret: shown as written, so it round-trips.
+    url = "https://h.example/x/((id))?token=((title))&sig=${HOOK_SIG}"
+    path = tmp_path / "m.toml"
+    path.write_text(f'name = "tokq"\nurl = "{url}"\n')
+    assert run_cli("macro", "add", str(path)).code == 0
+    shown = run_cli("macro", "show", "tokq").out
+    assert f'url = "{url}"' in shown
+    path.write_text(shown)
+    added = run_cli("macro", "add", str(path))
+    assert added.code == 0, added
+    assert json.loads(run_cli("macro", "list", "--json").out)["url"] == url
+
+
+def test_a_stored_macro_with_a_tag_in_the_host_is_refused_at_send(run_cli, store, line_server):
+    # Written into the store by hand (not through `macro add`): checked again at send.
+    add_items(store, 1)
+    macro = put_macro(store, url=line_server.base + "/x")
+    macro["url"] = "http://127.0.0.1((title))/x"
+    store.macro_put(macro)
+    sent = run_cli("send", "hook", "--all")
+    assert sent.code == 2 and "may stand only in the path or the query" in sent.err, sent
+    assert line_server.lines == [] and list(store.log_iter(macro="hook")) == []
+
+
+def test_render_refuses_a_tag_before_the_path_even_in_a_macro_built_without_checks(store):
+    from cctui.errors import MacroError
+    from cctui.macros import render_request
+    from cctui.macros.model import Macro
+
+    (rid,) = add_items(store, 1, title=".evil.example")
+    macro = Macro(name="m", url="http://127.0.0.1((title))/x")  # the dataclass: no from_dict
+    with pytest.raises(MacroError, match="may stand only in the path or the query"):
+        render_request(macro, store.feedback_get(rid), store=store)
