@@ -9,9 +9,10 @@ sends what this module prepares.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,14 +23,19 @@ from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.request import VERIFY_WARNING, RenderedRequest, render_request
-from cctui.macros.secrets import MASK, mask_headers, secret_variants
+from cctui.macros.secrets import MASK, mask_headers, mask_url, resolve, secret_variants
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
+from cctui.macros.url_template import compile_url, render_url
 
 if TYPE_CHECKING:
     from cctui.config import Config
     from cctui.macros.model import Macro
     from cctui.macros.source import RecordSource
+
+
+#: ``scheme://authority`` of a rendered URL.
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
 @dataclass
@@ -118,12 +124,13 @@ class RequestFactory:
         self.environ = environ
         self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
         self._fast: tuple | None = None
-        #: The URL has ((tags)): each record has its own (same host: tags stand only in the
-        #: path and query). Then the log shows a failed render with the URL template.
+        #: The URL has ((tags)): each record has its own (same host, user-info and secrets:
+        #: tags stand only in the path and query), rendered on the fast path too; the log
+        #: shows a failed render with the URL template.
         self.url_per_record = has_tags(macro.url)
-        # Headers or a URL with ((tags)) differ per record: nothing about the request is
-        # fixed then (worked out once here, so other macros pay nothing per record).
-        self._per_record = self.url_per_record or any(has_tags(value) for _, value in macro.header_list)
+        # Headers with ((tags)) differ per record: nothing about the request is fixed then.
+        # Both worked out once here, so other macros pay nothing per record.
+        self._per_record = any(has_tags(value) for _, value in macro.header_list)
 
     @property
     def fixed(self) -> Fixed | None:
@@ -147,15 +154,38 @@ class RequestFactory:
                 except CctuiError:
                     body = None  # render_request below raises it with the macro's name
                 fixed = self._fixed.get(bool(body)) if body is not None else None
+                if fixed is not None and body is not None and self.url_per_record:
+                    fixed = self._with_url(fixed, context)
                 if fixed is not None and body is not None:
                     return _prepared(fixed, body)
         return self._full(record)
+
+    def _with_url(self, fixed: Fixed, context: dict) -> Fixed | None:
+        """The run's fixed parts with this record's URL (None: let :meth:`_full` render the
+        record, so a refusal reads exactly as ``render_request`` words it)."""
+        try:
+            url = render_url(self.macro.url, context, self._resolve, f"macro {self.macro.name}")
+        except CctuiError:
+            return None
+        origin = _ORIGIN.match(url)
+        if origin is None:
+            return None
+        if "@" in origin.group(0):
+            # The user-info went into the run's Authorization header (render_request); the
+            # request line goes without it, as for the first record.
+            scheme, _, authority = origin.group(0).partition("://")
+            url = f"{scheme}://{authority.rpartition('@')[2]}{url[origin.end():]}"
+        return replace(fixed, url=url, masked_url=mask_url(url, fixed.secrets))
+
+    def _resolve(self, reference: str) -> str:
+        # The same values the first record's full render resolved (and added to the secrets).
+        return resolve(reference, self.environ, where="url", found=set())
 
     def _full(self, record: dict) -> Prepared:
         rendered = render_request(self.macro, record, store=self.store, config=self.config,
                                      environ=self.environ)
         fixed = self._fixed.get(bool(rendered.body))
-        if fixed is None or self._per_record:
+        if fixed is None or self._per_record or self.url_per_record:
             fixed = self._fixed[bool(rendered.body)] = _fix(rendered, self._proxy_secrets(rendered.url))
             if not getattr(self.macro, "verify", True):
                 fixed.warning = VERIFY_WARNING
@@ -188,7 +218,8 @@ class RequestFactory:
         # the template's other names depend on the record.
         known = set(build_context({}, target=target, base_url=base_url, extra_names=extra, now=""))
         known |= set(ENV.globals)
-        dynamic = tuple(sorted(name for name in compiled.names if name not in known))
+        names = compiled.names | (compile_url(macro.url).names if self.url_per_record else frozenset())
+        dynamic = tuple(sorted(name for name in names if name not in known))
         return compiled, target, base_url, extra, dynamic
 
 

@@ -116,6 +116,9 @@ class CompiledBody:
     always_json: bool = False
     #: The template line where each of ``names`` is first read (for error messages).
     name_lines: Mapping[str, int] = field(default_factory=dict)
+    #: Text and tags only, no block (a URL template such as ``/issue/((jira_key))``):
+    #: rendered over the context directly, like an always-JSON body.
+    plain: bool = False
 
     def render(self, context: dict[str, Any]) -> str:
         """The body for one record's ``context``; a :class:`TemplateError` names the problem.
@@ -125,7 +128,7 @@ class CompiledBody:
         """
         token = budget.activate(budget.Budget())
         try:
-            if self.always_json and not self.names & _GLOBAL_NAMES:
+            if (self.always_json or self.plain) and not self.names & _GLOBAL_NAMES:
                 # Only text and tags, no jinja globals read: render over the context as
                 # it is (Template.render would copy it twice and merge the globals in).
                 template = self.template
@@ -256,7 +259,8 @@ def compile_body(source: str, fmt: str = "json") -> CompiledBody:
     for node in ast.find_all(nodes.Name):
         if node.name in names and node.ctx == "load":
             lines[node.name] = min(lines.get(node.name, node.lineno), node.lineno)
-    return CompiledBody(source, fmt, template, names, fmt == "json" and always_json(ast), lines)
+    plain = fmt == URL and all(seg.kind != "block" for seg in segments)
+    return CompiledBody(source, fmt, template, names, fmt == "json" and always_json(ast), lines, plain)
 
 
 def has_tags(text: str) -> bool:

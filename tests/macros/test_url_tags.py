@@ -303,3 +303,39 @@ def test_render_refuses_a_tag_before_the_path_even_in_a_macro_built_without_chec
     macro = Macro(name="m", url="http://127.0.0.1((title))/x")  # the dataclass: no from_dict
     with pytest.raises(MacroError, match="may stand only in the path or the query"):
         render_request(macro, store.feedback_get(rid), store=store)
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/${HOOK_PATH}/issue/((jira_key))/c?id=((id))&token=${HOOK_TOKEN}",
+    "https://bot:${HOOK_TOKEN}@hooks.example.com/issue/((jira_key))?t=((title|lower))",
+    "${HOOK_BASE}/issue/((jira_key)){% if votes > 2 %}/hot{% endif %}",
+])
+def test_the_runs_request_factory_gives_each_record_the_url_render_request_gives_it(store, url):
+    from cctui.delivery.prepared import RequestFactory
+    from cctui.errors import RecordRefused
+    from cctui.macros import render_request
+    from cctui.macros.model import Macro
+
+    env = {"HOOK_PATH": "T0/B1", "HOOK_TOKEN": "tok-123456", "HOOK_BASE": "https://hooks.example.com"}
+    ids = add_items(store, 6)
+    store.feedback_update_each({rid: {"jira_key": f"OPS-{n}"} for n, rid in enumerate(ids[:4])})
+    store.feedback_update([ids[2]], {"jira_key": ".."})  # refused; ids[4:] lack the field
+    store.feedback_update([ids[3]], {"title": "A/B tok-123456"})
+    macro = Macro.from_dict({"name": "hook", "url": url, "body": '{"t": "((title))"}'})
+    factory = RequestFactory(macro, store, None, environ=env)
+    urls = set()
+    for rid in ids:
+        record = store.feedback_get(rid)
+        try:
+            rendered = render_request(macro, record, store=store, environ=env)
+        except RecordRefused as exc:
+            with pytest.raises(RecordRefused) as raised:
+                factory.prepare(record)
+            assert str(raised.value) == str(exc)
+            continue
+        prepared = factory.prepare(record)
+        assert (prepared.url, prepared.headers) == (rendered.url, rendered.headers)
+        assert prepared.masked["url"] == rendered.masked()["url"] and "tok-123456" not in prepared.masked["url"]
+        assert prepared.host == "hooks.example.com"
+        urls.add(prepared.url)
+    assert len(urls) == 3 and factory._fast is not None  # ids 0, 1, 3; later records took the fast path
