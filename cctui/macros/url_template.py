@@ -8,8 +8,8 @@ The rules, and why:
   and before any ``#fragment``: the static text before the first tag must reach a ``/``
   or ``?`` after the host. A record's value then cannot pick the host, the port or the
   user-info, i.e. where the request and its Authorization header go. ``macro add``
-  checks a URL written out; one starting with ``${VAR}`` is checked once that variable
-  is resolved, at render time.
+  checks a URL whose ``://`` is written out; every render checks again once the
+  ``${VAR}`` before the first tag are resolved.
 * Each tag's value is percent-encoded whole (everything but the RFC 3986 unreserved
   characters ``A-Z a-z 0-9 - . _ ~``): ``/``, ``?``, ``#``, ``%``, ``&``, spaces, CR/LF
   and non-ASCII cannot add a path segment, a query parameter or a fragment.
@@ -62,6 +62,14 @@ def tags_in_place(prefix: str) -> bool:
     return origin is not None and prefix[origin.end():origin.end() + 1] in ("/", "?") and "#" not in prefix
 
 
+def misplaced(url: str, start: int) -> bool:
+    """Whether ``url``'s first tag (at ``start``) is known to stand before the path now.
+    With ``://`` written out the authority is known; a ``${VAR}`` holding ``https://host``
+    is checked once it is read (:func:`render_url`)."""
+    probe = SECRET_REF.sub("x", url[:start])
+    return (not url.startswith("${") or "://" in probe) and not tags_in_place(probe)
+
+
 def literal_text(url: str) -> str:
     """``url`` without its tags and blocks: the text written as it is sent."""
     return "".join(url[seg.start:seg.end] for seg in scan(url, json_aware=False) if seg.kind == "text")
@@ -76,8 +84,7 @@ def check_url_template(url: str, where: str) -> None:
     except TemplateError as exc:
         raise TemplateError(f"{where}: key 'url': {_without_body(exc)}") from None
     start = next(seg.start for seg in segments if seg.kind != "text")
-    prefix = url[:start]
-    if not prefix.startswith("${") and not tags_in_place(SECRET_REF.sub("x", prefix)):
+    if misplaced(url, start):
         raise MacroError(f"{where}: {PLACE}.")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in literal_text(url)):
         raise MacroError(f"{where}: key 'url' contains whitespace or a control character.")

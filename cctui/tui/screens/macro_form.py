@@ -52,7 +52,7 @@ class UrlValidator(Validator):
 
     def validate(self, value: str) -> ValidationResult:
         from cctui.errors import TemplateError
-        from cctui.macros.url_template import first_tag, literal_text, tags_in_place
+        from cctui.macros.url_template import first_tag, literal_text, misplaced
 
         text = value.strip()
         try:
@@ -60,7 +60,7 @@ class UrlValidator(Validator):
         except TemplateError as exc:  # a tag left open: say so (the save would refuse it too)
             return self.failure(str(exc).removeprefix("body: "))
         if start is not None:
-            if not text.startswith("${") and not tags_in_place(VARIABLE.sub("x", text[:start])):
+            if misplaced(text, start):
                 return self.failure("a ((tag)) may stand only in the path or the query, after the host")
             text = literal_text(text)  # spaces inside ((tags)) and {% %} blocks are the template's
         probe = VARIABLE.sub("x", text)
