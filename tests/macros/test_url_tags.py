@@ -337,3 +337,40 @@ def test_the_runs_request_factory_gives_each_record_the_url_render_request_gives
         assert prepared.host == "hooks.example.com"
         urls.add(prepared.url)
     assert len(urls) == 3 and factory._fast is not None  # ids 0, 1, 3; later records took the fast path
+
+
+def test_a_jira_comment_macro_uses_the_key_the_create_macro_stored(run_cli, store, line_server):
+    from cctui.delivery.receiver import serve_in_background
+
+    ids = add_items(store, 3)
+    jira, stop = serve_in_background()
+    try:
+        put_macro(store, name="jira-create", url=jira + "/jira/rest/api/3/issue", return_values={"jira_key": "key"})
+        # jira_key is known (jira-create writes it), so macro add takes the comment macro.
+        put_macro(store, name="jira-comment",
+                  url=line_server.base + "/rest/api/2/issue/((jira_key))/comment", body='{"body": "((title))"}')
+        created = run_cli("send", "jira-create", "--item", ids[0], "--item", ids[1])
+        assert created.code == 0, created
+    finally:
+        stop()
+    keys = {rid: store.feedback_get(rid).get("jira_key") for rid in ids[:2]}
+    assert sorted(keys.values()) == ["CC-1", "CC-2"]
+    sent = run_cli("send", "jira-comment", "--all")
+    assert sent.code == 1 and "delivered 2, failed 1" in sent.out, sent
+    assert sorted(line_server.paths()) == sorted(f"/rest/api/2/issue/{key}/comment" for key in keys.values())
+    (refused,) = logs(run_cli, "--macro", "jira-comment", "--item", ids[2])
+    assert refused["not_sent"] and "empty for this record" in refused["error"]
+
+
+def test_a_scheduled_retry_sent_by_a_later_command_goes_to_the_same_url(run_cli, store, tmp_path, monkeypatch):
+    quick_retries(tmp_path, monkeypatch, "[30]", "max_wait = 0\n")  # the retry outlives the command
+    with LineServer(statuses=[503]) as server:
+        (rid,) = add_items(store, 1, jira_key="OPS-77")
+        put_macro(store, url=server.base + "/issue/((jira_key))/comment?id=((id))")
+        first = run_cli("send", "hook", "--all")
+        assert "scheduled" in first.out + first.err and len(server.lines) == 1, first
+        again = run_cli("retry", "--now")
+        assert again.code == 0, again
+        assert server.lines == [f"POST /issue/OPS-77/comment?id={rid} HTTP/1.1".encode()] * 2
+    urls = {e["url"] for e in logs(run_cli, "--item", rid)}
+    assert urls == {f"{server.base}/issue/OPS-77/comment?id={rid}"}
