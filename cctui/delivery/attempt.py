@@ -24,7 +24,7 @@ from cctui.delivery.prepared import Prepared, stamp
 from cctui.delivery.returns import take_return_values
 from cctui.delivery.transport import HttpSender
 from cctui.macros import signing
-from cctui.macros.secrets import MASK, mask_cut_end, mask_header_value
+from cctui.macros.secrets import MASK, mask_cut_end, mask_header_value, secret_variants
 from cctui.macros.wire import wire_headers
 
 if TYPE_CHECKING:
@@ -239,11 +239,24 @@ def _sensitive(name: str) -> bool:
 
 def _masked_response_headers(headers: dict[str, str], secrets: frozenset[str],
                              mask: Callable[[str], str]) -> dict[str, str]:
-    """Response headers (names already unique) as the log keeps them: credentials masked."""
+    """Response headers (names already unique) as the log keeps them: credentials masked,
+    in names too (a server may echo a secret into one: ``X-Seen-<token>``, which the log
+    keeps lowercased)."""
     out: dict[str, str] = {}
+    lowered = _lowered(secret_variants(secrets)) if secrets else ()
     for name, value in headers.items():
-        out[name] = mask_header_value(name, value, secrets) if _sensitive(name) else mask(value)
+        shown = mask_header_value(name, value, secrets) if _sensitive(name) else mask(value)
+        for secret in lowered:
+            if secret in name:
+                name = name.replace(secret, MASK)
+        out[name] = shown
     return out
+
+
+@lru_cache(maxsize=64)
+def _lowered(variants: tuple[str, ...]) -> tuple[str, ...]:
+    # Header names are tokens: only a variant that could be one can appear in a name.
+    return tuple(dict.fromkeys(v.lower() for v in variants if v.isascii() and len(v) >= 4 and " " not in v))
 
 
 @lru_cache(maxsize=64)

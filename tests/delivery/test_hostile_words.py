@@ -79,3 +79,27 @@ def test_a_redirects_location_reaches_the_terminal_without_control_characters(ru
     assert sent.code == 1 and "URL moved to http://x.example/" in sent.out, sent
     for text in (sent.out + sent.err, shown.out):
         assert not any(c in text for c in "\x1b\x07\x9b\u202e"), repr(text)
+
+
+class NameEcho(Receiver):
+    """Echoes the request's X-Api-Key as part of a response header's *name*."""
+
+    async def answer(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        return web.Response(status=404, text="x", headers={f"X-Seen-{request.headers['X-Api-Key']}": "1"})
+
+
+def test_a_secret_echoed_in_a_response_header_name_is_masked(run_cli, store, data_dir):
+    # The log keeps header names lowercased, so the secret came back lowercased, in clear.
+    url, stop = serve_in_background(receiver=NameEcho())
+    try:
+        add_items(store, 1)
+        put_macro(store, url=f"{url}/hook", headers="X-Api-Key: ${HOOK_KEY}")
+        outputs = [run_cli("send", "hook", "--all", "--json", env={"HOOK_KEY": "Ab12Cd34Ef56"}),
+                   run_cli("logs", "--json"), run_cli("export", "logs", "--format", "csv")]
+    finally:
+        stop()
+    (entry,) = store.log_iter(macro="hook")
+    assert "x-seen-••••" in entry["response_headers"]
+    shown = "".join(o.out + o.err for o in outputs).lower()
+    shown += "".join(p.read_text(errors="replace").lower() for p in data_dir.rglob("*") if p.is_file())
+    assert "ab12cd34ef56" not in shown
