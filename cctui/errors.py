@@ -49,7 +49,8 @@ class TemplateError(MacroError):
 
 class RecordRefused(TemplateError):
     """One record's value cannot go where its tag stands (a URL path segment it would make
-    ``..``): that record is not sent, the other records of the run go on."""
+    ``..``, a header value with a line break): that record is not sent, the other records
+    of the run go on."""
 
 
 class SecretError(MacroError):

@@ -338,7 +338,7 @@ class Engine:
             try:
                 factory.prepare(record)  # also works out the run's fixed request parts
             except RecordRefused:
-                pass  # this record's own value (a URL segment '..'): logged as not sent in the run
+                pass  # this record's own value (a URL segment '..', a header line break): logged as not sent in the run
 
     def _delivered_before(self, macro_name: str) -> frozenset[str]:
         return frozenset(e["record_id"] for e in self.store.log_iter(macro=macro_name, status="ok"))

@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus
 
 from jinja2 import Undefined
 
-from cctui.errors import TemplateError
+from cctui.errors import RecordRefused, TemplateError
 from cctui.macros.budget import check_text_of
 
 # Characters that are valid JSON but break HTML/JS embedding or lone surrogates that
@@ -122,20 +122,22 @@ def form_value(value: Any) -> str:
 
 
 def header_text(value: Any) -> str:
-    """``value`` as text that a header value can carry, or a TemplateError saying why not:
-    a line break would end the header (and could start a forged one)."""
+    """``value`` as text that a header value can carry, or :class:`RecordRefused` saying
+    why not (a line break would end the header, and could start a forged one): the
+    record's value is at fault, not the macro, so that record is not sent and the run
+    goes on."""
     text = to_text(value)
     if text.isascii() and text.isprintable():
         return text
     for char in text:
         if char in "\r\n":
-            raise TemplateError("a tag's value holds a line break (CR or LF), which would end the header; "
+            raise RecordRefused("a tag's value holds a line break (CR or LF), which would end the header; "
                                 "use ((field|oneline)) to join the lines.")
         if char != "\t" and (ord(char) < 32 or ord(char) == 127):
-            raise TemplateError(f"a tag's value holds the control character {char!r}, which a header "
+            raise RecordRefused(f"a tag's value holds the control character {char!r}, which a header "
                                 "cannot carry.")
         if not char.isascii():
-            raise TemplateError(f"a tag's value holds the non-ASCII character {char!r}, which an HTTP "
+            raise RecordRefused(f"a tag's value holds the non-ASCII character {char!r}, which an HTTP "
                                 "header cannot carry (header values must be printable ASCII).")
     return text
 

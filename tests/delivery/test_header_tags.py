@@ -40,11 +40,12 @@ def test_header_tags_render_per_record_on_the_wire_and_in_the_log(store, monkeyp
         assert "tok-s3cret" not in str(shown) and shown["X-Auth-Note"] == f"{entry['record_id']} ••••"
 
 
-def test_a_tag_value_with_a_line_break_is_not_sent_and_says_why(store):
+@pytest.mark.parametrize("bad", [0, 1], ids=["first-record", "second-record"])
+def test_a_tag_value_with_a_line_break_is_not_sent_and_says_why(store, bad):
     ids = add_items(store, 2)
-    # the second record: the first is rendered before the run starts, and a failure there
-    # refuses the whole run (see test_render_failures.py)
-    store.feedback_update([ids[1]], {"category": "ui\r\nX-Injected: yes"})
+    # The first record is rendered before the run starts, where a broken template refuses
+    # the whole run (see test_render_failures.py); a record's bad value refuses only it.
+    store.feedback_update([ids[bad]], {"category": "ui\r\nX-Injected: yes"})
 
     async def main():
         async with WireServer() as server:
@@ -55,7 +56,7 @@ def test_a_tag_value_with_a_line_break_is_not_sent_and_says_why(store):
     summary, seen = asyncio.run(main())
     assert summary.delivered == 1 and len(seen) == 1
     assert all("X-Injected" not in dict(raw) for _, _, raw in seen)
-    (entry,) = [e for e in store.log_iter() if e["record_id"] == ids[1]]
+    (entry,) = [e for e in store.log_iter() if e["record_id"] == ids[bad]]
     assert entry["not_sent"] is True and entry["status_code"] == 0
     assert entry["error"] == ("macro hook: header line 1 (X-Category): a tag's value holds a line break "
                               "(CR or LF), which would end the header; use ((field|oneline)) to join the lines.")
