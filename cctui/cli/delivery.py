@@ -209,6 +209,10 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
     ctx = _ctx()
     macro = load_macro(ctx.store, name)
     ids = _records_for(ctx, macro, items, query, all_)
+    if not getattr(macro, "verify", True) and ids and not dry_run:
+        from cctui.macros.request import VERIFY_WARNING
+
+        click.echo(f"cctui: warning: macro {name}: {VERIFY_WARNING}", err=True)
     if ids:  # a body too expensive to render is refused before anything is sent
         from cctui.macros.request import check_cost
 
@@ -280,6 +284,8 @@ def _short(entry: dict) -> str:
     text = text if len(text) <= 70 else text[:69] + "…"
     if entry.get("retry_at") and not entry.get("ok"):
         text += f" · retry scheduled at {entry['retry_at']}"
+    if entry.get("warning"):  # verify = false: issue 10 wants it in the log, not only in --json
+        text += " · TLS certificate not checked (verify = false)"
     return text
 
 

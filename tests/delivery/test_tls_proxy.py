@@ -365,3 +365,45 @@ def test_a_socks_proxy_is_refused_in_one_sentence():
         network_for(None, SimpleNamespace(delivery={"proxy": "socks5://p:1080"}))
     _env_proxy.cache_clear()
     assert _env_key({"X": "1", "ftp_proxy": "f"}) == (("ftp_proxy", "f"),)
+
+
+@pytest.fixture
+def https_in_thread(cas):
+    """A stdlib HTTPS server (test CA 1's certificate) in a thread, for in-process CLI runs."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cas[0].cert.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_send_and_the_log_table_warn_about_verify_false(run_cli, store, https_in_thread):
+    # The warning was only in `logs --json` and the preview: an operator running `send`
+    # or reading `cctui logs` was never told the certificate went unchecked.
+    add_items(store, 2)
+    put_macro(store, url=f"{https_in_thread}/hook", verify=False)
+    sent = run_cli("send", "hook", "--all")
+    assert sent.code == 0, sent
+    assert sent.err.count("verify = false: the receiver's TLS certificate is not checked") == 1, sent.err
+    table = run_cli("logs").out.splitlines()
+    assert len(table) == 3 and all(line.endswith("· TLS certificate not checked (verify = false)")
+                                   for line in table[1:]), table
