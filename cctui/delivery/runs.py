@@ -6,8 +6,8 @@ while it sends, closed with its outcome. ``cctui retry`` plans from these record
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cctui.core.clock import iso
 from cctui.delivery.events import RunSummary
@@ -54,28 +54,48 @@ def write_error(summary: RunSummary, exc: BaseException) -> BaseException:
                            f"and `cctui retry` finishes the run once the disk has room.")
 
 
-def standing(run: dict, pending: list[dict] | None = None) -> dict[str, Any]:
+class Waiting(NamedTuple):
+    """A run's scheduled retries still waiting: how many, and the soonest one's due time."""
+
+    retries: int
+    next_retry: str | None
+
+
+def waiting_by_run(pending: list[dict]) -> dict[str, Waiting]:
+    """``store.retries_all()`` folded per run that counts each entry (its ``runs``): one
+    pass, however many runs a screen shows."""
+    from cctui.delivery.scheduled import counted_by
+
+    found: dict[str, Waiting] = {}
+    for entry in pending:
+        due = str(entry["due"]) if entry.get("due") else None
+        for run_id in counted_by(entry):
+            retries, soonest = found.get(run_id, (0, None))
+            if due and (soonest is None or due < soonest):
+                soonest = due
+            found[run_id] = Waiting(retries + 1, soonest)
+    return found
+
+
+def standing(run: dict, waiting: Mapping[str, Waiting] | None = None) -> dict[str, Any]:
     """A stored run's counts as they stand now: its closing ``summary``, with each
     delivery it left *retrying* that has ended since (a later ``retry``, ``run-due`` or
     TUI run delivered it, it failed for good, or it was dropped) moved to how it ended
-    (the ``settled`` tally, ``store.run_settle``). ``pending`` (``store.retries_all()``)
-    makes ``retrying`` and ``next_retry`` the live scheduled retries this run counts;
-    without it they are the summary's less what has settled.
+    (the ``settled`` tally, ``store.run_settle``). ``waiting``
+    (``waiting_by_run(store.retries_all())``) makes ``retrying`` and ``next_retry`` the
+    live scheduled retries this run counts; without it they are the summary's less what
+    has settled.
 
     Returns ``delivered``, ``failed``, ``skipped``, ``retrying`` and ``next_retry``."""
-    from cctui.delivery.scheduled import counted_by
-
     stored, tally = run.get("summary"), run.get("settled")
     summary: dict = stored if isinstance(stored, dict) else {}
     settled: dict = tally if isinstance(tally, dict) else {}
     counts: dict[str, Any] = {name: int(summary.get(name) or 0) + int(settled.get(name) or 0)
                               for name in ("delivered", "failed", "skipped")}
-    if pending is None:
+    if waiting is None:
         left = max(0, int(summary.get("retrying") or 0) - sum(int(v or 0) for v in settled.values()))
         counts["retrying"] = left
         counts["next_retry"] = summary.get("next_retry") if left else None
         return counts
-    mine = [e for e in pending if run.get("id") in counted_by(e)]
-    counts["retrying"] = len(mine)
-    counts["next_retry"] = min((str(e["due"]) for e in mine if e.get("due")), default=None)
+    counts["retrying"], counts["next_retry"] = waiting.get(str(run.get("id")), Waiting(0, None))
     return counts

@@ -24,6 +24,7 @@ from cctui.tui.run_progress import RunProgress
 if TYPE_CHECKING:
     from cctui.delivery.engine import Engine, SendResult
     from cctui.delivery.events import RunSummary
+    from cctui.delivery.runs import Waiting
     from cctui.tui.app import CctuiApp
 
 #: How often (seconds) subscribers hear about changes at most.
@@ -116,21 +117,24 @@ class Dispatcher:
         self.app.run_worker(self._read_stored(), group="stored-runs", exit_on_error=False)
 
     async def _read_stored(self) -> None:
-        def read() -> tuple[list[RunProgress], dict[str, dict], list[dict]]:
+        def read() -> tuple[list[RunProgress], dict[str, dict], dict[str, Waiting]]:
+            from cctui.delivery.runs import waiting_by_run
+
             raw, pending = self.app.store.runs_and_retries()
-            runs = [RunProgress.from_stored(run, pending=pending) for run in raw]
+            waiting = waiting_by_run(pending)
+            runs = [RunProgress.from_stored(run, waiting=waiting) for run in raw]
             runs.sort(key=lambda run: run.started_at, reverse=True)
-            return runs, {run["id"]: run for run in raw}, pending
+            return runs, {run["id"]: run for run in raw}, waiting
 
         try:
-            self._stored, by_id, pending = await asyncio.to_thread(read)
+            self._stored, by_id, waiting = await asyncio.to_thread(read)
         except Exception as exc:  # a broken runs file must not hide this session's runs
             self.app.log.warning(f"runs_all failed: {exc}")
         else:
             # This session's finished runs too: a retry they left may have ended since.
             for progress in self.session_runs:
                 if id(progress) not in self._tasks:
-                    progress.settle(by_id, pending)
+                    progress.settle(by_id, waiting)
         finally:
             self._stored_reading = False
         self._mark_dirty()

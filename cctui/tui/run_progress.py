@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cctui.delivery.events import Event
+    from cctui.delivery.runs import Waiting
 
 #: How many recent failures a run keeps for the dispatch panel.
 KEEP_FAILURES = 8
@@ -188,15 +189,13 @@ class RunProgress:
             self.run_ids.append(self.run_id)
         self.final = {"delivered": self.delivered, "failed": self.failed, "skipped": self.skipped}
 
-    def settle(self, stored: dict[str, dict], pending: list[dict]) -> bool:
+    def settle(self, stored: dict[str, dict], waiting: Mapping[str, Waiting]) -> bool:
         """Show how the deliveries this run left *retrying* stand now: each one a later
         run delivered, failed for good or dropped moves from retrying to that count (as a
         stored run's card does, ``cctui.delivery.runs.standing``). ``stored`` maps run ids
-        to ``store.runs_all()`` documents, ``pending`` is ``store.retries_all()``, read
-        together. Only a run the engine closed and whose runs are all closed in
-        ``stored`` (so their scheduled retries are in ``pending``); True if it changed."""
-        from cctui.delivery.scheduled import counted_by
-
+        to ``store.runs_all()`` documents, ``waiting`` is ``runs.waiting_by_run`` of
+        ``store.retries_all()``, read together. Only a run the engine closed and whose runs are all closed in
+        ``stored`` (so their scheduled retries are in ``waiting``); True if it changed."""
         if self.final is None or self.running or not self.run_ids:
             return False
         runs = [stored.get(run_id) for run_id in self.run_ids]
@@ -206,19 +205,20 @@ class RunProgress:
         for run in runs:
             assert run is not None  # checked above
             settled.update({k: int(v) for k, v in (run.get("settled") or {}).items()})
-        mine = set(self.run_ids)
-        waiting = [e for e in pending if mine.intersection(counted_by(e))]
+        # A delivery is counted by one engine run of a progress at most (a retry sends each
+        # record once), so the runs' waiting retries add up.
+        mine = [waiting[run_id] for run_id in self.run_ids if run_id in waiting]
         now = (self.final["delivered"] + settled["delivered"], self.final["failed"] + settled["failed"],
-               self.final["skipped"] + settled["skipped"], len(waiting),
-               min((str(e["due"]) for e in waiting if e.get("due")), default=None))
+               self.final["skipped"] + settled["skipped"], sum(w.retries for w in mine),
+               min((w.next_retry for w in mine if w.next_retry), default=None))
         before = (self.delivered, self.failed, self.skipped, self.scheduled, self.next_retry)
         self.delivered, self.failed, self.skipped, self.scheduled, self.next_retry = now
         return now != before
 
     @classmethod
-    def from_stored(cls, run: dict, now: Any = None, pending: list[dict] | None = None) -> RunProgress:
+    def from_stored(cls, run: dict, now: Any = None, waiting: Mapping[str, Waiting] | None = None) -> RunProgress:
         """A run from ``store.runs_all()`` (another session, or a CLI run), with the counts
-        its engine stored as they stand now (``pending``: ``store.retries_all()``, see
+        its engine stored as they stand now (``waiting``: ``runs.waiting_by_run``, see
         ``cctui.delivery.runs.standing``); a ``running`` one is ``live`` while its
         engine's heartbeat is fresh (another process is sending it) and ``interrupted``
         once it is not."""
@@ -240,7 +240,7 @@ class RunProgress:
             persisted=True,
         )
         progress.sent = int(counts.get("sent") or 0)
-        now_counts = standing({**run, "summary": counts}, pending)
+        now_counts = standing({**run, "summary": counts}, waiting)
         progress.delivered, progress.failed, progress.skipped = (
             now_counts["delivered"], now_counts["failed"], now_counts["skipped"])
         progress.scheduled = now_counts["retrying"]

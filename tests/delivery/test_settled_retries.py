@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from cctui.delivery.runs import standing
+from cctui.delivery.runs import standing, waiting_by_run
 
 from .conftest import add_items, json_lines, put_macro
 
@@ -28,7 +28,7 @@ def run_at(cctui, monkeypatch):
 
 
 def counts(store, run_id: str, *, live: bool = True) -> tuple:
-    now = standing(store.run_get(run_id), store.retries_all() if live else None)
+    now = standing(store.run_get(run_id), waiting_by_run(store.retries_all()) if live else None)
     return now["delivered"], now["failed"], now["skipped"], now["retrying"], now["next_retry"]
 
 
@@ -129,3 +129,23 @@ def test_a_run_with_retries_still_waiting_keeps_them_retrying(store, receiver, r
     assert run_at(LATER, "retry", "--item", ids[0]).code == 0  # only one of them
     assert counts(store, first) == (1, 0, 0, 1, "2026-12-01T11:00:00Z")
     assert counts(store, first, live=False) == (1, 0, 0, 1, "2026-12-01T11:00:00Z")
+
+
+def test_waiting_by_run_counts_each_entry_for_every_run_that_left_it_retrying():
+    from cctui.delivery.runs import Waiting
+
+    pending = [
+        {"delivery_id": "msg_a", "run_id": "run-b", "runs": ["run-a", "run-b"], "due": "2026-12-01T13:00:00Z"},
+        {"delivery_id": "msg_b", "run_id": "run-a", "runs": ["run-a"], "due": "2026-12-01T11:00:00Z"},
+        {"delivery_id": "msg_c", "run_id": "run-old", "due": "2026-12-01T12:00:00Z"},  # stored before `runs`
+        {"delivery_id": "msg_d", "run_id": "run-c", "runs": [], "due": "2026-12-01T10:00:00Z"},  # held, counted by none
+    ]
+    assert waiting_by_run(pending) == {
+        "run-a": Waiting(2, "2026-12-01T11:00:00Z"), "run-b": Waiting(1, "2026-12-01T13:00:00Z"),
+        "run-old": Waiting(1, "2026-12-01T12:00:00Z")}
+    run = {"id": "run-a", "summary": {"delivered": 3, "retrying": 3, "next_retry": "2026-12-01T10:30:00Z"},
+           "settled": {"failed": 1}}
+    assert standing(run, waiting_by_run(pending)) == {
+        "delivered": 3, "failed": 1, "skipped": 0, "retrying": 2, "next_retry": "2026-12-01T11:00:00Z"}
+    assert standing(run) == {"delivered": 3, "failed": 1, "skipped": 0, "retrying": 2,
+                             "next_retry": "2026-12-01T10:30:00Z"}
