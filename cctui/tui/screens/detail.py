@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 
 from cctui.core.records import FEEDBACK_FIELDS
 from cctui.errors import CctuiError
+from cctui.tui.clip import clip
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.key_hints import KeyHints
 
@@ -130,10 +131,11 @@ class DetailScreen(Screen):
         if record is None:
             self.query_one("#detail-fields", Static).update(f"[$error]{self.record_id} does not exist (deleted?).[/]")
             return
-        self.query_one("#detail-title", Static).update(f"{escape(record['id'])}  {escape(str(record.get('title', '')))}")
+        title = clip(str(record.get("title", "")))
+        self.query_one("#detail-title", Static).update(f"{escape(record['id'])}  {escape(title)}")
         self.query_one("#detail-fields", Static).update(self._fields_text(record))
-        self.query_one("#detail-description", Static).update(str(record.get("description") or "(no description)"))
-        steps = str(record.get("steps") or "")
+        self.query_one("#detail-description", Static).update(clip(str(record.get("description") or "(no description)")))
+        steps = clip(str(record.get("steps") or ""))
         self.query_one("#detail-steps", Static).update(steps)
         self.query_one("#detail-steps", Static).display = bool(steps)
         self.query_one("#detail-steps-heading").display = bool(steps)
@@ -148,7 +150,7 @@ class DetailScreen(Screen):
         lines = []
         for name in names:
             value = record.get(name)
-            text = "" if value is None else escape(str(value))
+            text = "" if value is None else escape(clip(str(value)))
             if name in ("status", "severity", "category"):
                 text = f"[b $accent]{text}[/]"
             lines.append(f"[$text-muted]{name.ljust(width)}[/]  {text}")

@@ -12,9 +12,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from cctui.tui.clip import clip
 from cctui.tui.widgets.key_hints import KeyHints
 from cctui.tui.widgets.log_table import status_colour
-from cctui.tui.widgets.macro_request_view import header_pairs, pretty_body
+from cctui.tui.widgets.macro_request_view import header_pairs, shown_body
 
 
 def curl_command(method: str, url: str, headers: list[tuple[str, str]] | list[list[str]], body: str) -> str:
@@ -66,13 +67,13 @@ def detail_text(entry: dict) -> Text:
     for name, value in header_pairs(entry.get("request_headers")):
         out.append(f"{name}: ", style="cyan")
         out.append(f"{value}\n")
-    out.append(f"\n{pretty_body(str(entry.get('request_body') or ''))}\n")
+    out.append(f"\n{shown_body(str(entry.get('request_body') or ''))}\n")
     out.append("\nResponse\n", style="bold underline")
     for name, value in header_pairs(entry.get("response_headers")):
         out.append(f"{name}: ", style="cyan")
         out.append(f"{value}\n")
     body = str(entry.get("response_body") or "")
-    out.append(f"\n{pretty_body(body) if body else '(empty body)'}\n")
+    out.append(f"\n{shown_body(body) if body else '(empty body)'}\n")
     return out
 
 
@@ -117,7 +118,7 @@ class LogDetailScreen(Screen):
     def show_curl(self, text: str) -> None:
         """Show the command that was just copied, so it works without OSC 52 too."""
         curl = self.query_one("#log-detail-curl", Static)
-        curl.update(text)
+        curl.update(clip(text))  # the clipboard got all of it
         curl.display = True
         self.call_after_refresh(curl.scroll_visible, animate=False)  # it sits below the body
 

@@ -17,7 +17,7 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from cctui.errors import CctuiError
-from cctui.tui.widgets.macro_request_view import pretty_body, render_macro, request_text
+from cctui.tui.widgets.macro_request_view import render_macro, request_text, shown_body
 
 if TYPE_CHECKING:
     from textual import getters
@@ -161,5 +161,5 @@ class MacroPreview(VerticalScroll):
         if result.error:
             out.append(f"{result.error}\n", style="red")
         body = result.body
-        out.append(pretty_body(body) if body else "(empty body)")
+        out.append(shown_body(body) if body else "(empty body)")
         self._answer().update(out)

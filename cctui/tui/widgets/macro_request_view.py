@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from cctui.errors import CctuiError
+from cctui.tui.clip import SHOWN_CHARS, clip
 
 
 def pretty_body(body: str) -> str:
@@ -20,6 +21,12 @@ def pretty_body(body: str) -> str:
         except ValueError:
             pass
     return body or ""
+
+
+def shown_body(body: str) -> str:
+    """A body as a screen shows it: JSON indented, at most ``clip.SHOWN_CHARS`` of it (a
+    longer one is not parsed: it is shown cut anyway)."""
+    return clip(pretty_body(body) if len(body) <= 4 * SHOWN_CHARS else body)
 
 
 def header_pairs(value: Any) -> list[tuple[str, str]]:
@@ -35,7 +42,7 @@ def request_text(masked: dict) -> str:
     for name, value in header_pairs(masked.get("headers")):
         lines.append(f"{name}: {value}")
     lines.append("")
-    lines.append(pretty_body(str(masked.get("body") or "")))
+    lines.append(shown_body(str(masked.get("body") or "")))
     return "\n".join(lines)
 
 
