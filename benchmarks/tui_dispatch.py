@@ -30,8 +30,8 @@ from tui import FrameSpy, send_key
 
 #: A body that takes its whole render budget (1 s, then refused) for the records whose
 #: id ends in 0 (one in ten of the SLOW_RECORDS sent); the others render at once.
-SLOW_BODY = ('{"text": "((id))", "x": "{% if id[-1] == \'0\' %}{% for i in range(3000) %}'
-             '{% for j in range(3000) %}{% endfor %}{% endfor %}{% endif %}"}')
+SLOW_BODY = ('{"text": "((id))", "x": "{% if id[-1] == \'0\' %}{% for i in range(100000) %}'
+             '{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}"}')
 SLOW_RECORDS = 60
 
 

@@ -19,7 +19,7 @@ from cctui.macros.model import Macro
 
 #: A body that is expensive for one record only (a nested loop the budget stops).
 BODY = ('{"text": "((id))", "extra": "{% if id == "BUG-0003" %}'
-        '{% for i in range(3000) %}{% for j in range(3000) %}{% endfor %}{% endfor %}{% endif %}"}')
+        '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}"}')
 
 
 async def test_slow_render_does_not_block_keys(app_factory, make_hook_receiver, monkeypatch, tui):
