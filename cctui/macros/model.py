@@ -40,6 +40,9 @@ FRAMING_HEADERS = frozenset({
     "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
     "keep-alive",
 })
+#: The Standard Webhooks headers cctui writes on every request (the delivery id, the time,
+#: the signature): a macro's own copy would go out beside them, two webhook-ids.
+WEBHOOK_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 #: Keys the delivery engine keeps on a stored macro (accepted, but not part of the file
 #: format, so never offered in error messages).
 INTERNAL_KEYS = frozenset({"paused", "paused_reason", "paused_at"})
@@ -79,7 +82,7 @@ def parse_headers(text: str, *, where: str = "macro") -> list[tuple[str, str]]:
                 "(letters, digits and !#$%&'*+-.^_`|~ only)."
             )
         low = name.lower()
-        if low in FRAMING_HEADERS or low.startswith("proxy-"):
+        if low in FRAMING_HEADERS or low in WEBHOOK_HEADERS or low.startswith("proxy-"):
             raise MacroError(
                 f"{where}: headers line {number}: a macro may not set the header {name!r} "
                 f"({_framing_reason(low)})."
@@ -107,6 +110,9 @@ def _framing_reason(low: str) -> str:
         return "cctui sets Content-Length from the body"
     if low.startswith("proxy-"):
         return "proxy headers are for the proxy, set with the 'proxy' key"
+    if low in WEBHOOK_HEADERS:
+        return ("cctui sets the Standard Webhooks headers webhook-id, webhook-timestamp and "
+                "webhook-signature on every request; use signing_secret to sign")
     return "cctui manages the connection and sends the body whole"
 
 
