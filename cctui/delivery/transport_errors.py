@@ -20,8 +20,14 @@ def transport_error(exc: BaseException, url_text: str, total: float | None, conn
     # refusal is a response error.
     if isinstance(exc, TimeoutError):
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            if proxy:  # the connection that timed out is the one to the proxy
+                return httpx.ConnectTimeout(f"connect to the proxy {_masked(proxy)} (from {proxy_from}) "
+                                            f"timed out after {connect:g} s")
             return httpx.ConnectTimeout(f"connect to {_where(url_text)} timed out after {connect:g} s")
-        return httpx.ReadTimeout(_timeout_text(total))
+        # Through a proxy, say so: the hang may be the proxy's (an https:// proxy setting in
+        # front of a plain one waits for a TLS answer that never comes).
+        through = f" (through the proxy {_masked(proxy)}, from {proxy_from})" if proxy else ""
+        return httpx.ReadTimeout(_timeout_text(total) + through)
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return httpx.ProxyError(f"the proxy {_masked(proxy)} (from {proxy_from}) refused the "
                                 f"connection: {exc.status} {exc.message}")

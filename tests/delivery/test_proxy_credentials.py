@@ -138,3 +138,25 @@ def test_a_config_proxy_with_a_port_that_is_not_a_number_is_refused_before_sendi
     code, out, err = run_cli("send", "hook", "--all")
     assert code == 2 and "[delivery] proxy in the config file" in err and "Pw-9x" not in err, (code, out, err)
     assert list(store.log_iter()) == []
+
+
+def test_a_proxy_that_never_answers_is_named_in_the_timeout(store):
+    # An https:// proxy setting in front of a plain proxy (or a proxy that hangs) ended in
+    # "timed out after 1 s": nothing said the proxy was where it hung.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts (the kernel does) and never answers
+    port = listener.getsockname()[1]
+    try:
+        ids = add_items(store, 1)
+        put_macro(store, url="http://192.0.2.1/hook", proxy=f"http://me:{PASSWORD}@127.0.0.1:{port}", timeout=1)
+        config = SimpleNamespace(delivery={**FAST, "retry_schedule": []}, base_url=None)
+        summary = asyncio.run(Engine(store, config).run("hook", ids))
+    finally:
+        listener.close()
+    assert summary.failed == 1
+    (entry,) = store.log_iter()
+    assert entry["error"] == (f"timed out after 1 s (through the proxy http://me:••••@127.0.0.1:{port}, "
+                              "from the macro's proxy key)")
