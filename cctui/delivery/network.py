@@ -74,18 +74,40 @@ def network_for(macro: Any = None, config: Any = None) -> Network:
     if not ca_bundle:
         ca_bundle, ca_from = delivery.get("ca_bundle"), "[delivery] ca_bundle in the config file"
     verify = _setting(macro, "verify")
-    if proxy and "${" in str(proxy):
+    written = str(proxy or "")
+    if "${" in written:
         # As in the url and headers: a proxy password belongs in the environment, not the
         # macro file (an unset variable is an error before anything is sent).
         from cctui.macros.secrets import resolve
 
-        proxy = resolve(str(proxy), os.environ, where=proxy_from.removeprefix("the "), found=set())
+        proxy = resolve(written, os.environ, where=proxy_from.removeprefix("the "), found=set())
+        try:
+            check_proxy(str(proxy), proxy_from)
+            if not _same_host(written, str(proxy)):
+                raise InputError("a value moved the host")
+        except InputError:
+            # Never the resolved value: a password that breaks the URL would show in clear.
+            raise InputError(f"{proxy_from}: the proxy {_shown(written)!r} is not a usable http:// or "
+                             "https:// URL once its ${NAME} values are filled in; percent-encode a "
+                             "'/', '?', '#', '@' or ':' in a password (%2F, %3F, %23, %40, %3A).") from None
     if proxy:
         check_proxy(str(proxy), proxy_from)
     if ca_bundle:
         ca_bundle = str(Path(str(ca_bundle)).expanduser())
     return Network(str(proxy) if proxy else None, proxy_from if proxy else "",
                    ca_bundle or None, ca_from if ca_bundle else "", verify is not False)
+
+
+def _same_host(written: str, resolved: str) -> bool:
+    """Does ``resolved`` reach the host and port ``written`` names? A password variable
+    holding a '/' (``me:${PW}@proxy:3128`` with ``12/ab``) would make "me" the host."""
+    try:
+        before, after = urlsplit(written), urlsplit(resolved)
+        if "${" in before.netloc.rpartition("@")[2]:
+            return True  # the host itself comes from a variable
+        return (before.hostname, before.port) == (after.hostname, after.port)
+    except ValueError:
+        return False
 
 
 def check_proxy(proxy: str, where: str) -> str:

@@ -160,3 +160,14 @@ def test_a_proxy_that_never_answers_is_named_in_the_timeout(store):
     (entry,) = store.log_iter()
     assert entry["error"] == (f"timed out after 1 s (through the proxy http://me:••••@127.0.0.1:{port}, "
                               "from the macro's proxy key)")
+
+
+@pytest.mark.parametrize("password", ["Pr0x/y-Pass@word", "1234/Pass@word"])  # the second parses, host "me"
+def test_a_proxy_password_variable_that_breaks_the_url_is_not_shown(run_cli, store, password):
+    add_items(store, 1)
+    put_macro(store, url="http://127.0.0.1:9/hook", proxy="http://me:${PROXY_PW}@127.0.0.1:9")
+    for args in (("send", "hook", "--all"), ("macro", "preview", "hook", "--item", "BUG-0001")):
+        code, out, err = run_cli(*args, env={"PROXY_PW": password})
+        assert code == 2, (args, code, out, err)
+        assert "${PROXY_PW}" in err and "percent-encode" in err, err
+        assert password.split("/")[0] not in out + err and "Pass@word" not in out + err
