@@ -154,6 +154,8 @@ class AttemptResult:
         request_headers = dict(p.masked_headers)
         for name, value in self.sent_headers[len(p.fixed.headers):]:
             request_headers[name] = value
+        if p.fixed.proxy_header is not None:
+            request_headers["Proxy-Authorization"] = f"Basic {MASK}"  # a credential: never in clear
         return {
             **entry_head(state, record_id, delivery_id, attempt),
             "method": p.method,
@@ -301,6 +303,8 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
         headers.append(("User-Agent", USER_AGENT))  # here, not in the sender, so the log shows it
     # Host and Content-Length too: the log lists every header that went on the wire.
     headers += wire_headers(prepared.method, prepared.url, len(prepared.body))
+    if prepared.fixed.proxy_header is not None:
+        headers.append(prepared.fixed.proxy_header)
     began = time.perf_counter()
     result = AttemptResult(prepared, headers, started_at, 0)
     try:

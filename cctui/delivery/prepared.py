@@ -8,6 +8,7 @@ sends what this module prepares.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cctui.core.clock import iso, now
 from cctui.delivery.network import network_for, proxy_credentials
@@ -55,6 +56,9 @@ class Fixed:
     order: tuple[str, ...]  # every form of every secret, longest first (worked out once per run)
     has_user_agent: bool
     warning: str | None = None  # shown in every log entry (verify = false)
+    #: ``Proxy-Authorization`` for plain http through a proxy with credentials: it rides on
+    #: the request itself, so the log lists it with the other headers sent.
+    proxy_header: tuple[str, str] | None = None
 
     def mask(self, text: str) -> str:
         """``mask_text(text, secrets)`` with the run's precomputed secret variants."""
@@ -187,6 +191,7 @@ class RequestFactory:
         fixed = self._fixed.get(bool(rendered.body))
         if fixed is None or self._per_record or self.url_per_record:
             fixed = self._fixed[bool(rendered.body)] = _fix(rendered, self._proxy_secrets(rendered.url))
+            fixed.proxy_header = self._proxy_header(rendered.url)
             if not getattr(self.macro, "verify", True):
                 fixed.warning = VERIFY_WARNING
         if self._fast is None:
@@ -202,6 +207,19 @@ class RequestFactory:
             # cctui cannot use raises InputError here: the first record is prepared
             # before anything is sent, so the run stops there.)
             return frozenset()
+
+    def _proxy_header(self, url: str) -> tuple[str, str] | None:
+        if not url[:5].lower() == "http:":
+            return None  # https: the credentials go on the CONNECT, to the proxy alone
+        try:
+            proxy, _ = network_for(self.macro, self.config).proxy_for(url)
+            parts = urlsplit(proxy) if proxy else None
+        except ValueError:
+            return None
+        if parts is None or parts.username is None:
+            return None
+        credential = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        return ("Proxy-Authorization", "Basic " + base64.b64encode(credential.encode("latin-1")).decode("ascii"))
 
     def _fast_path(self) -> tuple:
         from cctui.macros.templating import ENV

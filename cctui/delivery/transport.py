@@ -152,7 +152,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(
                 total=total + CONNECT_FIRST if total else None, sock_connect=connect)
         proxy_url, proxy_headers, proxy, proxy_from = self._proxy(url_text)
-        if proxy_headers and not url_text[:6].lower().startswith("https:"):
+        if proxy_headers and not url_text[:6].lower().startswith("https:") and not any(
+                name.lower() == "proxy-authorization" for name, _ in headers):
             # Plain http goes to the proxy as it is (no CONNECT): its credentials ride on
             # the request, and the proxy consumes them (aiohttp adds them only for CONNECT).
             headers = [*headers, *proxy_headers.items()]

@@ -171,3 +171,23 @@ def test_a_proxy_password_variable_that_breaks_the_url_is_not_shown(run_cli, sto
         assert code == 2, (args, code, out, err)
         assert "${PROXY_PW}" in err and "percent-encode" in err, err
         assert password.split("/")[0] not in out + err and "Pass@word" not in out + err
+
+
+def test_the_log_lists_the_proxy_authorization_a_plain_http_request_carried(store):
+    # Plain http goes to the proxy with Proxy-Authorization on the request itself; the log's
+    # request_headers did not list it ("what the log says was sent is what was sent").
+    ids = add_items(store, 1)
+    seen: list[dict] = []
+
+    async def main():
+        runner, where = await echo_server(seen)
+        try:
+            put_macro(store, url=f"http://{where}/hook", proxy=f"http://{USER}:{PASSWORD}@{where}")
+            return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(main()).delivered == 1
+    assert [h.get("Proxy-Authorization") for h in seen] == [f"Basic {BASIC}"]  # sent once
+    (entry,) = store.log_iter()
+    assert entry["request_headers"]["Proxy-Authorization"] == "Basic ••••"
