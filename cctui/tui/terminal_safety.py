@@ -25,11 +25,6 @@ from textual.filter import LineFilter
 CONTROL_CODES = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def without_control_codes(text: str) -> str:
-    """``text`` with every character of :data:`CONTROL_CODES` removed."""
-    return CONTROL_CODES.sub("", text) if CONTROL_CODES.search(text) else text
-
-
 class ControlCodeFilter(LineFilter):
     """Removes control characters from the text of every segment (not from Textual's own
     control segments, which carry none in a widget's lines anyway)."""
@@ -38,5 +33,5 @@ class ControlCodeFilter(LineFilter):
         search = CONTROL_CODES.search
         if not search("".join([segment.text for segment in segments])):
             return segments  # the usual case: one scan of the line, no copy
-        return [Segment(CONTROL_CODES.sub("", text), style, control) if not control and search(text)
-                else Segment(text, style, control) for text, style, control in segments]
+        return [Segment(CONTROL_CODES.sub("", segment.text), segment.style) if not segment.control
+                and search(segment.text) else segment for segment in segments]
