@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cctui.core.clock import iso, now
-from cctui.delivery.network import network_for, proxy_credentials
+from cctui.delivery.network import Network, network_for, proxy_credentials
 from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
@@ -128,6 +128,7 @@ class RequestFactory:
         self.environ = environ
         self._fixed: dict[bool, Fixed] = {}  # by "the body is not empty"
         self._fast: tuple | None = None
+        self._net: Network | None = None
         #: The URL has ((tags)): each record has its own (same host, user-info and secrets:
         #: tags stand only in the path and query), rendered on the fast path too; the log
         #: shows a failed render with the URL template.
@@ -201,18 +202,24 @@ class RequestFactory:
     def _proxy_secrets(self, url: str) -> frozenset[str]:
         # Masked like the request's own secrets: what answers may echo Proxy-Authorization.
         try:
-            return proxy_credentials(network_for(self.macro, self.config), url)
+            return proxy_credentials(self._network(), url)
         except ValueError:
             # A url whose port is not a number fails as that request's error. (A proxy
             # cctui cannot use raises InputError here: the first record is prepared
             # before anything is sent, so the run stops there.)
             return frozenset()
 
+    def _network(self) -> Network:
+        # Once per run: a macro with header tags prepares every record in full.
+        if self._net is None:
+            self._net = network_for(self.macro, self.config)
+        return self._net
+
     def _proxy_header(self, url: str) -> tuple[str, str] | None:
         if not url[:5].lower() == "http:":
             return None  # https: the credentials go on the CONNECT, to the proxy alone
         try:
-            proxy, _ = network_for(self.macro, self.config).proxy_for(url)
+            proxy, _ = self._network().proxy_for(url)
             parts = urlsplit(proxy) if proxy else None
         except ValueError:
             return None
