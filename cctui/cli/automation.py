@@ -93,7 +93,28 @@ def _send_due_retries(obj: Context) -> Any:
     if not claimed:
         return None
     engine = obj.engine()
-    return asyncio.run(scheduled.send(engine, claimed))
+
+    async def main() -> Any:
+        # As `cctui send`: SIGTERM (systemd stopping the job), SIGHUP and Ctrl-C let the
+        # requests on the wire finish and be logged, and hand the rest back for the next
+        # run-due; without this, a stop was a kill -9 and those requests went out again.
+        import signal
+
+        stop = asyncio.Event()
+
+        def stopping() -> None:
+            stop.set()
+            engine.cancel()
+
+        loop = asyncio.get_running_loop()
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, stopping)
+        except (NotImplementedError, RuntimeError, AttributeError):  # not the main thread (tests)
+            pass
+        return await scheduled.send(engine, claimed, stop=stop)
+
+    return asyncio.run(main())
 
 
 @click.command("listen")

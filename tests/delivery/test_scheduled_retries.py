@@ -430,3 +430,38 @@ def test_retry_now_names_the_paused_macro_a_scheduled_retry_waits_for(store, run
     out = run_at(LATER, "retry", "--now").out
     assert out.strip() == ("Nothing retried: 1 scheduled retry waits for the paused macro hook "
                            "(`cctui macro resume hook`).")
+
+
+def test_run_due_stopped_with_sigterm_finishes_what_is_on_the_wire_and_sends_nothing_twice(
+        store, data_dir, held_receiver, run_at, cctui_proc):
+    # systemd stopping a run-due job (SIGTERM) used to kill it like kill -9: the requests
+    # on the wire went out again, same webhook-id, with the next run-due.
+    held = held_receiver(answer_first=6 + 2)  # the 503s, then 2 of run-due's; the next ones wait
+    ids = add_items(store, 6)
+    put_macro(store, url=held.url + "/status/503", concurrency=2)
+    assert run_at(NOW, "send", "hook", "--all", "--max-wait", "0").code == 0
+    assert len(store.retries_all()) == 6
+    put_macro(store, url=held.url + "/hook", concurrency=2, timeout=60)  # the host answers again
+    import subprocess
+
+    env = {**os.environ, "CCTUI_NOW": LATER}
+    due = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while held.state.count < 6 + 4 and time.monotonic() < deadline:  # 2 answered, 2 on the wire
+            time.sleep(0.02)
+        assert held.state.count == 6 + 4
+        # Without a handler, SIGTERM ends the process as it is delivered, before the held
+        # answers below can come; with one, those requests finish and are logged.
+        due.send_signal(signal.SIGTERM)
+        held.state.release()
+        out, err = due.communicate(timeout=30)
+    finally:
+        if due.poll() is None:
+            due.kill()
+    again = run_at(LATER, "run-due")
+    assert again.code == 0, again.out + again.err
+    counts = held.state.by_webhook_id
+    assert sorted(counts.values()) == [2] * 6, (counts, out, err)  # the 503, then once more each
+    assert store.retries_all() == [] and ids
