@@ -14,6 +14,7 @@ import click
 
 from cctui import __version__
 from cctui.cli.context import Context
+from cctui.cli.output import say
 from cctui.errors import CctuiError, file_problem
 
 
@@ -26,7 +27,7 @@ class UserFacingError(click.ClickException):
         self.exit_code = error.exit_code  # type: ignore[misc]
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"cctui: {self.format_message()}", err=True, file=file)
+        say(f"cctui: {self.format_message()}", err=True, file=file)
 
 
 class RootGroup(click.Group):
@@ -127,10 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     except CctuiError as exc:
         if debug:
             raise
-        click.echo(f"cctui: {exc}", err=True)
+        say(f"cctui: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        say("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cctui.cli.context import Context, describe_run, run_failed
+from cctui.cli.output import say
 from cctui.core.clock import iso
 from cctui.errors import InputError
 
@@ -41,7 +42,7 @@ def run_due_command(obj: Context, as_json: bool) -> None:
     store = obj.store
     assert obj.runner is not None
     started = run_due(store, obj.runner, schema=obj.schema,
-                      warn=lambda m: click.echo(f"cctui: {m}", err=True))
+                      warn=lambda m: say(f"cctui: {m}", err=True))
     results = obj.runner.drain()
     scheduled = {name: summary for name, trigger, summary in results if trigger == "schedule"}
     failed = False
@@ -53,13 +54,13 @@ def run_due_command(obj: Context, as_json: bool) -> None:
             row.update(_summary_fields(summary) if summary is not None else {})
             click.echo(json.dumps(row))
         elif summary is None:
-            click.echo(f"{due.macro}: period {iso(due.period)}, no matching records")
+            say(f"{due.macro}: period {iso(due.period)}, no matching records")
         else:
-            click.echo(f"{due.macro}: period {iso(due.period)}, {due.record_count} records; "
+            say(f"{due.macro}: period {iso(due.period)}, {due.record_count} records; "
                        + describe_run(due.macro, "schedule", summary).split(": ", 1)[-1])
     for name, trigger, summary in results:
         if trigger != "schedule":  # runs that the scheduled runs' updates triggered
-            click.echo(f"cctui: {describe_run(name, trigger, summary)}", err=True)
+            say(f"cctui: {describe_run(name, trigger, summary)}", err=True)
             failed = failed or run_failed(summary)
     retried = _send_due_retries(obj)
     if retried is not None:
@@ -69,16 +70,16 @@ def run_due_command(obj: Context, as_json: bool) -> None:
             click.echo(json.dumps({"retries": True, "count": retried.total, **counts,
                                    "retrying": retried.retrying, "next_retry": retried.next_retry}))
         else:
-            click.echo(f"scheduled retries: {retried.total} due; "
+            say(f"scheduled retries: {retried.total} due; "
                        + describe_run("*", "retry", retried).split(": ", 1)[-1])
             if retried.reason:
-                click.echo(f"cctui: {retried.reason}", err=True)
+                say(f"cctui: {retried.reason}", err=True)
     if retried is not None and retried.retrying:
         from cctui.delivery.scheduled import describe
 
-        click.echo(f"cctui: {describe(retried.retrying, retried.next_retry)}", err=True)
+        say(f"cctui: {describe(retried.retrying, retried.next_retry)}", err=True)
     if not started and retried is None and not as_json:
-        click.echo("nothing due")
+        say("nothing due")
     if failed:
         click.get_current_context().exit(1)
 
@@ -155,7 +156,7 @@ def listen_command(obj: Context, host: str, port: int) -> None:
     store = obj.store
     app = make_listener_app(
         store, token, schema=obj.schema, jira_status_map=settings.get("jira_status_map"),
-        echo=lambda line: click.echo(line), limits=Limits(**limits), **options,
+        echo=lambda line: say(line), limits=Limits(**limits), **options,
     )
 
     async def _use_loop_runner(_app: web.Application) -> None:
@@ -163,11 +164,11 @@ def listen_command(obj: Context, host: str, port: int) -> None:
         import asyncio
 
         def done(name: str, trigger: str, summary: Any) -> None:
-            click.echo(describe_run(name, trigger, summary))
+            say(describe_run(name, trigger, summary))
 
         assert obj.triggers is not None
         obj.triggers.runner = LoopRunner(obj.engine(), asyncio.get_running_loop(), on_done=done)
 
     app.on_startup.append(_use_loop_runner)
-    connections.run(app, app[GUARD_KEY], host, port, on_ready=lambda: click.echo(
+    connections.run(app, app[GUARD_KEY], host, port, on_ready=lambda: say(
         f"cctui listen: http://{host}:{port} (POST /records/{{id}}, POST /hooks/jira); ctrl+c stops"))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cctui.cli.output import say
 from cctui.config import Config, load_config, resolve_data_dir
 from cctui.core.records import Schema
 from cctui.errors import CctuiError
@@ -106,7 +107,7 @@ class Context:
         failures = []
         for name, trigger, summary in self.runner.drain():
             line = describe_run(name, trigger, summary)
-            click.echo(f"cctui: {line}", err=True)
+            say(f"cctui: {line}", err=True)
             if run_failed(summary):
                 failures.append(name)
         if failures:
@@ -135,4 +136,4 @@ def run_failed(summary: Any) -> bool:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"cctui: {message}", err=True)
+    say(f"cctui: {message}", err=True)

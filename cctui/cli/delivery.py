@@ -13,7 +13,9 @@ import click
 import orjson
 
 from cctui.cli.context import Context
+from cctui.cli.output import say
 from cctui.core.records import normalize_id
+from cctui.core.terminal_text import printable
 from cctui.delivery import events as ev
 from cctui.errors import InputError, NotFound
 
@@ -119,13 +121,13 @@ class _Reporter:
                 detail = f" {event.status_code}" if event.status_code else ""
                 why = f": {event.error}" if event.error else ""
                 when = f"; retry scheduled at {retry_at}" if retry_at else ""
-                sys.stdout.write(f"{event.record_id} {event.outcome}{detail}{why}{when}\n")
+                sys.stdout.write(printable(f"{event.record_id} {event.outcome}{detail}{why}{when}", lines=False) + "\n")
         elif isinstance(event, ev.RetryScheduled) and self.terminal and not event.scheduled:
             # On a terminal, say what the run is waiting for: "BUG-0002: 503, retry 2 of 5 in 30 s".
             if self.progress is not None:
                 self.progress.update(self.task, status=event.describe())
             else:
-                sys.stderr.write(f"{event.describe()}\n")
+                sys.stderr.write(printable(event.describe(), lines=False) + "\n")
 
     def close(self) -> None:
         if self.progress is not None:
@@ -140,26 +142,26 @@ class _Reporter:
                    "cancelled": summary.cancelled, "dry_run": summary.dry_run, "reason": summary.reason})
             return
         if summary.dry_run:
-            click.echo(f"dry run: {summary.skipped} request(s) rendered, {summary.failed} failed to render; "
+            say(f"dry run: {summary.skipped} request(s) rendered, {summary.failed} failed to render; "
                        "nothing sent.")
             return
         run = f" (run {summary.run_id})" if summary.run_id else ""
         unsent = f", not sent {summary.not_sent}" if summary.not_sent else ""
         retrying = f", retrying {summary.retrying}" if summary.retrying else ""
-        click.echo(f"{summary.macro}: sent {summary.sent}, delivered {summary.delivered}, failed "
+        say(f"{summary.macro}: sent {summary.sent}, delivered {summary.delivered}, failed "
                    f"{summary.failed}{retrying}, skipped {summary.skipped}{unsent}{run}")
         if summary.retrying:
             from cctui.delivery.scheduled import describe
 
-            click.echo(describe(summary.retrying, summary.next_retry), err=True)
+            say(describe(summary.retrying, summary.next_retry), err=True)
         if summary.cancelled:
-            click.echo(f"cancelled: {summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
+            say(f"cancelled: {summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
         elif summary.reason:
-            click.echo(f"stopped early: {summary.reason}", err=True)
+            say(f"stopped early: {summary.reason}", err=True)
             if summary.not_sent:
-                click.echo(f"{summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
+                say(f"{summary.not_sent} not sent; `cctui retry` finishes the run.", err=True)
         if summary.failed:
-            click.echo("See `cctui logs --status failed`; `cctui retry` sends the failures again.", err=True)
+            say("See `cctui logs --status failed`; `cctui retry` sends the failures again.", err=True)
 
 
 def _run_engine(make_coro: Callable[[Engine], Awaitable[ev.RunSummary]]) -> ev.RunSummary:
@@ -212,7 +214,7 @@ def send(name: str, items: tuple[str, ...], query: str | None, all_: bool, concu
     if not getattr(macro, "verify", True) and ids and not dry_run:
         from cctui.macros.request import VERIFY_WARNING
 
-        click.echo(f"cctui: warning: macro {name}: {VERIFY_WARNING}", err=True)
+        say(f"cctui: warning: macro {name}: {VERIFY_WARNING}", err=True)
     if ids:  # a body too expensive to render is refused before anything is sent
         from cctui.macros.request import check_cost
 
@@ -262,17 +264,19 @@ def logs(macro: str | None, record_id: str | None, status: str | None, limit: in
 
 def _table(rows: list[dict]) -> None:
     if not rows:
-        click.echo("No attempts match.")
+        say("No attempts match.")
         return
     heads = ("time", "macro", "record", "try", "status", "ms", "explanation")
     table = [heads] + [(
         (e.get("started_at") or "").replace("T", " ").rstrip("Z"), e.get("macro", ""), e.get("record_id", ""),
         str(e.get("attempt", "")), str(e.get("status_code", "")) if e.get("status_code") else "-",
         str(e.get("duration_ms", "")), _short(e)) for e in rows]
+    # cleaned before the widths are measured, so the columns stay aligned
+    table = [tuple(printable(str(cell), lines=False) for cell in row) for row in table]
     widths = [max(len(row[i]) for row in table) for i in range(len(heads) - 1)]
     for row in table:
         # zip stops before the last column, which is not padded
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
 
 
 def _short(entry: dict) -> str:
@@ -320,15 +324,15 @@ def retry(macro: str | None, record_id: str | None, concurrency: int | None, now
 
         waiting = pending(ctx.store, macro=macro, record_id=record_id)
         if summary.reason:
-            click.echo(f"Nothing retried: {summary.reason}.")
+            say(f"Nothing retried: {summary.reason}.")
         elif waiting and (held := _held_retries(ctx.store, waiting)):
-            click.echo(f"Nothing retried: {held}.")
+            say(f"Nothing retried: {held}.")
         elif waiting:
             noun = "retry is" if len(waiting) == 1 else "retries are"
-            click.echo(f"Nothing due: {len(waiting)} {noun} scheduled, next at {waiting[0]['due']} "
+            say(f"Nothing due: {len(waiting)} {noun} scheduled, next at {waiting[0]['due']} "
                        "(`cctui retry --now` sends them now).")
         else:
-            click.echo("Nothing to retry: no failed deliveries, no scheduled retries and no interrupted runs.")
+            say("Nothing to retry: no failed deliveries, no scheduled retries and no interrupted runs.")
         return
     reporter.summary(summary)
     if not summary.ok:
@@ -388,14 +392,14 @@ def receiver(host: str, port: int, status_code: int, fail_rate: float, delay: fl
     lock = threading.Lock()
 
     def on_request(item: Received) -> None:
-        click.echo(f"{item.at}  {item.method} {item.path} -> {item.status}" if quiet else item.pretty())
+        say(f"{item.at}  {item.method} {item.path} -> {item.status}" if quiet else item.pretty())
         with lock:
             keep.append(item.to_dict())
             del keep[:-200]
 
     url, stop = serve_in_background(host, port, status=status_code, fail_rate=fail_rate, delay=delay,
                                     slack=slack, slack_rate=slack_rate, on_request=on_request)
-    click.echo(f"cctui receiver listening on {url} (Ctrl-C to stop)")
+    say(f"cctui receiver listening on {url} (Ctrl-C to stop)")
     sys.stdout.flush()
     saved = 0
 
@@ -418,4 +422,4 @@ def receiver(host: str, port: int, status_code: int, fail_rate: float, delay: fl
     finally:
         stop()
         save()
-        click.echo(f"received {stop.receiver.count} request(s)")
+        say(f"received {stop.receiver.count} request(s)")

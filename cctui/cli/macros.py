@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cctui.cli.context import Context
+from cctui.cli.output import say
 from cctui.errors import InputError, NotFound
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def add(path: str | None, kind: str | None, name: str | None, url: str | None,
     check_cost_before_save(new, ctx.store, config=ctx.config, where=path or f"preset {kind}")
     replaced = ctx.store.macro_get(new.name) is not None
     ctx.store.macro_put(new.to_dict())
-    click.echo(f"{'Replaced' if replaced else 'Added'} macro {new.name} "
+    say(f"{'Replaced' if replaced else 'Added'} macro {new.name} "
                f"({new.method} {_shown_url(new.url)}).")
 
 
@@ -120,12 +121,12 @@ def list_(as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     if not rows:
-        click.echo("No macros yet: `cctui macro add FILE` or `cctui macro add --preset slack ...`.")
+        say("No macros yet: `cctui macro add FILE` or `cctui macro add --preset slack ...`.")
         return
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         flags = " (paused)" if r["paused"] else ""
-        click.echo(f"{r['name']:<{width}}  {r['target']:<8}  {r['method']:<6}  {r['url']}{flags}")
+        say(f"{r['name']:<{width}}  {r['target']:<8}  {r['method']:<6}  {r['url']}{flags}")
 
 
 def masked_for_display(stored: dict) -> dict:
@@ -162,7 +163,7 @@ def show(name: str) -> None:
     shown = masked_for_display(stored)
     masked = any(MASK in str(shown.get(key) or "") for key in ("url", "headers", "signing_secret", "proxy"))
     note = MASKED_NOTE.format(mask=MASK) if masked else ""
-    click.echo(note + macro_toml(shown), nl=False)
+    say(note + macro_toml(shown), nl=False)
 
 
 @macro.command("remove")
@@ -176,7 +177,7 @@ def remove(name: str) -> None:
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
     dropped = drop_removed(store, name)
     more = f"; dropped its {dropped} scheduled retr{'y' if dropped == 1 else 'ies'}" if dropped else ""
-    click.echo(f"Removed macro {name}{more}.")
+    say(f"Removed macro {name}{more}.")
 
 
 @macro.command("pause")
@@ -189,7 +190,7 @@ def pause(name: str, reason: str) -> None:
     ctx = _ctx()
     _stored(ctx, name)
     ctx.store.macro_update(name, {"paused": True, "paused_reason": reason, "paused_at": iso()})
-    click.echo(f"Paused macro {name}: {reason}.")
+    say(f"Paused macro {name}: {reason}.")
 
 
 @macro.command("resume")
@@ -201,10 +202,10 @@ def resume(name: str) -> None:
     if stored is None:
         raise NotFound(f"macro {name!r} does not exist (see `cctui macro list`).")
     if not stored.get("paused"):
-        click.echo(f"Macro {name} is not paused.")
+        say(f"Macro {name} is not paused.")
         return
     ctx.store.macro_update(name, {"paused": False, "paused_reason": None, "paused_at": None})
-    click.echo(f"Resumed macro {name}.")
+    say(f"Resumed macro {name}.")
 
 
 @macro.command("preview")
@@ -221,18 +222,18 @@ def preview(name: str, item_id: str, as_json: bool) -> None:
     item_id = normalize_id(item_id)  # bug-42, BUG-42 and BUG-0042 are one item
     shown, warnings = preview_request(_stored(ctx, name), item_id, store=ctx.store, config=ctx.config)
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say(f"warning: {warning}", err=True)
     from cctui.delivery.network import describe, network_for
 
     for note in describe(network_for(_stored(ctx, name), ctx.config), shown["url"]):
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(shown, ensure_ascii=False))
         return
-    click.echo(f"{shown['method']} {shown['url']}")
+    say(f"{shown['method']} {shown['url']}")
     headers = shown["headers"]
     for header, value in (headers.items() if isinstance(headers, dict) else headers):
-        click.echo(f"{header}: {value}")
+        say(f"{header}: {value}")
     if shown["body"]:
-        click.echo("")
-        click.echo(shown["body"], nl=not shown["body"].endswith("\n"))
+        say("")
+        say(shown["body"], nl=not shown["body"].endswith("\n"))

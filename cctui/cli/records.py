@@ -12,8 +12,10 @@ import click
 from rich.cells import cell_len, set_cell_size
 
 from cctui.cli.context import Context
+from cctui.cli.output import say
 from cctui.core.query import compile_query, fields_in
 from cctui.core.records import FEEDBACK_FIELDS, USER_FIELDS, coerce_cli_value, normalize_id
+from cctui.core.terminal_text import printable
 from cctui.errors import InputError
 
 _FORMAT = click.Choice(["csv", "json", "jsonl"])
@@ -80,7 +82,7 @@ def seed(count: int, seed_value: int) -> None:
 
     summary = seed_store(_ctx().store, count, seed_value, macros=sample_macro_dicts())
     kinds = ", ".join(f"{n:,} {name}" for name, n in sorted(summary["by_type"].items()))
-    click.echo(
+    say(
         f"Added {summary['feedback']:,} feedback items ({kinds or 'none'}), "
         f"{summary['users']:,} users and {summary['macros']} sample macros."
     )
@@ -99,7 +101,7 @@ def import_(path: str, default_type: str | None) -> None:
 
     ctx = _ctx()
     added = import_file(ctx.store, path, ctx.schema, default_type=default_type)
-    click.echo(f"Imported {len(added):,} feedback items{_by_type(added)}.")
+    say(f"Imported {len(added):,} feedback items{_by_type(added)}.")
 
 
 @click.command()
@@ -135,7 +137,7 @@ def export(what: str, fmt: str, query: str | None, macro: str | None, output: st
     if output:
         with atomic_output(output) as out:
             count = write(out)
-        click.echo(f"Exported {count:,} {'items' if what == 'feedback' else 'log entries'} to {output}.", err=True)
+        say(f"Exported {count:,} {'items' if what == 'feedback' else 'log entries'} to {output}.", err=True)
     else:
         write(sys.stdout)
 
@@ -177,15 +179,16 @@ def _table(records: list[dict], total: int) -> None:
 
     lines = [row([name for name, _, _ in columns] + ["TITLE"])]
     for record in records:
-        cells = [str(record.get(key, "")) for _, key, _ in columns]
+        # cleaned before the layout, so a removed BEL does not leave a column one short
+        cells = [printable(str(record.get(key, "")), lines=False) for _, key, _ in columns]
         lines.append(row(cells + [str(record.get("title", ""))]))
     lines.append(f"{len(records):,} of {total:,}")
-    click.echo("\n".join(lines))
+    say("\n".join(lines))
 
 
 def _truncate(text: str, width: int) -> str:
     """One line of at most ``width`` terminal cells (CJK and emoji take two)."""
-    text = " ".join(text.split())  # newlines and tabs would break the table
+    text = " ".join(printable(text).split())  # newlines and tabs would break the table
     if cell_len(text) <= width:
         return text
     return set_cell_size(text, width - 1) + "…"
@@ -203,7 +206,7 @@ def feedback_add(type_: str, title: str, fields: tuple[str, ...]) -> None:
     # A submit: cctui sets id, created and modified (an import may carry historical dates).
     item = ctx.schema.feedback(raw, where="feedback add", allow_read_only=False)
     added = ctx.store.feedback_add([item], origin="cli")
-    click.echo(added[0]["id"])
+    say(added[0]["id"])
 
 
 @feedback.command("set")
@@ -215,7 +218,7 @@ def feedback_set(record_id: str, pairs: tuple[str, ...]) -> None:
     changes = ctx.schema.feedback_changes(_pairs(pairs, "feedback set"), where="feedback set")
     record_id = normalize_id(record_id)  # bug-42, BUG-42 and BUG-0042 are one item
     updated = ctx.store.feedback_update([record_id], changes, origin="cli")
-    click.echo(f"Updated {updated[0]['id'] if updated else record_id}: {', '.join(changes)}.")
+    say(f"Updated {updated[0]['id'] if updated else record_id}: {', '.join(changes)}.")
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ def users_list(as_json: bool) -> None:
     for user in everyone:
         lines.append(
             f"{user.get('id', ''):<10}  {_truncate(str(user.get('name', '')), 24):<24}  "
-            f"{_truncate(str(user.get('email', '')), 32):<32}  {str(user.get('role', '')):<16}  "
-            f"{user.get('company', '')}"
+            f"{_truncate(str(user.get('email', '')), 32):<32}  {_truncate(str(user.get('role', '')), 16):<16}  "
+            f"{printable(str(user.get('company', '')), lines=False)}"
         )
-    click.echo("\n".join(lines))
+    say("\n".join(lines))

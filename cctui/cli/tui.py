@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cctui.cli.context import Context
+from cctui.cli.output import say
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,7 +80,7 @@ def demo(ctx: Context, count: int, seed: int, data_dir: str | None) -> None:
         base_url, stop = _demo_receiver(wanted)
         port = int(base_url.rsplit(":", 1)[1])
         if store.feedback_count() == 0:
-            click.echo(f"Generating {count:,} feedback items in {ctx.data_dir} ...", err=True)
+            say(f"Generating {count:,} feedback items in {ctx.data_dir} ...", err=True)
             seed_store(store, count, seed, macros=sample_macro_dicts(base_url))
         elif port != wanted:
             for macro in sample_macro_dicts(base_url):  # point the samples at this receiver
@@ -147,6 +148,6 @@ def serve(ctx: Context, host: str, port: int) -> None:
     if ctx.theme:
         command += ["--theme", ctx.theme]
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: serving on {host} without authentication; anyone who can reach it can use cctui.", err=True)
+        say(f"warning: serving on {host} without authentication; anyone who can reach it can use cctui.", err=True)
     server = Server(shlex.join(command), host=host, port=port, title="cctui")
     server.serve()

@@ -9,11 +9,12 @@ table, the TUI inspector and ``cctui logs`` all say the same thing.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any
+
+from cctui.core.terminal_text import CONTROL_CODES
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def _json_detail(data: Any) -> tuple[str, str] | None:
 
 #: Characters a terminal acts on (C0 and C1 controls, DEL, bidi overrides): a receiver
 #: writes its error body, and these words are printed by `cctui send` and `cctui logs`.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = CONTROL_CODES
 
 
 def _clip(text: str, limit: int = 80) -> str:

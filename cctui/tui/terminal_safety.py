@@ -13,16 +13,11 @@ exactly as measured; what is left of a sequence (``[2J``) shows as plain text.
 
 from __future__ import annotations
 
-import re
-
 from rich.segment import Segment
 from textual.color import Color
 from textual.filter import LineFilter
 
-#: C0 controls (tab and newline included: a cell is one line), DEL, C1 controls, and the
-#: bidi embedding/override/isolate controls (a terminal that does bidi would reorder the
-#: rest of the line, other columns included).
-CONTROL_CODES = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from cctui.core.terminal_text import CONTROL_CODES  # one pattern for the TUI and the CLI
 
 
 class ControlCodeFilter(LineFilter):
