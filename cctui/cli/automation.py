@@ -101,19 +101,13 @@ def _send_due_retries(obj: Context) -> Any:
         # run-due; without this, a stop was a kill -9 and those requests went out again.
         import signal
 
-        stop = asyncio.Event()
-
-        def stopping() -> None:
-            stop.set()
-            engine.cancel()
-
         loop = asyncio.get_running_loop()
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(signum, stopping)
+                loop.add_signal_handler(signum, engine.stop)
         except (NotImplementedError, RuntimeError, AttributeError):  # not the main thread (tests)
             pass
-        return await scheduled.send(engine, claimed, stop=stop)
+        return await scheduled.send(engine, claimed)
 
     return asyncio.run(main())
 

@@ -177,7 +177,7 @@ def _run_engine(make_coro: Callable[[Engine], Awaitable[ev.RunSummary]]) -> ev.R
         loop = asyncio.get_running_loop()
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(signum, engine.cancel)
+                loop.add_signal_handler(signum, engine.stop)
         except (NotImplementedError, RuntimeError, AttributeError):  # not the main thread (tests), Windows
             pass
         return await make_coro(engine)

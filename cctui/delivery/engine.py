@@ -103,6 +103,8 @@ class Engine:
         self.flush_interval = flush_interval
         self.heartbeat_every = heartbeat_every
         self._runs: dict[str, RunState] = {}
+        #: Set by :meth:`stop`: the command is being stopped, so no further run starts.
+        self.stopping = False
 
     # -- public API ---------------------------------------------------------------------
     def start(self, macro_name: str, record_ids: Iterable[str], **options: Any) -> asyncio.Task:
@@ -118,6 +120,13 @@ class Engine:
                 state.cancel.set()
                 found = True
         return found
+
+    def stop(self) -> None:
+        """A command is being stopped (Ctrl-C, SIGTERM, SIGHUP): cancel every run, and let
+        ``retry`` and the scheduled retries start no further one (they stay for later).
+        Unlike :meth:`cancel` this is for good: the TUI cancels and then resumes."""
+        self.stopping = True
+        self.cancel()
 
     async def shutdown(self, grace: float = CANCEL_GRACE) -> None:
         """Before the loop goes away (the TUI quits): cancel every run, wait up to
@@ -310,6 +319,8 @@ class Engine:
             total.merge(await scheduled.send(self, claimed, listener=listener, concurrency=concurrency,
                                              max_wait=max_wait))
         for plan in plans:
+            if self.stopping:
+                break  # interrupted runs and failures stay as they are, for the next retry
             stored = await asyncio.to_thread(self.store.macro_get, plan.macro)
             if stored is None or stored.get("paused"):
                 # A paused (410) or removed macro cannot finish its runs: report, go on.

@@ -222,11 +222,11 @@ def _runs(entries: list[dict]) -> list[tuple[str, dict[str, dict]]]:
 
 
 async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, concurrency: int | None = None,
-               max_wait: float | None = None, stop: Any = None) -> Any:
+               max_wait: float | None = None) -> Any:
     """Send claimed scheduled retries (trigger ``retry``) with their own delivery ids and
-    attempt numbers; returns one summary over all of them. Once ``stop`` (an
-    ``asyncio.Event``) is set, no further macro's run starts: its retries are handed
-    back, due as before (cancel the running one with ``engine.cancel()``)."""
+    attempt numbers; returns one summary over all of them. Once the engine is stopping
+    (:meth:`Engine.stop`), no further macro's run starts: its retries are handed back,
+    due as before."""
     import asyncio
 
     from cctui.delivery.events import RunSummary
@@ -258,7 +258,7 @@ async def send(engine: Engine, claimed: list[dict], *, listener: Any = None, con
     todo = [e for e in claimed if e["delivery_id"] not in superseded]
     groups = _runs(todo)
     for index, (macro, members) in enumerate(groups):
-        if stop is not None and stop.is_set():
+        if engine.stopping:
             await asyncio.to_thread(release, store, [e for _, rest in groups[index:] for e in rest.values()])
             break
         try:

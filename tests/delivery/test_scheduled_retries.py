@@ -465,3 +465,36 @@ def test_run_due_stopped_with_sigterm_finishes_what_is_on_the_wire_and_sends_not
     counts = held.state.by_webhook_id
     assert sorted(counts.values()) == [2] * 6, (counts, out, err)  # the 503, then once more each
     assert store.retries_all() == [] and ids
+
+
+def test_retry_stopped_with_sigterm_starts_no_other_macros_run(store, data_dir, held_receiver, run_at):
+    # `cctui retry` cancelled the run on the wire at Ctrl-C/SIGTERM, then went on with the
+    # next macro's scheduled retries (a new, uncancelled run): stopping it kept sending.
+    held = held_receiver(answer_first=4)  # the four 503s below; every later request waits
+    [first, second] = add_items(store, 2)
+    put_macro(store, name="aa", url=held.url + "/status/503")
+    put_macro(store, name="bb", url=held.url + "/status/503")
+    assert run_at(NOW, "send", "aa", "--all", "--max-wait", "0").code == 0
+    assert run_at(NOW, "send", "bb", "--all", "--max-wait", "0").code == 0
+    put_macro(store, name="aa", url=held.url + "/hook", timeout=60)
+    put_macro(store, name="bb", url=held.url + "/hook", timeout=60)
+    import subprocess
+
+    env = {**os.environ, "CCTUI_NOW": LATER}
+    retry = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "retry", "--now"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while held.state.count < 4 + 2 and time.monotonic() < deadline:  # aa's two on the wire
+            time.sleep(0.02)
+        assert held.state.count == 4 + 2
+        retry.send_signal(signal.SIGTERM)
+        held.state.release()
+        out, err = retry.communicate(timeout=30)
+    finally:
+        if retry.poll() is None:
+            retry.kill()
+    assert held.state.count == 4 + 2, (out, err)  # bb's run never started
+    assert sorted(e["macro"] for e in store.retries_all()) == ["bb", "bb"]  # still scheduled, for later
+    assert all(e.get("claimed_by") is None for e in store.retries_all())
+    assert first and second
