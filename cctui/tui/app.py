@@ -79,6 +79,22 @@ class CctuiApp(App):
              "logs": _lazy_screen("cctui.tui.screens.logs", "LogsScreen")}
     DEFAULT_MODE = "feedback"
 
+    #: Only for 16-colour terminals (``TEXTUAL_COLOR_SYSTEM=standard``, many SSH sessions),
+    #: where every colour is rounded to one of the 16 ANSI ones. A modal's 60% dimming
+    #: rounded the screen behind it to one grey on the same grey (unreadable); Textual
+    #: itself does not dim in ANSI themes, so neither do we here. An unchecked box's ``X``
+    #: ($panel-darken-2 on $panel) rounded to its own background: it is muted text instead,
+    #: and a checked box keeps its success colour.
+    CSS = """
+    .-sixteen-colours ModalScreen { background: transparent; }
+    .-sixteen-colours ToggleButton {
+        & > .toggle--button { color: $text-muted; }
+        &.-on > .toggle--button { color: $text-success; }
+        &:ansi > .toggle--button { color: $ansi-foreground; }
+        &:ansi.-on > .toggle--button { color: $accent; }
+    }
+    """
+
     BINDINGS = [
         Binding("1", "show_screen('feedback')", "Feedback", id="screen-feedback"),
         Binding("2", "show_screen('macros')", "Macros", id="screen-macros"),
@@ -125,6 +141,8 @@ class CctuiApp(App):
         self._control_codes = ControlCodeFilter()
         self.add_mode("feedback", self._make_feedback_screen)
         self._register_themes()
+        if self.console.color_system in ("standard", "windows"):
+            self.add_class("-sixteen-colours")  # see CSS above
 
     # Textual declares COMMANDS a class attribute but reads it from the instance when the
     # palette opens: a property lets the macro commands load on first use.

@@ -42,6 +42,16 @@ def feedback_items(count: int = 24) -> list[dict]:
     return items
 
 
+@pytest.fixture(autouse=True)
+def truecolor_terminal(monkeypatch):
+    """The app's console as a truecolor terminal, whatever $TERM the tests run under: the
+    app styles 16-colour terminals differently (CctuiApp.CSS), and snapshots must not
+    depend on the machine. Tests of 16 colours set "standard" themselves."""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
+
+
 @pytest.fixture
 def fixed_now(monkeypatch):
     monkeypatch.setenv("CCTUI_NOW", NOW)

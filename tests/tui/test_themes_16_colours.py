@@ -137,3 +137,108 @@ async def test_placeholders_and_line_numbers_stay_legible(make_app, tui, theme):
         form.query_one("#f-body").text = '{\n  "text": "((title))",\n  "id": "((id))"\n}'
         await pilot.pause()
         assert not same_colour_text(app), (theme, "macro form", same_colour_text(app))
+
+
+@pytest.fixture
+def sixteen_colour_terminal(monkeypatch):
+    """The app's console as ``TEXTUAL_COLOR_SYSTEM=standard`` makes it (read at import)."""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "standard")
+
+
+def shipped_themes() -> list[str]:
+    """Every theme in the themes/ directory (a new file is checked without editing here)."""
+    from importlib.resources import files
+
+    return sorted(p.name.removesuffix(".toml") for p in files("cctui.themes").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def test_the_theme_list_is_the_themes_directory():
+    assert set(THEMES) == set(shipped_themes())
+
+
+def behind_modal(app) -> tuple[str, list[str]]:
+    """The text of the screen *behind* the top (modal) screen (every cell the modal's box
+    does not cover), and the pieces of it 16 colours show in their background's colour."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
+    render = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    dialogs = [child.region for child in app.screen.children]  # the modal's own box
+    shown, hidden = [], []
+    for y, line in enumerate(Segment.split_lines(console.render(render))):
+        x = 0
+        for segment in line:
+            inside = any(region.contains(x, y) for region in dialogs)
+            x += segment.cell_length
+            text = segment.text.strip()
+            if text and not inside:
+                shown.append(segment.text)
+                if segment.style and not legible(segment.style):
+                    hidden.append(text)
+    return "".join(shown), hidden
+
+
+@pytest.mark.parametrize("theme", shipped_themes())
+async def test_the_screen_behind_a_modal_stays_readable(make_app, tui, theme, sixteen_colour_terminal):
+    """QA in ``TEXTUAL_COLOR_SYSTEM=standard``: the table dimmed behind the macro picker
+    rounded to its own background colour and could not be read."""
+    app = make_app(theme=theme)
+    app.store.macro_put({"name": "hook", "target": "feedback", "method": "POST",
+                         "url": "https://example.com/hook", "format": "json", "body": "{}"})
+    async with app.run_test(size=SMALL) as pilot:
+        await tui.loaded(pilot)
+        await tui.wait_for(pilot, lambda: app.screen.view_settled, "the full view")
+        await pilot.press("space")
+        await pilot.press("m")
+        await tui.wait_for(pilot, lambda: app.screen.is_modal, "the macro picker")
+        await pilot.pause()
+        shown, hidden = behind_modal(app)
+        assert "of 24" in shown  # the table's count is there to be read, behind the modal
+        assert not hidden, (theme, hidden)
+
+
+def checkbox_cells(app, checkbox) -> tuple[Style, Style]:
+    """The 16-colour styles of a checkbox's ``X`` and of its frame's ``▐``."""
+    region = checkbox.region
+    console = Console(width=app.size[0], height=app.size[1], file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
+    render = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    line = list(Segment.split_lines(console.render(render)))[region.y]
+    x = 0
+    found: dict[str, Style] = {}
+    for segment in line:
+        if region.x <= x < region.right and segment.text.strip() in ("X", "▐") and segment.text.strip() not in found:
+            found[segment.text.strip()] = segment.style
+        x += segment.cell_length
+    return found["X"], found["▐"]
+
+
+@pytest.mark.parametrize("theme", shipped_themes())
+async def test_checkbox_x_is_visible_on_and_off_and_tells_them_apart(make_app, tui, theme, sixteen_colour_terminal):
+    """QA: in the contrast theme an unchecked box's ``X`` was drawn in its background's
+    colour in 16 colours, so the box looked like an empty bracket pair. Off must still
+    show a (dim) X, and on must look different from off, focused or not."""
+    from textual.widgets import Checkbox
+
+    app = make_app(theme=theme)
+    async with app.run_test(size=SMALL) as pilot:
+        await tui.loaded(pilot)
+        form = await tui.open_new_macro_form(pilot)
+        box = form.query_one("#f-once_per_record", Checkbox)
+        box.scroll_visible(animate=False)
+        await pilot.pause()
+        looks = {}
+        for focused in (False, True):
+            if focused:
+                box.focus()
+            for value in (False, True):
+                box.value = value
+                await pilot.pause()
+                x_style, _frame = checkbox_cells(app, box)
+                assert legible(x_style), (theme, "focused" if focused else "blurred", value, x_style)
+                shown = sixteen(x_style)
+                looks[focused, value] = (shown.color, shown.bgcolor, shown.bold)
+            assert looks[focused, False] != looks[focused, True], (theme, focused, looks)
