@@ -273,11 +273,14 @@ class Engine:
             summary.cancelled = state.cancel.is_set()
             summary.reason = summary.reason or state.stop_reason
             if recorder is not None:
+                close_run = None
                 if state.run_id:
                     run_id = state.run_id
-                    recorder.call(lambda: self.store.run_update(run_id, runs.final(summary)))
+
+                    def close_run() -> None:
+                        self.store.run_update(run_id, runs.final(summary))
                 recorder.hand_over()
-                await asyncio.to_thread(recorder.close)
+                await asyncio.to_thread(recorder.close, close_run)
                 recorder.release()  # outcomes whose writes the last flush made durable
             self._runs.pop(key, None)
             ACTIVE_HERE.discard(state.run_id)

@@ -130,11 +130,16 @@ class Recorder:
         while self._waiting and self._waiting[0][0] <= durable:
             self._waiting.popleft()[1]()
 
-    def close(self) -> None:
+    def close(self, last: Callable[[], Any] | None = None) -> None:
         """Flush everything and stop the thread (blocking: call via ``asyncio.to_thread``
-        after :meth:`hand_over` on the loop)."""
+        after :meth:`hand_over` on the loop). ``last``: a final store call (the run's
+        close), made in the last flush, after everything else and with no heartbeat
+        after it: an idle heartbeat between a separate :meth:`call` and the stop would
+        stamp the closed run as alive again."""
         self.hand_over()
-        self._queue.put((_STOP, None, time.monotonic(), self._seq))
+        if last is not None:
+            self._seq += 1
+        self._queue.put((_STOP, last, time.monotonic(), self._seq))
         self._thread.join()
 
     # -- the writer thread --------------------------------------------------------------
@@ -160,6 +165,8 @@ class Recorder:
                 last = seq
                 if kind is _STOP:
                     stopping = True
+                    if item is not None:
+                        calls.append(item)
                 elif kind == "logs":
                     logs.extend(item)
                     pending += len(item)

@@ -151,8 +151,8 @@ def test_a_beat_is_a_few_bytes_even_for_a_run_of_100k_records(store, data_dir):
 
 def test_the_flush_that_closes_a_run_beats_before_closing_it(store):
     # The run's last flush writes its "done" and may be due a beat too. A beat written
-    # after the close would stamp a finished run as alive; it comes before it instead.
-    # (heartbeat_every=0: a beat is due at every flush, so the order always shows.)
+    # after the close would stamp a finished run as alive; none comes after it.
+    # (heartbeat_every=0: a beat is due at every turn of the thread, so one would show.)
     from cctui.delivery.recorder import Recorder
 
     run_id = store.run_create({"macro": "hook", "record_ids": [], "status": "running"})
@@ -164,9 +164,9 @@ def test_the_flush_that_closes_a_run_beats_before_closing_it(store):
 
     async def go() -> None:
         recorder = Recorder(store, macro="hook", heartbeat=beat, heartbeat_every=0.0)
-        recorder.call(lambda: store.run_update(run_id, {"status": "done"}))
+        await asyncio.sleep(0.05)  # the idle thread beats meanwhile (a beat is due at every turn)
         recorder.hand_over()
-        await asyncio.to_thread(recorder.close)
+        await asyncio.to_thread(recorder.close, lambda: store.run_update(run_id, {"status": "done"}))
 
     asyncio.run(go())
     assert seen and set(seen) == {"running"}, seen
