@@ -41,6 +41,9 @@ LAZY_BINDING_IDS: dict[str, frozenset[str]] = {
     }),
     "cctui.tui.screens.preset_picker:PresetPicker": frozenset({"preset-cancel"}),
     "cctui.tui.screens.tag_picker:TagPicker": frozenset({"tag-cancel"}),
+    "cctui.tui.screens.user_detail:UserDetailScreen": frozenset({
+        "user-close", "user-log", "user-run-macro", "user-scroll-down", "user-scroll-up"
+    }),
     "cctui.tui.widgets.log_table:LogTable": frozenset({
         "logs-down", "logs-end", "logs-home", "logs-open", "logs-page-down", "logs-page-up",
         "logs-up"

@@ -140,7 +140,7 @@ class DetailScreen(Screen):
         self.query_one("#detail-steps", Static).display = bool(steps)
         self.query_one("#detail-steps-heading").display = bool(steps)
         if attempts is not None:
-            self.query_one("#detail-deliveries", Static).update(_attempts_text(attempts))
+            self.query_one("#detail-deliveries", Static).update(attempts_text(attempts))
 
     def _fields_text(self, record: dict) -> str:
         skip = {"id", "title", "description", "steps"}
@@ -222,9 +222,10 @@ class DetailScreen(Screen):
         start_bulk(self.app, [self.record_id], target="feedback")
 
 
-def _attempts_text(attempts: list[dict]) -> str:
+def attempts_text(attempts: list[dict], empty: str = "No deliveries yet. Press m to run a macro on this record.") -> str:
+    """The latest delivery attempts, one a line (the feedback and the user detail)."""
     if not attempts:
-        return "[$text-muted]No deliveries yet. Press m to run a macro on this record.[/]"
+        return f"[$text-muted]{escape(empty)}[/]"
     lines = []
     for entry in attempts:
         ok = entry.get("ok")

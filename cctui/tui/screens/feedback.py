@@ -433,7 +433,11 @@ class FeedbackScreen(Screen):
 
     @on(RecordTable.Opened, "#records")
     def _opened(self, event: RecordTable.Opened) -> None:
-        if self.section.target == "feedback" and event.record_id is not None:
+        if event.record_id is None:
+            return
+        if self.section.target == "feedback":
             self.app.open_record(event.record_id)
-        else:
-            self.notify(f"{event.record_id}: users have no detail view yet.", timeout=3)
+        else:  # a user: read-only (nothing in the TUI edits users)
+            from cctui.tui.screens.user_detail import UserDetailScreen
+
+            self.app.push_screen(UserDetailScreen(event.record_id))
