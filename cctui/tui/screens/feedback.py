@@ -53,6 +53,9 @@ class FeedbackScreen(Screen):
         Binding("shift+up", "mark_range(-1)", "Mark range up", show=False, id="mark-range-up"),
         Binding("ctrl+a", "mark_all", "Mark all", id="mark-all"),
         Binding("escape", "clear", "Clear marks", id="clear-marks"),
+        # The same key in the filter box, where it leaves the box (check_action picks one,
+        # so the key hints say what esc does where the focus is).
+        Binding("escape", "leave_filter", "Back to table", id="filter-leave"),
         Binding("m", "run_macro", "Macro", id="run-macro"),
         Binding("s", "sort_next", "Sort", id="sort-column"),
         Binding("S", "sort_flip", "Reverse", show=False, id="sort-direction"),
@@ -290,6 +293,18 @@ class FeedbackScreen(Screen):
             sidebar.highlighted = sidebar.get_option_index(f"filter:{name}")
 
     # -- filter ----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In a text box ``esc`` leaves the box (not: clear marks) and ``/`` is a character."""
+        typing = isinstance(self.focused, Input)
+        if action in ("clear", "focus_filter"):
+            return not typing
+        if action == "leave_filter":
+            return typing
+        return True
+
+    def action_leave_filter(self) -> None:
+        self.table.focus()
+
     def action_focus_filter(self) -> None:
         filter_input = self.query_one("#filter-input", Input)
         if self.focused is filter_input or isinstance(self.focused, Input):
@@ -397,10 +412,6 @@ class FeedbackScreen(Screen):
         self.notify(f"{len(self.marks):,} marked.", timeout=2)
 
     def action_clear(self) -> None:
-        focused = self.focused
-        if isinstance(focused, Input):
-            self.table.focus()
-            return
         if self.marks:
             self.marks.clear()
             self._marks_changed()
