@@ -51,8 +51,9 @@ class HeaderRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Input(self._header_name, placeholder="Header-Name", classes="header-name")
+        masked = is_sensitive(self._header_name)
         yield Input(self._header_value, placeholder="value or ${ENV_VAR}", classes="header-value",
-                    password=is_sensitive(self._header_name))
+                    password=masked, select_on_focus=not masked)
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -109,7 +110,12 @@ class MacroHeaderEditor(Vertical):
     @on(Input.Changed, ".header-name")
     def _name_changed(self, event: Input.Changed) -> None:
         # Mask as soon as the name says the value is a secret (Authorization, X-Api-Key...).
+        # A masked value is never selected on focus: typing over a selection nobody can
+        # see would replace the stored secret without a visible sign. The cursor stays at
+        # the end, so a typed key shows as one more dot and backspace takes it back.
         row = event.input.parent
         if isinstance(row, HeaderRow):
-            row.query_one(".header-value", Input).password = is_sensitive(event.value)
+            value = row.query_one(".header-value", Input)
+            value.password = masked = is_sensitive(event.value)
+            value.select_on_focus = not masked
 
