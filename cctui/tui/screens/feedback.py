@@ -48,6 +48,9 @@ class FeedbackScreen(Screen):
         # priority: the app runs it while it reads the key, before forwarding the keys
         # typed right after it (which would otherwise go to the table).
         Binding("slash", "focus_filter", "Filter", id="filter", priority=True),
+        # Enter in the filter box, for the same reason: the keys typed right after it (a
+        # quick "type:bug⏎ " + space) must reach the table, not the box it is leaving.
+        Binding("enter", "submit_filter", "Apply filter", show=False, id="filter-submit", priority=True),
         Binding("space", "mark", "Mark", id="mark"),
         Binding("shift+down", "mark_range(1)", "Mark range", show=False, id="mark-range-down"),
         Binding("shift+up", "mark_range(-1)", "Mark range up", show=False, id="mark-range-up"),
@@ -300,7 +303,15 @@ class FeedbackScreen(Screen):
             return not typing
         if action == "leave_filter":
             return typing
+        if action == "submit_filter":
+            return typing and self.focused is not None and self.focused.id == "filter-input"
         return True
+
+    def action_submit_filter(self) -> None:
+        """Enter in the filter box: filter now and move the focus at once (not through the
+        Input's Submitted message, which arrives after the keys already queued behind it)."""
+        self._submit_filter(self.query_one("#filter-input", Input).value)
+        self.set_focus(self.table)
 
     def action_leave_filter(self) -> None:
         self.table.focus()
@@ -336,13 +347,16 @@ class FeedbackScreen(Screen):
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._submit_filter(event.value)  # Enter normally comes through action_submit_filter
+        self.table.focus()
+
+    def _submit_filter(self, text: str) -> None:
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
-        self._apply_filter(event.value)
+        self._apply_filter(text)
         self._burst_done = True
-        self._submitted_text = event.value
-        self.table.focus()
+        self._submitted_text = text
 
     def _end_burst(self, text: str) -> None:
         self._apply_filter(text)
