@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,3 +143,62 @@ def run_cli(cctui, monkeypatch):
         return cctui(*args)
 
     return invoke
+
+
+class LineServer:
+    """A raw TCP server on 127.0.0.1: keeps each request line as read, answers the next
+    status of ``statuses`` (200 once they run out)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.lines: list[bytes] = []
+        self.statuses = list(statuses or [])
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def handle(reader, writer):
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                head += chunk
+            self.lines.append(head.split(b"\r\n", 1)[0])
+            status = self.statuses.pop(0) if self.statuses else 200
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" % status)
+            await writer.drain()
+            writer.close()
+
+        async def start():
+            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    def __enter__(self) -> LineServer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self.server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def paths(self) -> list[str]:
+        return [line.decode("ascii").split(" ")[1] for line in self.lines]
+
+
+@pytest.fixture
+def line_server():
+    with LineServer() as server:
+        yield server

@@ -5,61 +5,9 @@ through the real CLI against a loopback server that records every request line."
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
 
 from .conftest import add_items, put_macro
-
-
-class LineServer:
-    """A raw TCP server on 127.0.0.1 that keeps each request line it reads and answers 200."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def handle(reader, writer):
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                head += chunk
-            self.lines.append(head.split(b"\r\n", 1)[0])
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            await writer.drain()
-            writer.close()
-
-        async def start():
-            self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
-            self.port = self.server.sockets[0].getsockname()[1]
-            self._ready.set()
-
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
-
-    def __enter__(self) -> LineServer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._loop.call_soon_threadsafe(self.server.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-
-@pytest.fixture
-def line_server():
-    with LineServer() as server:
-        yield server
 
 
 @pytest.mark.parametrize("password", ["pass/Word99", "pass?Word99", "pass#Word99"])
