@@ -323,6 +323,9 @@ async def perform(sender: HttpSender, prepared: Prepared, delivery_id: str, time
         result.body = response.content
         result.headers = response.headers  # names lowercased, repeats joined
         result.truncated = response.truncated
+        if response.problem is not None:
+            # The receiver answered: the status decides; the body's trouble is noted.
+            result.error = f"{response.status_code} came back, but its body could not be read: {response.problem}"
     result.duration_ms = int(round((time.perf_counter() - began) * 1000))
     # Mask here, once, what the server or the network said (a Location, an error
     # naming the URL): everything after this (explanation, events, the log, `send`

@@ -126,6 +126,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             reply = await self.exchange(request.method, url_text, headers, content,
                                         timeout.get("read"), timeout.get("connect"))
+            if reply.problem is not None:
+                raise reply.problem  # httpx's way: a body that could not be read is an error
         except httpx.RequestError as exc:
             exc.request = request
             raise
@@ -162,7 +164,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 method, _yarl(url_text), headers=headers, data=content or None,
                 allow_redirects=False, timeout=client_timeout, proxy=proxy_url, proxy_headers=proxy_headers,
             ) as answer:
-                body = await _read_at_most(answer.content, self.body_limit + 1)
+                try:
+                    body = await _read_at_most(answer.content, self.body_limit + 1)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    # The status line came: the receiver answered, whatever became of the
+                    # body. The attempt keeps that status (a 2xx is delivered, not sent
+                    # again); what went wrong with the body goes with it.
+                    answer.close()
+                    problem = transport_error(exc, url_text, total, connect, proxy, proxy_from)
+                    problem.__cause__ = exc
+                    return Reply(answer.status, answer.reason or "", _plain(answer), answer.raw_headers, b"",
+                                 problem=problem)
                 truncated = len(body) > self.body_limit
                 if truncated:
                     body = body[: self.body_limit]
@@ -188,6 +200,8 @@ class Reply(NamedTuple):
     raw_headers: tuple[tuple[bytes, bytes], ...]
     content: bytes
     truncated: bool = False
+    #: The body could not be read (cut short, undecodable, timed out) after the status came.
+    problem: httpx.TransportError | None = None
 
     @classmethod
     def of(cls, response: httpx.Response) -> Reply:

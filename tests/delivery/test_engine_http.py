@@ -138,13 +138,14 @@ def test_two_megabyte_response_is_truncated_in_the_log(store, receiver):
     assert len(entry["response_body"]) == 64 * 1024 and entry["response_truncated"] is True
 
 
-def test_reset_mid_response_is_no_response_and_retried(store, receiver):
+def test_reset_mid_response_keeps_the_200_and_is_not_sent_again(store, receiver):
+    # The receiver's /reset answers 200 and drops the connection mid-body: it answered.
     ids = add_items(store, 1)
     put_macro(store, url=receiver.url + "/reset")
     summary = run(store, "hook", ids, config=fast_config(retry_schedule=[0.01]))
-    assert summary.failed == 1 and summary.attempts == 2
-    entry = attempts(store)[0]
-    assert entry["status_code"] == 0 and entry["error"]
+    assert summary.delivered == 1 and summary.attempts == 1 and receiver.state.count == 1
+    [entry] = attempts(store)
+    assert entry["status_code"] == 200 and entry["ok"] and "mid-response" in entry["error"]
 
 
 def test_signature_header_verifies(store, receiver, monkeypatch):
@@ -289,3 +290,30 @@ def test_a_return_value_that_is_an_object_is_kept_as_json_text(store, receiver, 
         export_feedback(store.feedback_all(), "json", handle)
     rows = parse_file(out, store.schema)  # and the export reads back in
     assert any(row.get("echoed") == record["echoed"] for row in rows)
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(200, "delivered"), (404, "failed")])
+def test_an_answer_whose_body_is_cut_keeps_its_status_and_is_not_sent_again(store, status, outcome):
+    # The status line came, then the connection dropped mid-body: the receiver answered,
+    # so the status decides (a 2xx is delivered, never sent a second time), and the log
+    # says what happened to the body.
+    from .test_transport import RawServer
+
+    ids = add_items(store, 1)
+
+    def answer(head, body, i):
+        return b"HTTP/1.1 %d X\r\nContent-Length: 100000\r\n\r\npartial" % status
+
+    async def main():
+        async with RawServer(answer, close=lambda i: True) as server:
+            put_macro(store, url=server.url + "/hook")
+            summary = await Engine(store, fast_config()).run("hook", ids)
+            return summary, len(server.requests)
+
+    summary, requests = asyncio.run(main())
+    assert requests == 1
+    assert (summary.delivered, summary.failed) == ((1, 0) if outcome == "delivered" else (0, 1))
+    [entry] = attempts(store)
+    assert entry["status_code"] == status and entry["ok"] is (status == 200)
+    assert entry["error"].startswith(f"{status} came back, but its body could not be read: connection reset "
+                                     "mid-response: received 7 of 100000 bytes")
