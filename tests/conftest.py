@@ -151,6 +151,7 @@ class LineServer:
 
     def __init__(self, statuses: list[int] | None = None) -> None:
         self.lines: list[bytes] = []
+        self.heads: list[bytes] = []  # request line and headers, as read
         self.statuses = list(statuses or [])
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -167,6 +168,7 @@ class LineServer:
                     break
                 head += chunk
             self.lines.append(head.split(b"\r\n", 1)[0])
+            self.heads.append(head)
             status = self.statuses.pop(0) if self.statuses else 200
             writer.write(b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" % status)
             await writer.drain()

@@ -24,7 +24,15 @@ from cctui.errors import CctuiError, MacroError
 from cctui.macros import signing
 from cctui.macros.budget import TemplateTooExpensive
 from cctui.macros.request import VERIFY_WARNING, RenderedRequest, render_request
-from cctui.macros.secrets import MASK, mask_headers, mask_url, resolve, secret_variants
+from cctui.macros.secrets import (
+    MASK,
+    mask_headers,
+    mask_url,
+    resolve,
+    secret_variants,
+    userinfo_refs,
+    userinfo_value,
+)
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
 from cctui.macros.url_template import compile_url, render_url
@@ -183,8 +191,10 @@ class RequestFactory:
         return replace(fixed, url=url, masked_url=mask_url(url, fixed.secrets))
 
     def _resolve(self, reference: str) -> str:
-        # The same values the first record's full render resolved (and added to the secrets).
-        return resolve(reference, self.environ, where="url", found=set())
+        # The same values the first record's full render resolved (and added to the
+        # secrets), user-info ones percent-encoded as there (request._render_url).
+        encode = userinfo_value if reference[2:-1] in userinfo_refs(self.macro.url) else None
+        return resolve(reference, self.environ, where="url", found=set(), encode=encode)
 
     def _full(self, record: dict) -> Prepared:
         rendered = render_request(self.macro, record, store=self.store, config=self.config,

@@ -188,9 +188,14 @@ def _render_url(macro: Macro, context: dict, store: RecordSource | None, environ
             tags = available_tags(getattr(store, "schema", None), context, target=macro.target)
             raise TemplateError(f"{where}: url: {_without_body(unknown_tag_message(unknown[0], tags, None))}")
 
+    in_userinfo = sec.userinfo_refs(macro.url)
+
     def resolve(ref: str) -> str:
+        # A reference in the user-info (tags never stand there) is percent-encoded, as in
+        # sec.resolve_url; the same reference elsewhere too (a rare overlap).
+        encode = sec.userinfo_value if ref[2:-1] in in_userinfo else None
         try:
-            return sec.resolve(ref, environ, where="url", found=found, missing=missing)
+            return sec.resolve(ref, environ, where="url", found=found, missing=missing, encode=encode)
         except SecretError as exc:
             raise SecretError(f"{where}: {exc}") from None
 
@@ -236,8 +241,8 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
     # A URL with tags is resolved per record, after its tags (_render_url).
-    url = macro.url if has_tags(macro.url) else sec.resolve(macro.url, environ, where="url", found=found,
-                                                            missing=missing)
+    url = macro.url if has_tags(macro.url) else sec.resolve_url(macro.url, environ, where="url", found=found,
+                                                                missing=missing)
     found.update(sec.literal_secrets(macro.url))  # a token typed into the URL is a secret too
     headers: list[tuple[str, str]] = []
     for number, (name, value) in enumerate(macro.header_list, start=1):
