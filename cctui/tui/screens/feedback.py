@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 #: Keys closer together than this are a burst: the filter runs when the burst pauses.
 FILTER_DEBOUNCE = 0.15
+#: Keys typed after Enter in the filter box wait this long at most for the filter's rows
+#: (then they are dropped with a toast, never applied to the rows from before).
+TYPEAHEAD_LIMIT = 10.0
 
 
 class FeedbackScreen(Screen):
@@ -99,6 +102,8 @@ class FeedbackScreen(Screen):
         self._burst_done = True
         self._keep_error_generation = -1
         self._submitted_text: str | None = None  # what Enter filtered by, until it is answered
+        self._typeahead_timer: Timer | None = None
+        self._submit_waiting = False  # Enter was pressed; the box has yet to pass its text
 
     # -- what other screens read ---------------------------------------------------------
     @property
@@ -197,6 +202,8 @@ class FeedbackScreen(Screen):
 
     def show_view_error(self, message: str) -> None:
         self.filter_bar.error = message  # the previous rows stay on screen ...
+        if not self._submit_waiting:  # else an earlier request's: Enter's own is to come
+            self._drop_held_keys(message)
         if self._submitted_text is not None and self._submitted_text == self.query_text:
             # Enter on a bad filter: back to the box (as on screen 4), or the keys typed to
             # fix it would run table commands (and, in an opened record, edit it).
@@ -233,6 +240,8 @@ class FeedbackScreen(Screen):
         bar.pending = False
         bar.shown, bar.total = (total if view.partial else len(rows)), total
         bar.section = self.section.label if self.section.query is None else ""
+        if self._loader.settled and not self._submit_waiting:
+            self._replay_held_keys()  # the keys typed after Enter, on the filter's rows
 
     # -- sidebar ---------------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#sidebar")
@@ -308,10 +317,17 @@ class FeedbackScreen(Screen):
         return True
 
     def action_submit_filter(self) -> None:
-        """Enter in the filter box: filter now and move the focus at once (not through the
-        Input's Submitted message, which arrives after the keys already queued behind it)."""
-        self._submit_filter(self.query_one("#filter-input", Input).value)
+        """Enter in the filter box: move the focus to the table at once (not through the
+        Input's Submitted message, which arrives after the keys already queued behind it),
+        holding the keys typed next until the filter's rows are on screen (type-ahead)."""
+        filter_input = self.query_one("#filter-input", Input)
+        self._hold_keys()
+        self._submit_waiting = True
         self.set_focus(self.table)
+        # The app reads a burst (a paste, a fast typist) ahead of the box: characters typed
+        # before this Enter may still wait in the box's queue. Filter by the text once
+        # they are in, from that queue.
+        filter_input.call_later(lambda: self._submit_filter(filter_input.value))
 
     def action_leave_filter(self) -> None:
         self.table.focus()
@@ -320,12 +336,19 @@ class FeedbackScreen(Screen):
         filter_input = self.query_one("#filter-input", Input)
         if self.focused is filter_input or isinstance(self.focused, Input):
             raise SkipAction()  # a "/" typed into a text box is just a character
+        if self.table.holding:
+            raise SkipAction()  # typed after Enter: the table holds it, in order with the rest
         # Focus now, not via call_later: keys typed in the same burst right after "/" are
         # already queued and must land in the box, not on the table.
         self.set_focus(filter_input)
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
+        if event.value != event.input.value or (event.value == self.query_text and not event.input.has_focus):
+            # A burst (a paste) reaches the screen behind the box: a change the box has
+            # already moved past, or one that Enter has already filtered by, is old news
+            # (else "t" of "type:bug⏎" would filter again after Enter).
+            return
         # The first key after a pause filters at once; keys typed in a burst wait until it
         # pauses, so half-typed terms ("colour" of "colour:red") do not flash by.
         now = time.monotonic()
@@ -347,16 +370,51 @@ class FeedbackScreen(Screen):
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._submit_filter(event.value)  # Enter normally comes through action_submit_filter
+        self._hold_keys()  # Enter normally comes through action_submit_filter
+        self._submit_filter(event.value)
         self.table.focus()
 
     def _submit_filter(self, text: str) -> None:
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
+        self._submit_waiting = False
         self._apply_filter(text)
         self._burst_done = True
         self._submitted_text = text
+        if self._loader.settled:  # nothing to wait for: these rows are the filter's
+            self._replay_held_keys()
+
+    def _hold_keys(self) -> None:
+        """Keys typed after Enter are meant for the filter's rows, which a worker has yet to
+        compute: the table holds them until show_view replays them on those rows."""
+        self.table.hold_keys()
+        self._stop_typeahead_timer()
+        self._typeahead_timer = self.set_timer(
+            TYPEAHEAD_LIMIT, lambda: self._drop_held_keys(f"The filter took over {TYPEAHEAD_LIMIT:g} s."))
+
+    def _replay_held_keys(self) -> None:
+        if self.table.holding:
+            self._stop_typeahead_timer()
+            self.call_next(self._replay)
+
+    async def _replay(self) -> None:
+        self._toast_dropped(await self.table.replay_keys(), "The table lost the focus.")
+
+    def _stop_typeahead_timer(self) -> None:
+        if self._typeahead_timer is not None:
+            self._typeahead_timer.stop()
+            self._typeahead_timer = None
+
+    def _drop_held_keys(self, why: str) -> None:
+        """Forget the keys held since Enter (the rows they were meant for will not come)."""
+        self._stop_typeahead_timer()
+        self._toast_dropped(self.table.release_keys(), why)
+
+    def _toast_dropped(self, keys: list[events.Key], why: str) -> None:
+        if keys:
+            count = f"{len(keys)} keys typed after Enter were" if len(keys) > 1 else "key typed after Enter was"
+            self.notify(f"{why} The {count} not applied.", severity="warning")
 
     def _end_burst(self, text: str) -> None:
         self._apply_filter(text)

@@ -115,6 +115,8 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.sort_descending = False
         self.placeholder = "Loading…"
         """What the table says when it has no rows."""
+        self._held: list[events.Key] | None = None  # keys kept while holding (see hold_keys)
+        self._replaying = False
 
     @property
     def visible_columns(self) -> tuple[Column, ...]:
@@ -166,6 +168,78 @@ class RecordTable(ScrollView, can_focus=True, inherit_bindings=False):
     def current_id(self) -> str | None:
         record = self.current_record
         return None if record is None else record.get("id")
+
+    # -- type-ahead --------------------------------------------------------------------
+    def hold_keys(self) -> None:
+        """From now on keep the keys that reach the table, unhandled, until
+        :meth:`release_keys`: the screen holds them while the rows they are meant for are
+        still being computed, so they do not act on the rows about to be replaced."""
+        if self._held is None:
+            self._held = []
+
+    @property
+    def held_keys(self) -> tuple[events.Key, ...]:
+        """The keys held so far, oldest first (empty when not holding)."""
+        return tuple(self._held or ())
+
+    @property
+    def holding(self) -> bool:
+        """True while keys reaching the table are held (not while they are replayed)."""
+        return self._held is not None and not self._replaying
+
+    def take_held_keys(self) -> list[events.Key]:
+        """The keys held so far, oldest first; the table goes on holding."""
+        held = self._held or []
+        if self._held is not None:
+            self._held = []
+        return held
+
+    def release_keys(self) -> list[events.Key]:
+        """Stop holding; the keys held and not yet taken, oldest first."""
+        held, self._held = self._held or [], None
+        return held
+
+    async def replay_keys(self) -> list[events.Key]:
+        """Handle the held keys now, oldest first, as the app would have (priority
+        bindings, then those of the table, its screen and the app), then stop holding.
+
+        Keys that arrive meanwhile are held and replayed after them, so the order stays as
+        typed. Once a key takes the focus from the table (``/``, a screen opened by ``?``),
+        the rest are handed to the app again, to go where the focus is now. If the table
+        has lost the focus before the first key (a click elsewhere), none is applied: the
+        keys are returned (dropped), else an empty list.
+        """
+        app = self.app
+        if app.focused is not self:
+            return self.release_keys()
+        self._replaying = True
+        try:
+            while keys := self.take_held_keys():
+                for index, event in enumerate(keys):
+                    if app.focused is not self:
+                        for key in keys[index:] + self.release_keys():
+                            again = events.Key(key.key, key.character)
+                            # From the app, as the driver sends them: a key made here would
+                            # count this screen as its sender and stop bubbling there.
+                            again.set_sender(app)
+                            app.post_message(again)
+                        return []
+                    # App._check_bindings is what the app runs on every key it reads; replaying
+                    # through it keeps remapped keys (keymap) and check_action working.
+                    if not await app._check_bindings(event.key, priority=True):
+                        await app._check_bindings(event.key)
+            self.release_keys()
+        finally:
+            self._replaying = False
+        return []
+
+    def on_key(self, event: events.Key) -> None:
+        if self._held is not None:
+            # Neither the table's bindings nor the screen's and app's (the key does not
+            # bubble) see it now; the screen replays it through them later.
+            event.prevent_default()
+            event.stop()
+            self._held.append(event)
 
     # -- cursor ----------------------------------------------------------------------
     def validate_cursor_row(self, value: int) -> int:
