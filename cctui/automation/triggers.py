@@ -196,6 +196,7 @@ class QueuedRunner:
         self._queue: deque[tuple[str, list[str], str]] = deque()
         self._lock = threading.Lock()
         self.summaries: list[tuple[str, str, Any]] = []
+        self.stopped = False  # Ctrl-C, SIGTERM or SIGHUP came while draining
 
     def __call__(self, macro_name: str, record_ids: list[str], trigger: str) -> None:
         with self._lock:
@@ -215,6 +216,7 @@ class QueuedRunner:
 
     async def _drain(self) -> None:
         engine = self._engine_factory()
+        self._stop_on_signals(engine)
         while True:
             with self._lock:
                 if not self._queue:
@@ -225,6 +227,24 @@ class QueuedRunner:
             except CctuiError as exc:  # e.g. the macro was removed or its ${VAR} is unset
                 summary = exc
             self.summaries.append((name, trigger, summary))
+
+    def _stop_on_signals(self, engine: Any) -> None:
+        """As `cctui send`: a stop (systemd's SIGTERM, SIGHUP, Ctrl-C) lets the requests on
+        the wire finish and be logged; each run still queued is saved with its records
+        not sent, for `cctui retry` (a period claimed by `run-due` is not lost). Without
+        this, a stop was a kill -9 and the requests on the wire went out again later."""
+        import signal
+
+        def stop() -> None:
+            self.stopped = True
+            engine.stop()
+
+        loop = asyncio.get_running_loop()
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, stop)
+        except (NotImplementedError, RuntimeError, AttributeError, ValueError):  # not the main thread
+            pass
 
 
 class LoopRunner:

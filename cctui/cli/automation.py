@@ -62,7 +62,8 @@ def run_due_command(obj: Context, as_json: bool) -> None:
         if trigger != "schedule":  # runs that the scheduled runs' updates triggered
             say(f"cctui: {describe_run(name, trigger, summary)}", err=True)
             failed = failed or run_failed(summary)
-    retried = _send_due_retries(obj)
+    # Stopped while the schedules ran (SIGTERM, Ctrl-C): no retries are sent now.
+    retried = None if obj.runner.stopped else _send_due_retries(obj)
     if retried is not None:
         failed = failed or run_failed(retried)
         counts = _summary_fields(retried)

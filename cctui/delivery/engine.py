@@ -194,6 +194,10 @@ class Engine:
         own = make_transport(self.config, macro, limit=width) if self.transport is None and not dry_run else None
         summary = ev.RunSummary(None, macro.name, trigger, total=len(ids), dry_run=dry_run)
         state = RunState(macro, summary, listener, dict(deliveries or {}))
+        if self.stopping:
+            # The command is being stopped: the run is saved with nothing sent, so
+            # `cctui retry` finishes it (a run `run-due` had queued is not lost).
+            state.cancel.set()
         state.budget = Budget(self.policy.max_wait if max_wait is None else max_wait)
         for record_id, entry in (scheduled or {}).items():
             state.scheduled[record_id] = entry

@@ -502,3 +502,41 @@ def test_retry_stopped_with_sigterm_starts_no_other_macros_run(store, data_dir, 
     assert {e["macro"] for e in store.log_iter(status="ok")} == {"aa", "bb"} - set(left)
     assert all(e.get("claimed_by") is None for e in store.retries_all())
     assert first and second
+
+
+def test_run_due_stopped_while_its_schedules_run_loses_no_period_and_sends_nothing_twice(
+        store, data_dir, held_receiver, run_at):
+    # The schedules part of run-due died on SIGTERM like kill -9: requests on the wire went
+    # out again later, and a schedule queued behind the running one lost its period.
+    held = held_receiver(answer_first=2)  # two answered, the next ones wait
+    ids = add_items(store, 6)
+    schedule = {"every": "hourly"}
+    put_macro(store, name="aa", url=held.url + "/hook", concurrency=2, timeout=60, schedule=schedule)
+    put_macro(store, name="bb", url=held.url + "/hook", concurrency=2, timeout=60, schedule=schedule)
+    env = {**os.environ, "CCTUI_NOW": NOW}
+    due = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while held.state.count < 4 and time.monotonic() < deadline:  # 2 answered, 2 on the wire
+            time.sleep(0.02)
+        assert held.state.count == 4
+        # The signal reaches the process (its handler writes the loop's wake-up pipe)
+        # before it can read the answers released below.
+        due.send_signal(signal.SIGTERM)
+        held.state.release()
+        out, err = due.communicate(timeout=30)
+    finally:
+        if due.poll() is None:
+            due.kill()
+    assert due.returncode == 1, (out, err)
+    assert held.state.count == 4, (out, err)  # nothing more was sent after the stop
+    runs = {r["macro"]: r for r in store.runs_all()}
+    assert set(runs) == {"aa", "bb"}  # the queued schedule was saved, not lost
+    assert all(r["incomplete"] for r in runs.values())
+    again = run_at(NOW, "run-due")  # the periods ran: run-due does not start them again
+    assert "nothing due" in again.out and held.state.count == 4
+    finished = run_at(NOW, "retry")
+    assert finished.code == 0, finished.out + finished.err
+    assert held.state.count == 12 and sorted(held.state.by_webhook_id.values()) == [1] * 12
+    assert ids
