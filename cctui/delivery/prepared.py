@@ -30,12 +30,11 @@ from cctui.macros.secrets import (
     mask_url,
     resolve,
     secret_variants,
-    userinfo_refs,
-    userinfo_value,
 )
 from cctui.macros.tags import build_context
 from cctui.macros.templating import has_tags
 from cctui.macros.url_template import compile_url, render_url
+from cctui.macros.userinfo import userinfo_refs, userinfo_value
 
 if TYPE_CHECKING:
     from cctui.config import Config

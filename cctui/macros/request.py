@@ -21,6 +21,7 @@ from cctui.macros.source import RecordSource
 from cctui.macros.tags import available_tags, build_context
 from cctui.macros.templating import compile_header, has_tags, unknown_tag_message
 from cctui.macros.url_template import compile_url, render_url
+from cctui.macros.userinfo import resolve_url, userinfo_refs, userinfo_value
 from cctui.macros.wire import host_header as host_header  # re-exported
 from cctui.macros.wire import wire_headers as wire_headers  # re-exported
 
@@ -188,12 +189,12 @@ def _render_url(macro: Macro, context: dict, store: RecordSource | None, environ
             tags = available_tags(getattr(store, "schema", None), context, target=macro.target)
             raise TemplateError(f"{where}: url: {_without_body(unknown_tag_message(unknown[0], tags, None))}")
 
-    in_userinfo = sec.userinfo_refs(macro.url)
+    in_userinfo = userinfo_refs(macro.url)
 
     def resolve(ref: str) -> str:
         # A reference in the user-info (tags never stand there) is percent-encoded, as in
-        # sec.resolve_url; the same reference elsewhere too (a rare overlap).
-        encode = sec.userinfo_value if ref[2:-1] in in_userinfo else None
+        # resolve_url; the same reference elsewhere too (a rare overlap).
+        encode = userinfo_value if ref[2:-1] in in_userinfo else None
         try:
             return sec.resolve(ref, environ, where="url", found=found, missing=missing, encode=encode)
         except SecretError as exc:
@@ -241,7 +242,7 @@ def _resolve_secrets(macro: Macro, environ: Mapping[str, str], missing: list[str
     """URL, headers and signing secret with ``${NAME}`` resolved, plus every secret value."""
     found: set[str] = set()
     # A URL with tags is resolved per record, after its tags (_render_url).
-    url = macro.url if has_tags(macro.url) else sec.resolve_url(macro.url, environ, where="url", found=found,
+    url = macro.url if has_tags(macro.url) else resolve_url(macro.url, environ, where="url", found=found,
                                                                 missing=missing)
     found.update(sec.literal_secrets(macro.url))  # a token typed into the URL is a secret too
     headers: list[tuple[str, str]] = []
