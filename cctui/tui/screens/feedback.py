@@ -22,6 +22,7 @@ from textual.widgets import Input, OptionList
 
 from cctui.tui.widgets.app_header import AppHeader
 from cctui.tui.widgets.filter_bar import FilterBar
+from cctui.tui.widgets.held_keys import HeldKeys
 from cctui.tui.widgets.key_hints import KeyHints
 from cctui.tui.widgets.record_table import RecordTable
 from cctui.tui.widgets.sidebar import Section, Sidebar
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 
 #: Keys closer together than this are a burst: the filter runs when the burst pauses.
 FILTER_DEBOUNCE = 0.15
-#: Keys typed after Enter in the filter box wait this long at most for the filter's rows
-#: (then they are dropped with a toast, never applied to the rows from before).
-TYPEAHEAD_LIMIT = 10.0
 
 
 class FeedbackScreen(Screen):
@@ -102,7 +100,7 @@ class FeedbackScreen(Screen):
         self._burst_done = True
         self._keep_error_generation = -1
         self._submitted_text: str | None = None  # what Enter filtered by, until it is answered
-        self._typeahead_timer: Timer | None = None
+        self._held = HeldKeys(self, lambda: self.table)  # typed after Enter, for the filter's rows
         self._submit_waiting = False  # Enter was pressed; the box has yet to pass its text
 
     # -- what other screens read ---------------------------------------------------------
@@ -203,7 +201,7 @@ class FeedbackScreen(Screen):
     def show_view_error(self, message: str) -> None:
         self.filter_bar.error = message  # the previous rows stay on screen ...
         if not self._submit_waiting:  # else an earlier request's: Enter's own is to come
-            self._drop_held_keys(message)
+            self._held.drop(message)
         if self._submitted_text is not None and self._submitted_text == self.query_text:
             # Enter on a bad filter: back to the box (as on screen 4), or the keys typed to
             # fix it would run table commands (and, in an opened record, edit it).
@@ -241,7 +239,7 @@ class FeedbackScreen(Screen):
         bar.shown, bar.total = (total if view.partial else len(rows)), total
         bar.section = self.section.label if self.section.query is None else ""
         if self._loader.settled and not self._submit_waiting:
-            self._replay_held_keys()  # the keys typed after Enter, on the filter's rows
+            self._held.replay()  # the keys typed after Enter, on the filter's rows
 
     # -- sidebar ---------------------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#sidebar")
@@ -321,7 +319,7 @@ class FeedbackScreen(Screen):
         Input's Submitted message, which arrives after the keys already queued behind it),
         holding the keys typed next until the filter's rows are on screen (type-ahead)."""
         filter_input = self.query_one("#filter-input", Input)
-        self._hold_keys()
+        self._held.hold()
         self._submit_waiting = True
         self.set_focus(self.table)
         # The app reads a burst (a paste, a fast typist) ahead of the box: characters typed
@@ -370,7 +368,7 @@ class FeedbackScreen(Screen):
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._hold_keys()  # Enter normally comes through action_submit_filter
+        self._held.hold()  # Enter normally comes through action_submit_filter
         self._submit_filter(event.value)
         self.table.focus()
 
@@ -383,38 +381,7 @@ class FeedbackScreen(Screen):
         self._burst_done = True
         self._submitted_text = text
         if self._loader.settled:  # nothing to wait for: these rows are the filter's
-            self._replay_held_keys()
-
-    def _hold_keys(self) -> None:
-        """Keys typed after Enter are meant for the filter's rows, which a worker has yet to
-        compute: the table holds them until show_view replays them on those rows."""
-        self.table.hold_keys()
-        self._stop_typeahead_timer()
-        self._typeahead_timer = self.set_timer(
-            TYPEAHEAD_LIMIT, lambda: self._drop_held_keys(f"The filter took over {TYPEAHEAD_LIMIT:g} s."))
-
-    def _replay_held_keys(self) -> None:
-        if self.table.holding:
-            self._stop_typeahead_timer()
-            self.call_next(self._replay)
-
-    async def _replay(self) -> None:
-        self._toast_dropped(await self.table.replay_keys(), "The table lost the focus.")
-
-    def _stop_typeahead_timer(self) -> None:
-        if self._typeahead_timer is not None:
-            self._typeahead_timer.stop()
-            self._typeahead_timer = None
-
-    def _drop_held_keys(self, why: str) -> None:
-        """Forget the keys held since Enter (the rows they were meant for will not come)."""
-        self._stop_typeahead_timer()
-        self._toast_dropped(self.table.release_keys(), why)
-
-    def _toast_dropped(self, keys: list[events.Key], why: str) -> None:
-        if keys:
-            count = f"{len(keys)} keys typed after Enter were" if len(keys) > 1 else "key typed after Enter was"
-            self.notify(f"{why} The {count} not applied.", severity="warning")
+            self._held.replay()
 
     def _end_burst(self, text: str) -> None:
         self._apply_filter(text)
