@@ -50,22 +50,29 @@ async def echo_server(seen: list | None = None):
     return runner, f"127.0.0.1:{port}"
 
 
-def send_through_echoing_proxy(store, *, macro_proxy: bool, monkeypatch) -> dict:
+def send_via_echo(store, proxy, *, seen: list | None = None, env=None):
+    """Send one record to the echoing server, which is also the proxy ``proxy(where)``
+    names: a macro ``proxy``, or ``HTTP_PROXY`` when ``env`` (a monkeypatch) is given.
+    Returns the run's summary."""
     ids = add_items(store, 1)
 
     async def main():
-        runner, where = await echo_server()
+        runner, where = await echo_server(seen)
         try:
-            proxy = f"http://{USER}:{PASSWORD}@{where}"
-            keys = {"proxy": proxy} if macro_proxy else {}
-            if not macro_proxy:
-                monkeypatch.setenv("HTTP_PROXY", proxy)
+            keys = {} if env is not None else {"proxy": proxy(where)}
+            if env is not None:
+                env.setenv("HTTP_PROXY", proxy(where))
             put_macro(store, url=f"http://{where}/hook", **keys)
             return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
         finally:
             await runner.cleanup()
 
-    summary = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def send_through_echoing_proxy(store, *, macro_proxy: bool, monkeypatch) -> dict:
+    summary = send_via_echo(store, lambda where: f"http://{USER}:{PASSWORD}@{where}",
+                            env=None if macro_proxy else monkeypatch)
     assert summary.delivered == 1
     return next(iter(store.log_iter()))
 
@@ -83,18 +90,9 @@ def test_a_macro_proxy_reads_its_password_from_a_variable_and_masks_it(store, mo
     # proxy = "http://user:${VAR}@host" was sent with the literal "${VAR}" as the password
     # (the proxy answered 407), while url and headers resolve ${VAR}.
     monkeypatch.setenv("PROXY_PW", PASSWORD)
-    ids = add_items(store, 1)
     seen: list[dict] = []
-
-    async def main():
-        runner, where = await echo_server(seen)
-        try:
-            put_macro(store, url=f"http://{where}/hook", proxy=f"http://{USER}:${{PROXY_PW}}@{where}")
-            return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
-        finally:
-            await runner.cleanup()
-
-    assert asyncio.run(main()).delivered == 1
+    summary = send_via_echo(store, lambda where: f"http://{USER}:${{PROXY_PW}}@{where}", seen=seen)
+    assert summary.delivered == 1
     assert [h.get("Proxy-Authorization") for h in seen] == [f"Basic {BASIC}"]
     (entry,) = store.log_iter()
     echoed = json.loads(entry["response_body"])["headers"]["Proxy-Authorization"]
@@ -176,18 +174,9 @@ def test_a_proxy_password_variable_that_breaks_the_url_is_not_shown(run_cli, sto
 def test_the_log_lists_the_proxy_authorization_a_plain_http_request_carried(store):
     # Plain http goes to the proxy with Proxy-Authorization on the request itself; the log's
     # request_headers did not list it ("what the log says was sent is what was sent").
-    ids = add_items(store, 1)
     seen: list[dict] = []
-
-    async def main():
-        runner, where = await echo_server(seen)
-        try:
-            put_macro(store, url=f"http://{where}/hook", proxy=f"http://{USER}:{PASSWORD}@{where}")
-            return await Engine(store, SimpleNamespace(delivery=dict(FAST), base_url=None)).run("hook", ids)
-        finally:
-            await runner.cleanup()
-
-    assert asyncio.run(main()).delivered == 1
+    summary = send_via_echo(store, lambda where: f"http://{USER}:{PASSWORD}@{where}", seen=seen)
+    assert summary.delivered == 1
     assert [h.get("Proxy-Authorization") for h in seen] == [f"Basic {BASIC}"]  # sent once
     (entry,) = store.log_iter()
     assert entry["request_headers"]["Proxy-Authorization"] == "Basic ••••"

@@ -51,6 +51,28 @@ def run_at(cctui, monkeypatch):
     return invoke
 
 
+def stopped_with_sigterm(data_dir, moment: str, held, on_the_wire: int, *args: str) -> tuple[int, str, str]:
+    """Run ``cctui ARGS`` in its own process at ``moment``, send it SIGTERM once ``held``
+    has seen ``on_the_wire`` requests, then release the held answers; returns (exit code,
+    stdout, stderr). The signal reaches the process (its handler writes the loop's
+    wake-up pipe) before it can read the answers released after it."""
+    env = {**os.environ, "CCTUI_NOW": moment}
+    proc = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while held.state.count < on_the_wire and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert held.state.count == on_the_wire
+        proc.send_signal(signal.SIGTERM)
+        held.state.release()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out, err
+
+
 def webhook_ids(receiver) -> list[str]:
     return [item.headers["webhook-id"] for item in list(receiver.state.received)]
 
@@ -442,24 +464,9 @@ def test_run_due_stopped_with_sigterm_finishes_what_is_on_the_wire_and_sends_not
     assert run_at(NOW, "send", "hook", "--all", "--max-wait", "0").code == 0
     assert len(store.retries_all()) == 6
     put_macro(store, url=held.url + "/hook", concurrency=2, timeout=60)  # the host answers again
-    import subprocess
-
-    env = {**os.environ, "CCTUI_NOW": LATER}
-    due = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while held.state.count < 6 + 4 and time.monotonic() < deadline:  # 2 answered, 2 on the wire
-            time.sleep(0.02)
-        assert held.state.count == 6 + 4
-        # Without a handler, SIGTERM ends the process as it is delivered, before the held
-        # answers below can come; with one, those requests finish and are logged.
-        due.send_signal(signal.SIGTERM)
-        held.state.release()
-        out, err = due.communicate(timeout=30)
-    finally:
-        if due.poll() is None:
-            due.kill()
+    # 2 answered, 2 on the wire. Without a handler, SIGTERM ended the process as it was
+    # delivered, before the held answers could come; with one, they finish and are logged.
+    _, out, err = stopped_with_sigterm(data_dir, LATER, held, 6 + 4, "run-due")
     again = run_at(LATER, "run-due")
     assert again.code == 0, again.out + again.err
     counts = held.state.by_webhook_id
@@ -478,22 +485,7 @@ def test_retry_stopped_with_sigterm_starts_no_other_macros_run(store, data_dir, 
     assert run_at(NOW, "send", "bb", "--all", "--max-wait", "0").code == 0
     put_macro(store, name="aa", url=held.url + "/hook", timeout=60)
     put_macro(store, name="bb", url=held.url + "/hook", timeout=60)
-    import subprocess
-
-    env = {**os.environ, "CCTUI_NOW": LATER}
-    retry = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "retry", "--now"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while held.state.count < 4 + 2 and time.monotonic() < deadline:  # one macro's two on the wire
-            time.sleep(0.02)
-        assert held.state.count == 4 + 2
-        retry.send_signal(signal.SIGTERM)
-        held.state.release()
-        out, err = retry.communicate(timeout=30)
-    finally:
-        if retry.poll() is None:
-            retry.kill()
+    _, out, err = stopped_with_sigterm(data_dir, LATER, held, 4 + 2, "retry", "--now")  # one macro's two on the wire
     assert held.state.count == 4 + 2, (out, err)  # the other macro's run never started
     # Which macro's retries go first is not fixed (same due time): the one on the wire was
     # delivered, the other's are still scheduled, for later.
@@ -513,23 +505,8 @@ def test_run_due_stopped_while_its_schedules_run_loses_no_period_and_sends_nothi
     schedule = {"every": "hourly"}
     put_macro(store, name="aa", url=held.url + "/hook", concurrency=2, timeout=60, schedule=schedule)
     put_macro(store, name="bb", url=held.url + "/hook", concurrency=2, timeout=60, schedule=schedule)
-    env = {**os.environ, "CCTUI_NOW": NOW}
-    due = subprocess.Popen([sys.executable, "-m", "cctui", "--data-dir", str(data_dir), "run-due"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while held.state.count < 4 and time.monotonic() < deadline:  # 2 answered, 2 on the wire
-            time.sleep(0.02)
-        assert held.state.count == 4
-        # The signal reaches the process (its handler writes the loop's wake-up pipe)
-        # before it can read the answers released below.
-        due.send_signal(signal.SIGTERM)
-        held.state.release()
-        out, err = due.communicate(timeout=30)
-    finally:
-        if due.poll() is None:
-            due.kill()
-    assert due.returncode == 1, (out, err)
+    code, out, err = stopped_with_sigterm(data_dir, NOW, held, 4, "run-due")  # 2 answered, 2 on the wire
+    assert code == 1, (out, err)
     assert held.state.count == 4, (out, err)  # nothing more was sent after the stop
     runs = {r["macro"]: r for r in store.runs_all()}
     assert set(runs) == {"aa", "bb"}  # the queued schedule was saved, not lost

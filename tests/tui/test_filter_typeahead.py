@@ -55,6 +55,16 @@ async def start(pilot, tui):
     await tui.wait_for(pilot, lambda: screen.view_settled, "the first view")
     return screen, tui.table(app)
 
+async def type_ahead(pilot, tui, screen, table, query: str, keys) -> None:
+    """Type ``query`` in the filter box, then post ``keys`` (Enter first) in one burst while
+    the filter is held back; returns once each key after Enter has acted or is held."""
+    with slow_filter(screen):
+        await pilot.press("slash")
+        await tui.type_text(pilot, query)
+        burst(pilot.app, keys)
+        await tui.wait_for(pilot, lambda: screen.marks or held(table) == len(keys) - 1, "the keys handled")
+
+
 
 async def test_spaces_after_enter_mark_the_first_rows_of_the_new_view(make_app, tui):
     app = make_app()
@@ -83,11 +93,7 @@ async def test_ctrl_a_after_enter_marks_exactly_the_filtered_records(make_app, t
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
         screen, table = await start(pilot, tui)
-        with slow_filter(screen):
-            await pilot.press("slash")
-            await tui.type_text(pilot, "type:bug")
-            burst(app, (("enter", "\r"), ("ctrl+a", None)))
-            await tui.wait_for(pilot, lambda: screen.marks or held(table) == 1, "ctrl+a handled")
+        await type_ahead(pilot, tui, screen, table, "type:bug", (("enter", "\r"), ("ctrl+a", None)))
         await tui.wait_for(pilot, lambda: screen.view_settled and held(table) == 0 and screen.marks,
                            "the filter's rows and the marks")
         bugs = {row["id"] for row in screen.feedback if row["type"] == "Bug Report"}
@@ -99,11 +105,8 @@ async def test_moves_and_marks_replay_in_order(make_app, tui):
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
         screen, table = await start(pilot, tui)
-        with slow_filter(screen):
-            await pilot.press("slash")
-            await tui.type_text(pilot, "type:bug")
-            burst(app, (("enter", "\r"), ("G", "G"), ("space", " "), ("g", "g"), ("j", "j"), ("shift+down", None)))
-            await tui.wait_for(pilot, lambda: screen.marks or held(table) == 5, "the keys handled")
+        await type_ahead(pilot, tui, screen, table, "type:bug",
+                         (("enter", "\r"), ("G", "G"), ("space", " "), ("g", "g"), ("j", "j"), ("shift+down", None)))
         await tui.wait_for(pilot, lambda: screen.view_settled and held(table) == 0 and len(screen.marks) == 3,
                            "the filter's rows and the marks")
         ids = [row["id"] for row in table.rows]
@@ -118,13 +121,9 @@ async def test_a_second_filter_typed_ahead_runs_after_the_first(make_app, tui):
     app = make_app()
     async with app.run_test(size=SMALL) as pilot:
         screen, table = await start(pilot, tui)
-        with slow_filter(screen):
-            await pilot.press("slash")
-            await tui.type_text(pilot, "type:bug")
-            keys = [("enter", "\r"), ("space", " "), ("slash", "/")]
-            keys += typed(" status:new") + [("enter", "\r"), ("space", " ")]
-            burst(app, keys)
-            await tui.wait_for(pilot, lambda: screen.marks or held(table) == len(keys) - 1, "the keys handled")
+        keys = [("enter", "\r"), ("space", " "), ("slash", "/")]
+        keys += typed(" status:new") + [("enter", "\r"), ("space", " ")]
+        await type_ahead(pilot, tui, screen, table, "type:bug", keys)
         await tui.wait_for(pilot, lambda: screen.query_text == "type:bug status:new" and screen.view_settled
                            and held(table) == 0 and len(screen.marks) == 2, "both filters and the marks")
         bugs = [r["id"] for r in screen._loader.data.sorted[("feedback", "created", True)] if r["type"] == "Bug Report"]
@@ -167,11 +166,7 @@ async def test_bad_filter_drops_the_held_keys_with_a_toast(make_app, tui):
     async with app.run_test(size=SMALL) as pilot:
         screen, table = await start(pilot, tui)
         before = [row["id"] for row in table.rows]
-        with slow_filter(screen):
-            await pilot.press("slash")
-            await tui.type_text(pilot, "foo:bar")
-            burst(app, BURST_ENTER_SPACES)
-            await tui.wait_for(pilot, lambda: screen.marks or held(table) == 2, "the spaces handled")
+        await type_ahead(pilot, tui, screen, table, "foo:bar", BURST_ENTER_SPACES)
         await tui.wait_for(pilot, lambda: "unknown field 'foo'" in screen.filter_bar.error, "the filter error")
         await tui.wait_for(pilot, lambda: held(table) == 0, "the held keys released")
         await pilot.pause()
